@@ -1,0 +1,127 @@
+"""The objects plugins deal in: Source and Sink protocols, and the Job, Delivery and Transfer records.
+
+Sources and sinks are registered objects (STYLE.md): the agent calls their methods, never asks every
+plugin "is this yours?". Each states the API version it targets in ``api_version``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+
+API_VERSION = 1
+
+Routing = Literal["simple", "dynamic"]
+
+
+@dataclass(frozen=True)
+class Municipality:
+    """One municipality a vendor serves, from its municipality file."""
+
+    key: str  # short name used on the command line and in config, e.g. "ikast-brande"
+    name: str  # "Ikast-Brande Kommune"
+    authority_id: str  # <authorityId> in data file names (seed: myndighedsID), e.g. "11111111"
+    cvr: str  # 8 digits; dynamic routing uses "urn:oio:cvr-nr:" + cvr
+
+
+@dataclass(frozen=True)
+class Job:
+    """One extract to produce: a source's data for a municipality and period, for one recipient."""
+
+    municipality: Municipality
+    source: str  # source code as in file names, e.g. "KY"
+    recipient: str  # <Recipient> part of the file name, e.g. "LIS"
+    period: str  # the period the extract covers, e.g. "M03" (PROTOCOL rule 7)
+    created: datetime  # the extract's timestamp; goes into the file name
+    options: Any = None  # the source's Options instance from config
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What a source wrote."""
+
+    rows: int
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered file at a LIS: what a sink loads."""
+
+    file_transfer_uuid: str
+    file_name: str
+    sender: str  # the sender's SFTP user, from the metadata
+    recipient: str  # our SFTP user
+    size: int
+    source: str | None = None  # source code parsed from the file name when it follows the pattern
+    municipality: str | None = None  # municipality key of the receiving account
+    metadata: Any = None  # the parsed sf1630.documents Metadata
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a sink loaded: rows added (0 when the FileTransferUUID was loaded before)."""
+
+    rows: int
+    table: str = ""
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A journalled transfer as events see it."""
+
+    id: int
+    kind: Literal["send", "receive"]
+    key: str  # unique key: the data file name plus account
+    file_name: str
+    account: str
+    state: str
+    municipality: str | None = None
+    source: str | None = None
+    file_transfer_uuid: str | None = None
+    size: int | None = None
+    rows: int | None = None
+    error: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Produces extracts for one source system (DUBU, KY, KSD, AULA, KP, or a vendor's own)."""
+
+    name: str  # registration name, lower case, e.g. "ky"
+    code: str  # code in file names and Sender, e.g. "KY"
+    routing: Routing  # default routing mode
+    schedule: str  # default cron schedule, e.g. "0 2 1 * *"
+    api_version: int
+    Options: type  # dataclass: every field has a default and metadata={"help": ...}
+
+    def period(self, when: datetime) -> str:
+        """The period an extract made at ``when`` covers, e.g. "M03" on 2 April."""
+
+    def file_name(self, job: Job) -> str:
+        """The data file's name, normally <Sender>_<Recipient>_<authorityId>_<period>_<timestamp>.csv."""
+
+    def write_extract(self, job: Job, out: BinaryIO) -> ExtractResult:
+        """Stream the extract (UTF-8 CSV, ';', header) to ``out``; never hold it whole in memory."""
+
+    def delivered(self, job: Job) -> None:
+        """Called after a SUCCESS receipt, e.g. to move an export file aside. May do nothing."""
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Loads delivered files into a LIS database or archive."""
+
+    name: str  # registration name, e.g. "sqlite"
+    api_version: int
+    Options: type
+
+    def load(self, delivery: Delivery, path: Path, options: Any) -> LoadResult:
+        """Load ``path`` in one transaction, idempotent by ``delivery.file_transfer_uuid``.
+
+        A failed load must leave nothing behind (raise; the agent quarantines and retries).
+        """
