@@ -1,0 +1,246 @@
+"""The receiver: metadata, download, remote delete, load -- each step journalled before the next.
+
+Per receiving account (a LIS user of one municipality, rule 1) it lists ``IN/`` for metadata files,
+downloads each data file durably into the spool, deletes data and metadata from the server at once
+(rule 4), and loads the local copy through every configured sink (each idempotent by
+FileTransferUUID). A load that fails keeps the copy in quarantine and is retried every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sf1630 import steps
+from sf1630.api import Delivery, Transfer
+from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
+from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, Stray
+from sf1630.inbound import Incoming, delivery_of, for_us
+from sf1630.remote import Remote, Stopped
+from sf1630.spool import Spool
+from sf1630.specs import ReceiveSpec, SinkSpec
+from sf1630.steps import ReceiveStep
+
+log = logging.getLogger("sf1630.receiver")
+
+
+@dataclass
+class RoundReport:
+    """What one receive round did for one account."""
+
+    account: str
+    loaded: list[Transfer] = field(default_factory=list)
+    quarantined: list[Transfer] = field(default_factory=list)
+    waiting: list[Transfer] = field(default_factory=list)  # stopped or offline: resumes next round
+    skipped: list[str] = field(default_factory=list)  # metadata not taken (bad, not for us, unexpected)
+    named: set[str] = field(default_factory=set)  # data files the metadata seen this round name
+
+
+class Receiver:
+    """Receives for many accounts at once over a shared connection pool."""
+
+    def __init__(self, journal, pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
+                 warn_days: float = 20, per_account: int = 16, retry_base: float = 1.0, attempts: int = 6,
+                 stop: asyncio.Event | None = None, clock=time.time):
+        self.journal, self.emit, self.clock = journal, emit, clock
+        self.spool = Spool(spool)
+        self.grace_seconds, self.warn_days, self.per_account = grace_seconds, warn_days, per_account
+        self.stop = stop or asyncio.Event()
+        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts)
+        self._reported: set[str] = set()
+        self._sink_locks: dict[str, asyncio.Lock] = {}
+
+    async def receive(self, spec: ReceiveSpec) -> RoundReport:
+        """One round for one account: finish what is open, then take what waits in ``IN/``."""
+        report = RoundReport(spec.link.name)
+        listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
+        open_ = [t for t in self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, limit=1_000_000_000)
+                 if t.account == spec.link.name]
+        local = [t for t in open_ if t.state != steps.SEEN]
+        metadata = [f.name for f in listing if f.name.endswith(".metadata")]
+        limit = asyncio.Semaphore(self.per_account)
+
+        async def one(job) -> None:
+            async with limit:
+                if not self.stop.is_set():
+                    await job
+                else:
+                    job.close()
+
+        await asyncio.gather(*(one(self._continue(spec, t, report)) for t in local),
+                             *(one(self._take(spec, name, report)) for name in metadata))
+        await self._check_strays(spec, listing, report, open_)
+        return report
+
+    # -- new metadata ------------------------------------------------------------------
+    async def _take(self, spec: ReceiveSpec, name: str, report: RoundReport) -> None:
+        link = spec.link
+        report.named.add(name.removesuffix(".metadata"))
+        try:
+            raw = await self.remote.run(link, lambda s: s.read_bytes(f"IN/{name}"))
+            incoming = Incoming.parse(raw, origin=f"{link.user}:IN/{name}", metadata_name=name)
+        except RemoteMissing:
+            return  # taken meanwhile (another round of ours)
+        except DocumentError as exc:
+            self._stray(link.name, f"IN/{name}", f"metadata file cannot be read, left in place: {exc}")
+            report.skipped.append(name)
+            return
+        report.named.add(incoming.metadata.descriptor.file_name)
+        problem = for_us(incoming.metadata, link.user, spec.expected_senders)
+        if problem:
+            self._stray(link.name, f"IN/{name}", f"{problem}; left in place")
+            report.skipped.append(name)
+            return
+        md = incoming.metadata
+        t, created = self.journal.claim(
+            "receive", steps.receive_key(link.name, md.file_transfer_uuid), municipality=spec.municipality.key,
+            source=incoming.source, account=link.name, file_name=md.descriptor.file_name,
+            file_transfer_uuid=md.file_transfer_uuid, size=md.descriptor.size_in_bytes,
+            details={"metadata_name": name, "sender": md.descriptor.sender})
+        if created:
+            steps.crash_point(steps.SEEN)
+        if t.state == steps.SEEN:
+            await self._write_metadata(t, raw)
+        await self._continue(spec, t, report)
+
+    async def _write_metadata(self, t: Transfer, raw: bytes) -> None:
+        path = self._local(t).with_name(t.details["metadata_name"])
+        await asyncio.to_thread(self.spool.write, path, lambda out: out.write(raw))
+
+    # -- the steps ---------------------------------------------------------------------
+    async def _continue(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
+        try:
+            step = steps.next_receive_step(t.state)
+            while step is not ReceiveStep.DONE:
+                if self.stop.is_set():
+                    report.waiting.append(t)
+                    return
+                if step is ReceiveStep.DOWNLOAD:
+                    t = await self._download(spec, t)
+                elif step is ReceiveStep.DELETE_REMOTE:
+                    t = await self._delete_remote(spec, t)
+                else:
+                    t = await self._load(spec, t)
+                    if t.state == steps.QUARANTINED:
+                        report.quarantined.append(t)
+                        return
+                step = steps.next_receive_step(t.state)
+            report.loaded.append(t)
+        except Stopped:
+            report.waiting.append(t)
+        except RemoteMissing as exc:
+            self._stray(spec.link.name, f"IN/{t.file_name}", f"metadata names a data file that is not there: {exc}")
+            report.waiting.append(t)
+        except Sf1630Error as exc:
+            log.error("%s: not finished (%s): %s; retried next round", t.file_name, t.state, exc)
+            report.waiting.append(t)
+
+    async def _download(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+        local = self._local(t)
+        self.spool.folder(local)
+        await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
+        return self._move(t, steps.DOWNLOADED)
+
+    async def _delete_remote(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+        async def delete(session) -> None:  # rule 4: the recipient deletes once fetched
+            await session.remove(f"IN/{t.file_name}")
+            await session.remove(f"IN/{t.details['metadata_name']}")
+
+        await self.remote.run(spec.link, delete)
+        t = self._move(t, steps.REMOTE_DELETED)
+        self.emit(Received(delivery=self._delivery(spec, t), transfer=t))
+        return t
+
+    async def _load(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+        delivery = self._delivery(spec, t)
+        path = self._local(t)
+        rows = 0
+        try:
+            for sink in spec.sinks:
+                result = await self._load_one(sink, delivery, path)
+                rows += result.rows
+                self.emit(Loaded(delivery=delivery, sink=sink.label or sink.sink.name, result=result))
+        except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
+            return self._quarantine(t, f"{type(exc).__name__}: {exc}")
+        steps.crash_point("sinks_loaded")
+        t = self._move(t, steps.LOADED, rows=rows)
+        self.spool.discard_tree(path.parent)
+        log.info("loaded %s (%d rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
+                 extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
+        return t
+
+    async def _load_one(self, spec: SinkSpec, delivery: Delivery, path: Path):
+        # Loads into one target run one at a time: an embedded database takes one writer.
+        key = f"{spec.sink.name}:{spec.options!r}"
+        lock = self._sink_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            return await asyncio.to_thread(spec.sink.load, delivery, path, spec.options)
+
+    def _quarantine(self, t: Transfer, reason: str) -> Transfer:
+        first = t.state != steps.QUARANTINED
+        src = self._local(t)
+        if first:
+            dst = self.spool.quarantine(t.account, t.file_transfer_uuid or "", t.file_name)
+            for f in sorted(src.parent.iterdir()):
+                self.spool.move(f, dst.with_name(f.name))
+        attempts = int((t.details or {}).get("load_attempts", 0)) + 1
+        t = self._move(t, steps.QUARANTINED, error=reason, details={**(t.details or {}), "load_attempts": attempts})
+        log.error("load of %s failed (attempt %d), kept in quarantine: %s", t.file_name, attempts, reason,
+                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
+        if first:
+            self.emit(Failed(transfer=t, reason=reason))
+        return t
+
+    # -- helpers -----------------------------------------------------------------------
+    def _local(self, t: Transfer) -> Path:
+        """The local copy: in quarantine once a load failed, else in the incoming spool."""
+        if t.state == steps.QUARANTINED:
+            return self.spool.quarantine(t.account, t.file_transfer_uuid or "", t.file_name)
+        return self.spool.incoming(t.account, t.file_transfer_uuid or "", t.file_name)
+
+    def _delivery(self, spec: ReceiveSpec, t: Transfer) -> Delivery:
+        path = self._local(t)
+        return delivery_of(t, path.with_name(t.details["metadata_name"]), spec)
+
+    def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
+        t = self.journal.move(t.id, state, **fields)
+        steps.crash_point(state)
+        return t
+
+    def _stray(self, account: str, path: str, reason: str, removed: bool = False) -> None:
+        key = f"{account}:{path}:{removed}"
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        (log.info if removed else log.warning)("%s %s: %s", account, path, reason)
+        self.emit(Stray(account=account, path=path, reason=reason, removed=removed))
+
+    async def _check_strays(self, spec: ReceiveSpec, listing, report: RoundReport, open_: list[Transfer]) -> None:
+        """Report (then remove) data files without metadata; warn about old files (rule 8)."""
+        now, account = self.clock(), spec.link.name
+        taken = report.named | {t.file_name for t in open_}
+        for f in listing:
+            age_days = steps.retention_due(f.mtime, now, self.warn_days)
+            if age_days is not None and f"{account}:retention:{f.name}" not in self._reported:
+                self._reported.add(f"{account}:retention:{f.name}")
+                self.emit(RetentionWarning(account=account, path=f"IN/{f.name}", age_days=age_days))
+            if f.name.endswith(".metadata") or f.name in taken:
+                continue
+            action = steps.orphan_action(now - f.mtime, self.grace_seconds)
+            if action == "report":
+                self._stray(account, f"IN/{f.name}", f"data file without metadata for {now - f.mtime:.0f} s")
+            elif action == "remove":
+                await self._remove_orphan(spec, f.name)
+
+    async def _remove_orphan(self, spec: ReceiveSpec, name: str) -> None:
+        try:
+            await self.remote.run(spec.link, lambda s: s.remove(f"IN/{name}"))
+        except Sf1630Error as exc:
+            log.warning("could not remove %s from IN/ of %s: %s", name, spec.link.name, exc)
+            return
+        self._stray(spec.link.name, f"IN/{name}", "data file without metadata past twice the grace period: removed",
+                    removed=True)

@@ -1,0 +1,262 @@
+"""The sender: extract, data file, trigger, receipt -- each step journalled before the next.
+
+Per due (municipality, source, recipient, period) it claims a journal row, writes the extract to the
+spool, uploads the data file and then the trigger (both atomic), waits for the technical receipt,
+acts on it and deletes it (PROTOCOL.md rule 3). After a crash, :meth:`Sender.resume` finishes every
+unfinished send from its journalled state and a look at the server; an extract that was delivered is
+never uploaded again (issue #13).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sf1630 import steps
+from sf1630.api import Job, Transfer
+from sf1630.errors import DocumentError, Sf1630Error
+from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue
+from sf1630.receipts import ReceiptWatcher
+from sf1630.remote import Remote, Stopped
+from sf1630.spool import Spool
+from sf1630.specs import Link, SendSpec
+from sf1630.steps import SendStep
+from sf1630.outbound import build_send_trigger, job_of, send_details
+
+log = logging.getLogger("sf1630.sender")
+
+
+class Sender:
+    """Sends extracts for many accounts at once over a shared connection pool."""
+
+    def __init__(self, journal, pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
+                 retry_base: float = 1.0, retry_cap: float = 60.0, attempts: int = 8,
+                 stop: asyncio.Event | None = None):
+        self.journal, self.pool, self.emit = journal, pool, emit
+        self.spool = Spool(spool)
+        self.receipt_timeout = receipt_timeout
+        self.stop = stop or asyncio.Event()
+        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts)
+        self._watchers: dict[str, ReceiptWatcher] = {}
+        self._index: dict[tuple[str, str, str, str], Transfer] | None = None
+
+    # -- what is due -------------------------------------------------------------------
+    def already_sent(self, spec: SendSpec, period: str) -> Transfer | None:
+        """The send of the same extract that is not failed, if any (never upload one twice)."""
+        if self._index is None:
+            self._index = {}
+            for t in self.journal.list(kind="send", limit=1_000_000_000):
+                self._remember(t)
+        return self._index.get(steps.extract_id(spec.municipality.key, spec.source.name,
+                                                spec.recipient_code, period))
+
+    def _remember(self, t: Transfer) -> None:
+        if self._index is None:
+            return
+        d = t.details or {}
+        key = steps.extract_id(t.municipality or "", t.source or "", d.get("recipient_code", ""),
+                               d.get("period", ""))
+        if t.state == steps.FAILED:
+            if self._index.get(key, t).id == t.id:
+                self._index.pop(key, None)
+        elif key not in self._index or self._index[key].id <= t.id:
+            self._index[key] = t
+
+    def plan(self, spec: SendSpec, when: datetime) -> tuple[Job, str]:
+        """The job and data file name a send made at ``when`` would have (nothing is written)."""
+        period = spec.source.period(when)
+        job = Job(municipality=spec.municipality, source=spec.source.code, recipient=spec.recipient_code,
+                  period=period, created=when, options=spec.options)
+        return job, spec.source.file_name(job)
+
+    # -- a new send --------------------------------------------------------------------
+    async def send(self, spec: SendSpec, *, when: datetime | None = None,
+                   resend_reason: str | None = None) -> Transfer:
+        """Send ``spec``'s extract for the period of ``when`` (default now), unless already sent.
+
+        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14).
+        Returns the journalled transfer (delivered, failed, or unfinished when stopped or offline).
+        """
+        when = (when or datetime.now()).replace(microsecond=0)
+        job, name = self.plan(spec, when)
+        earlier = self.already_sent(spec, job.period)
+        if earlier is not None and resend_reason is None:
+            log.info("%s: %s for %s already sent as %s (%s); not sent again", spec.label, spec.source.code,
+                     job.period, earlier.file_name, earlier.state)
+            return earlier
+        while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
+            when += timedelta(seconds=1)  # a resend within the same second needs a new name
+            job, name = self.plan(spec, when)
+        t, _ = self.journal.claim("send", steps.send_key(spec.link.name, name), municipality=spec.municipality.key,
+                                  source=spec.source.name, account=spec.link.name, file_name=name,
+                                  period=job.period, recipient=spec.recipient_code,
+                                  details=send_details(spec, job, resend_reason))
+        self._remember(t)
+        return await self._guarded(t, spec, steps.next_send_step(t.state))
+
+    # -- after a crash -----------------------------------------------------------------
+    async def resume(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
+        """Finish an unfinished send from its journalled state and what the server holds."""
+        step = await self._resume_step(t, link)
+        log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
+        return await self._guarded(t, spec, step, link)
+
+    async def _resume_step(self, t: Transfer, link: Link) -> SendStep:
+        if t.state in (steps.PLANNED, steps.EXTRACTED):
+            return steps.resume_send_step(t.state, local_ok=self._local_ok(t), remote_size=None,
+                                          expected_size=t.size, trigger_present=False, receipt_present=False)
+        name = t.file_name
+
+        async def look(session) -> tuple[bool, bool, int | None]:
+            trigger = await session.stat(f"OUT/{name}.trigger")  # first the trigger, then the receipt
+            receipt = await session.stat(f"IN/{name}.sftpreceipt")
+            data = await session.stat(f"OUT/{name}")
+            return trigger is not None, receipt is not None, data.size if data else None
+
+        trigger, receipt, remote = await self.remote.run(link, look)
+        return steps.resume_send_step(t.state, local_ok=self._local_ok(t), remote_size=remote,
+                                      expected_size=t.size, trigger_present=trigger, receipt_present=receipt)
+
+    def _local_ok(self, t: Transfer) -> bool:
+        path = self.spool.outgoing(t.account, t.file_name)
+        return path.exists() and (t.size is None or path.stat().st_size == t.size)
+
+    # -- the steps ---------------------------------------------------------------------
+    async def _guarded(self, t: Transfer, spec: SendSpec | None, step: SendStep, link: Link | None = None) -> Transfer:
+        link = link or spec.link
+        try:
+            return await self._drive(t, spec, link, step)
+        except Stopped:
+            log.info("%s: stopped at %s; it resumes on the next start", t.file_name, t.state)
+        except Sf1630Error as exc:
+            log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
+        return self.journal.get_id(t.id) or t
+
+    async def _drive(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
+        while step is not SendStep.DONE:
+            if self.stop.is_set() and step is not SendStep.AWAIT_RECEIPT:
+                raise Stopped()
+            if step is SendStep.EXTRACT:
+                t = await self._extract(t, spec)
+            elif step is SendStep.UPLOAD_DATA:
+                t = await self._upload_data(t, link)
+            elif step is SendStep.UPLOAD_TRIGGER:
+                t = await self._upload_trigger(t, link)
+            else:
+                t = await self._await_receipt(t, spec, link)
+            step = steps.next_send_step(t.state)
+        return t
+
+    def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
+        t = self.journal.move(t.id, state, **fields)
+        self._remember(t)
+        steps.crash_point(state)
+        return t
+
+    async def _extract(self, t: Transfer, spec: SendSpec | None) -> Transfer:
+        if spec is None:
+            raise Sf1630Error(f"{t.file_name}: the extract must be made again, but source {t.source!r} of "
+                              f"{t.municipality!r} is no longer configured; restore it in the config")
+        job = job_of(spec, t)
+        path = self.spool.outgoing(t.account, t.file_name)
+        result, size = await asyncio.to_thread(self.spool.write, path, lambda out: spec.source.write_extract(job, out))
+        log.info("extracted %s: %d rows, %d bytes", t.file_name, result.rows, size)
+        return self._move(t, steps.EXTRACTED, size=size, rows=result.rows)
+
+    async def _upload_data(self, t: Transfer, link: Link) -> Transfer:
+        path = self.spool.outgoing(t.account, t.file_name)
+        await self.remote.run(link, lambda s: s.upload(path, f"OUT/{t.file_name}"))
+        return self._move(t, steps.DATA_UPLOADED)
+
+    async def _upload_trigger(self, t: Transfer, link: Link) -> Transfer:
+        data = build_send_trigger(t)
+        # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
+        await self.remote.run(link, lambda s: s.write_bytes(f"OUT/{t.file_name}.trigger", data), refused_too=True)
+        steps.crash_point("trigger_written")
+        return self._move(t, steps.TRIGGER_UPLOADED)
+
+    async def _await_receipt(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
+        name = f"{t.file_name}.sftpreceipt"
+        receipt = None
+        for attempt in range(2):  # a receipt caught while still being written parses on the second look
+            data = await self._wait_receipt(t, link, name)
+            try:
+                receipt = parse_receipt(data, origin=f"{link.user}:IN/{name}")
+                break
+            except DocumentError as exc:
+                error = exc
+                await self.remote.pause(0.5)
+        steps.crash_point("receipt_read")
+        if receipt is None:
+            return await self._failed(t, link, f"the receipt cannot be read: {error}", None)
+        if receipt.ok:
+            return await self._delivered(t, spec, link, receipt.file_transfer_uuid)
+        reason = "; ".join(f"{e.code} {e.code_description}: {e.description}" for e in receipt.errors)
+        return await self._failed(t, link, reason or f"receipt message {receipt.message!r}", receipt.file_transfer_uuid)
+
+    async def _wait_receipt(self, t: Transfer, link: Link, name: str) -> bytes:
+        watcher = self._watchers.get(link.name)
+        if watcher is None:
+            watcher = self._watchers[link.name] = ReceiptWatcher(self.pool, link)
+        fut = watcher.wait(name)
+        started, overdue = time.monotonic(), False
+        stop = asyncio.ensure_future(self.stop.wait())
+        try:
+            while True:
+                timeout = None if overdue else max(0.0, started + self.receipt_timeout - time.monotonic())
+                done, _ = await asyncio.wait({fut, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if fut in done:
+                    return fut.result()
+                if stop in done:
+                    watcher.forget(name)
+                    raise Stopped()
+                overdue = True
+                waited = time.monotonic() - started
+                log.warning("%s: no receipt after %.0f s; still waiting", t.file_name, waited)
+                self.emit(ReceiptOverdue(transfer=t, waited=waited))
+        finally:
+            stop.cancel()
+
+    async def _delivered(self, t: Transfer, spec: SendSpec | None, link: Link, ftu: str) -> Transfer:
+        if spec is not None:  # before the journal entry: at least once, so sources must be idempotent
+            try:
+                await asyncio.to_thread(spec.source.delivered, job_of(spec, t))
+            except Exception:
+                log.exception("%s: source %s failed after delivery (ignored)", t.file_name, spec.source.name)
+        t = self._move(t, steps.DELIVERED, file_transfer_uuid=ftu)
+        await self.remote.run(link, lambda s: s.remove(f"IN/{t.file_name}.sftpreceipt"))
+        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        log.info("delivered %s (FileTransferUUID %s)", t.file_name, ftu, extra={"file": t.file_name, "uuid": ftu})
+        self.emit(Delivered(transfer=t))
+        return t
+
+    async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None) -> Transfer:
+        t = self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
+
+        async def clean(session) -> None:  # rule 3: the sender deletes its data file itself
+            await session.remove(f"OUT/{t.file_name}")
+            await session.remove(f"OUT/{t.file_name}.trigger")
+            await session.remove(f"IN/{t.file_name}.sftpreceipt")
+
+        await self.remote.run(link, clean)
+        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
+        self.emit(Failed(transfer=t, reason=reason))
+        return t
+
+    async def close(self) -> None:
+        """Stop every receipt watcher."""
+        for watcher in self._watchers.values():
+            await watcher.close()
+        self._watchers.clear()
+
+
+def parse_receipt(data: bytes, origin: str):
+    """Parse a technical receipt (imported lazily: documents may not be needed for a dry run)."""
+    from sf1630.documents.receipt import parse_receipt as parse
+
+    return parse(data, origin)

@@ -1,0 +1,102 @@
+"""The agent's local spool: extracts waiting to be sent, deliveries waiting to be loaded, quarantine.
+
+Extracts hold personal data (CPR numbers), so every folder is created 0700 and every file 0600
+(issue #14). A file is complete only once renamed into place after an fsync; a crash leaves at most
+a ``.part`` file, which the next write replaces.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+T = TypeVar("T")
+
+
+class Spool:
+    """Paths and durable writes under the spool folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def outgoing(self, account: str, file_name: str) -> Path:
+        """Where an extract for ``account`` waits to be uploaded."""
+        return self.root / "out" / _safe(account) / file_name
+
+    def incoming(self, account: str, file_transfer_uuid: str, file_name: str) -> Path:
+        """Where a downloaded delivery waits to be loaded."""
+        return self.root / "in" / _safe(account) / _safe(file_transfer_uuid) / file_name
+
+    def quarantine(self, account: str, file_transfer_uuid: str, file_name: str) -> Path:
+        """Where a delivery whose load failed is kept until a load succeeds (issue #13)."""
+        return self.root / "quarantine" / _safe(account) / _safe(file_transfer_uuid) / file_name
+
+    def folder(self, path: Path) -> Path:
+        """Create ``path``'s folder (and its parents under the spool) owner-only; return it."""
+        folder = path.parent
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
+
+    def write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
+        """Stream ``writer(out)`` into ``path`` durably (fsync, rename, fsync folder); returns its result and size."""
+        folder = self.folder(path)
+        part = path.with_name(path.name + ".part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
+                result = writer(out)
+                out.flush()
+                size = out.tell()
+                os.fsync(out.fileno())
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        os.replace(part, path)
+        sync_folder(folder)
+        return result, size
+
+    def move(self, src: Path, dst: Path) -> Path:
+        """Move a spooled file (e.g. into quarantine) and make the move durable."""
+        self.folder(dst)
+        os.replace(src, dst)
+        sync_folder(dst.parent)
+        self._prune(src.parent)
+        return dst
+
+    def discard(self, path: Path) -> None:
+        """Remove a spooled file once it is no longer needed (delivered, loaded); prune empty folders."""
+        path.unlink(missing_ok=True)
+        self._prune(path.parent)
+
+    def discard_tree(self, folder: Path) -> None:
+        """Remove a per-delivery folder and what is in it."""
+        shutil.rmtree(folder, ignore_errors=True)
+        self._prune(folder.parent)
+
+    def _prune(self, folder: Path) -> None:
+        # Remove per-delivery folders left empty; stop at the spool's top-level folders.
+        while folder != self.root and self.root in folder.parents and len(folder.relative_to(self.root).parts) > 2:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder so that a rename in it survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _safe(part: str) -> str:
+    """A path component from an account name or UUID (never a path of its own)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in part)
+    return cleaned.strip(".") or "_"
