@@ -1,7 +1,9 @@
-"""The objects plugins deal in: Source and Sink protocols, and the Job, Delivery and Transfer records.
+"""The objects plugins deal in: Source and Sink protocols, records, errors and option helpers.
 
 Sources and sinks are registered objects (STYLE.md): the agent calls their methods, never asks every
-plugin "is this yours?". Each states the API version it targets in ``api_version``.
+plugin "is this yours?". Each states the API version it targets in ``api_version``. Nothing here
+imports pluggy, so the core (sender, receiver, journal) can use these names freely. The event
+records the core emits are in ``sf1630.events``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
+from sf1630.errors import Sf1630Error
+from sf1630.options import OptionInfo, describe_options, option  # noqa: F401  (for plugin authors)
+
+# Bumped only when a hook, argument or protocol member is renamed or removed (STYLE.md).
 API_VERSION = 1
 
 Routing = Literal["simple", "dynamic"]
+
+
+class PluginError(Sf1630Error):
+    """A plugin could not be loaded, targets another API version, or names an unknown source/sink."""
+
+
+class ExtractError(Sf1630Error):
+    """A source could not produce its extract (no export file, bad header, query failed)."""
+
+
+class LoadError(Sf1630Error):
+    """A sink refused or failed a load; nothing of it was kept. The agent quarantines and retries."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +79,23 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class SchemaChange:
+    """One change a sink made to a table because a source's header changed (issue #14)."""
+
+    table: str
+    column: str
+    kind: Literal["added", "missing", "widened"]
+    detail: str = ""  # e.g. "INTEGER -> TEXT"
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """What a sink loaded: rows added (0 when the FileTransferUUID was loaded before)."""
 
     rows: int
     table: str = ""
     duplicate: bool = False
+    changes: tuple[SchemaChange, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,159 @@
+"""Options of sources and sinks: declared as dataclasses, checked against TOML tables.
+
+Each source and sink declares an ``Options`` dataclass whose every field has a default and help
+text (``option(default, help)``), as rclone's backends declare theirs. The same declaration drives
+``sf1630 config check``, ``sf1630 init`` and the documentation (STYLE.md, "Configuration").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from sf1630.errors import ConfigError
+
+_TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               list: "an array", dict: "a table"}
+
+
+def option(default: Any, help: str, **metadata: Any) -> Any:
+    """Declare one field of an ``Options`` dataclass with its default and help text.
+
+    Use it as ``folder: str = option("archive", "where delivered files are kept")``.
+    """
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **metadata})
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One documented option of a source or sink."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+
+def describe_options(options_cls: type) -> list[OptionInfo]:
+    """List the fields of an ``Options`` dataclass with their type, default and help."""
+    hints = typing.get_type_hints(options_cls)
+    infos = []
+    for f in dataclasses.fields(options_cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        infos.append(OptionInfo(f.name, _type_text(hints.get(f.name, Any)), default, f.metadata.get("help", "")))
+    return infos
+
+
+def check_options(options_cls: type, table: dict) -> list[tuple[str, str]]:
+    """Check a TOML table against an ``Options`` dataclass: a list of (key, problem), empty if fine."""
+    fields = {f.name: f for f in dataclasses.fields(options_cls)}
+    hints = typing.get_type_hints(options_cls)
+    problems = []
+    for key, value in table.items():
+        if key not in fields:
+            problems.append((key, _unknown_key(key, list(fields))))
+            continue
+        try:
+            _coerce(value, hints.get(key, Any), None)
+        except _Mismatch as exc:
+            problems.append((key, f"key '{key}' must be {exc}, not {_show(value)}"))
+    for name, f in fields.items():
+        if name not in table and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            problems.append((name, f"key '{name}' is required: {f.metadata.get('help', '')}"))
+    return problems
+
+
+def build_options(options_cls: type, table: dict, origin: str, *, base: Path | None = None) -> Any:
+    """Build an ``Options`` instance from a TOML table, or raise ConfigError naming every problem.
+
+    ``origin`` says where the table is (e.g. "municipalities/a.toml:12 [send.options]"); relative
+    paths are resolved against ``base`` (normally the config file's folder) when given.
+    """
+    problems = check_options(options_cls, table)
+    if problems:
+        raise ConfigError("\n".join(f"{origin}: {message}" for _, message in problems))
+    hints = typing.get_type_hints(options_cls)
+    values = {key: _coerce(value, hints.get(key, Any), base) for key, value in table.items()}
+    try:
+        return options_cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+class _Mismatch(Exception):
+    """A value does not fit a field's type; the message says what was expected."""
+
+
+def _coerce(value: Any, hint: Any, base: Path | None) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        return _coerce_union(value, [a for a in args if a is not type(None)], base)
+    if origin is Literal:
+        if value not in args:
+            raise _Mismatch("one of " + ", ".join(repr(a) for a in args))
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise _Mismatch("an array")
+        return origin(_coerce(v, args[0] if args else Any, base) for v in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise _Mismatch("a table")
+        return value
+    return _coerce_plain(value, hint, base)
+
+
+def _coerce_union(value: Any, options: list, base: Path | None) -> Any:
+    expected = []
+    for hint in options:
+        try:
+            return _coerce(value, hint, base)
+        except _Mismatch as exc:
+            expected.append(str(exc))
+    raise _Mismatch(" or ".join(expected))
+
+
+def _coerce_plain(value: Any, hint: Any, base: Path | None) -> Any:
+    if hint is Path:
+        if not isinstance(value, (str, Path)):
+            raise _Mismatch("a path (string)")
+        path = Path(value).expanduser()
+        return base / path if base is not None and not path.is_absolute() else path
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise _Mismatch("an integer")
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise _Mismatch(_TOML_TYPES.get(hint, f"a {hint.__name__}"))
+    return value
+
+
+def _unknown_key(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{key}'{hint}; valid keys: {', '.join(valid)}"
+
+
+def _show(value: Any) -> str:
+    kind = next((name for t, name in _TOML_TYPES.items() if isinstance(value, t)), type(value).__name__)
+    return f"{value!r} ({kind.split()[-1]})"
+
+
+def _type_text(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_text(a) for a in args)
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(_type_text(a) for a in args)}]"
+    return getattr(hint, "__name__", str(hint))
