@@ -1,0 +1,103 @@
+"""``check_config``: every problem of a config, including what only the plugins can judge.
+
+Without a plugin host the check covers the files themselves. With one it also checks that each
+``[[send]]`` source, ``[[receive.sinks]]`` type and ``[[receive.expect]]`` source is registered,
+and each ``options`` table against that plugin's ``Options`` (STYLE.md, "Configuration").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sf1630.config.load import read_config
+from sf1630.config.locate import SourceMap
+from sf1630.config.model import MunicipalityConfig, Problem
+from sf1630.config.reader import dotted
+from sf1630.errors import ConfigError
+
+
+def check_config(path: Path, host: Any = None, env: str | None = None) -> list[Problem]:
+    """Every problem in the agent file, its municipality files and (given a host) the plugin options."""
+    result = read_config(Path(path), env)
+    problems = list(result.problems)
+    if host is not None:
+        for failure in host.failures():
+            problems.append(Problem(Path(path).resolve(), None, "plugins", f"{failure}; fix or remove the plugin"))
+        for m in result.municipalities:
+            problems += _check_plugins(m, host)
+    return problems
+
+
+def make_host_for(path: Path, env: str | None = None) -> Any:
+    """A plugin host for the config at ``path``, or None when the plugin system cannot be loaded."""
+    try:
+        from sf1630.plugins import make_plugin_host
+    except ImportError:
+        return None
+    result = read_config(Path(path), env)
+    return make_plugin_host(plugin_paths=result.plugin_paths, disabled=result.disabled_plugins)
+
+
+def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
+    smap = SourceMap(m.path.read_text(encoding="utf-8"))
+    out: list[Problem] = []
+
+    def report(where: tuple, key: str | None, message: str) -> None:
+        out.append(Problem(m.path, smap.line(where, key), dotted(where, key), message))
+
+    sources, sinks = host.sources(), host.sinks()
+    for send in m.sends:
+        where = _index_of(smap, "send", send.line)
+        plugin = sources.get(send.source)
+        if plugin is None:
+            report(where, "source", _unknown("source", send.source, sources, host))
+        else:
+            _check_options(plugin, send.options, (*where, "options"), m, report)
+    if m.receive:
+        for sink in m.receive.sinks:
+            where = _index_of(smap, ("receive", "sinks"), sink.line)
+            plugin = sinks.get(sink.type)
+            if plugin is None:
+                report(where, "type", _unknown("sink", sink.type, sinks, host))
+            else:
+                _check_options(plugin, sink.options, (*where, "options"), m, report)
+        codes = {getattr(s, "code", "").lower() for s in sources.values()}
+        for expect in m.receive.expect:
+            if expect.source not in sources and expect.source not in codes:
+                report(_index_of(smap, ("receive", "expect"), expect.line), "source",
+                       _unknown("source", expect.source, sources, host))
+    return out
+
+
+def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: MunicipalityConfig, report) -> None:
+    try:
+        from sf1630.options import check_options
+    except ImportError:
+        return
+    for key, message in check_options(plugin.Options, table):
+        report(where, key if key in table else None, f"{message} (options of {plugin.name!r})")
+    if not check_options(plugin.Options, table):
+        from sf1630.options import build_options
+
+        try:  # values that pass the type check may still be refused by the Options class itself
+            build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=m.path.parent)
+        except ConfigError as exc:
+            report(where, None, str(exc))
+
+
+def _unknown(kind: str, name: str, registered: dict[str, Any], host: Any) -> str:
+    message = f"no {kind} plugin named {name!r}; registered: {', '.join(sorted(registered)) or 'none'}"
+    failed = [str(f) for f in host.failures()]
+    if failed:
+        message += f" (plugins that failed to load: {'; '.join(failed)})"
+    return message
+
+
+def _index_of(smap: SourceMap, name: str | tuple[str, ...], line: int) -> tuple:
+    """The path of the array-of-tables entry whose header is at ``line``, e.g. ("send", 2)."""
+    prefix = (name,) if isinstance(name, str) else name
+    for path, at in smap.tables.items():
+        if at == line and len(path) == len(prefix) + 1 and path[:-1] == prefix and isinstance(path[-1], int):
+            return path
+    return prefix

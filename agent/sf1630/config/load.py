@@ -1,0 +1,254 @@
+"""Load the agent file and its municipality files into an ``AgentConfig``, reporting every problem.
+
+Paths are relative to the file that names them. The environment comes from ``--env``, else
+``SF1630_ENV``, else ``[agent].environment``, else the only one defined (issue #13).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sf1630.config.model import Account, AgentConfig, Environment, MunicipalityConfig, Problem
+from sf1630.config.municipality import read_municipality
+from sf1630.config.reader import TomlFile
+from sf1630.errors import ConfigError
+
+CONFIG_ENV = "SF1630_CONFIG"
+ENVIRONMENT_ENV = "SF1630_ENV"
+DEFAULT_CONFIG = "agent.toml"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
+TOP_KEYS = ("agent", "environments", "accounts")
+ENVIRONMENT_KEYS = ("host", "port", "known_hosts")
+ACCOUNT_KEYS = ("user", "keys", "passphrase_env", "passphrase_file", "environment")
+# [agent] key -> (type, default, lowest allowed value or None)
+AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
+    "concurrency": (int, 8, 1),
+    "connections_per_host": (int, 4, 1),
+    "receipt_timeout": (float, 600.0, 1),
+    "poll_interval": (float, 30.0, 0.1),
+    "grace_seconds": (float, 3600.0, 0),
+    "warn_days": (int, 20, 1),
+    "key_max_age_days": (int, 365, 1),
+}
+AGENT_KEYS = ("journal", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
+              "log_level", "log_format", *AGENT_NUMBERS)
+
+
+def config_path(arg: str | os.PathLike[str] | None = None) -> Path:
+    """The agent file: ``--config``, else ``$SF1630_CONFIG``, else ``agent.toml`` here."""
+    return Path(arg or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).expanduser().resolve()
+
+
+@dataclass
+class ReadResult:
+    """Everything read, usable or not: the config when there were no problems, and the problems."""
+
+    config: AgentConfig | None
+    problems: list[Problem]
+    municipalities: list[MunicipalityConfig] = field(default_factory=list)
+    plugin_paths: list[Path] = field(default_factory=list)
+    disabled_plugins: list[str] = field(default_factory=list)
+
+
+def load_config(path: Path, env: str | None = None) -> AgentConfig:
+    """Load and check the config; ``ConfigError`` lists every problem as file:line: key: message."""
+    result = read_config(Path(path), env)
+    if result.problems or result.config is None:
+        problems = result.problems
+        error = ConfigError(f"{len(problems)} problem(s) in the config:\n" + "\n".join(map(str, problems)))
+        error.problems = problems  # type: ignore[attr-defined]
+        raise error
+    return result.config
+
+
+def read_config(path: Path, env: str | None = None) -> ReadResult:
+    """Read the agent file and every municipality file, collecting every problem found."""
+    problems: list[Problem] = []
+    f = TomlFile(Path(path).expanduser().resolve(), problems)
+    data = f.load()
+    if data is None:
+        return ReadResult(None, problems)
+    f.unknown(data, (), TOP_KEYS)
+    agent = f.subtable(data, (), "agent") or {}
+    f.unknown(agent, ("agent",), AGENT_KEYS)
+    environments = _environments(f, data)
+    chosen = _choose_environment(f, agent, environments, env)
+    accounts = _accounts(f, data, environments, chosen)
+    defined = data.get("accounts") if isinstance(data.get("accounts"), dict) else {}
+    municipalities = _municipalities(f, agent, set(defined))  # names, even of broken accounts: no echo errors
+    settings = _settings(f, agent)
+    result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"])
+    if not problems and chosen is not None:
+        result.config = AgentConfig(path=f.path, environment=environments[chosen], environments=environments,
+                                    accounts=accounts, municipalities=municipalities, **settings)
+    return result
+
+
+def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
+    where = ("agent",)
+    out: dict[str, Any] = {
+        "journal": f.get_path(agent, where, "journal", "state/journal.sqlite"),
+        "spool": f.get_path(agent, where, "spool", "state/spool"),
+        "plugin_paths": _plugin_paths(f, agent),
+        "disabled_plugins": f.strings(agent, where, "disabled_plugins"),
+        "log_level": f.get(agent, where, "log_level", str, "INFO").upper(),
+        "log_format": f.get(agent, where, "log_format", str, "text"),
+    }
+    if out["log_level"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        f.report(where, "log_level", "write DEBUG, INFO, WARNING or ERROR")
+    if out["log_format"] not in ("text", "json"):
+        f.report(where, "log_format", 'write "text" or "json"')
+    for key, (kind, default, lowest) in AGENT_NUMBERS.items():
+        value = f.get(agent, where, key, kind, default)
+        if value < lowest:
+            f.report(where, key, f"must be at least {lowest}")
+        out[key] = value
+    if out["warn_days"] >= 30:
+        f.report(where, "warn_days", "the platform deletes files after 30 days (PROTOCOL.md rule 8); warn before that")
+    return out
+
+
+def _plugin_paths(f: TomlFile, agent: dict[str, Any]) -> list[Path]:
+    paths = [f.resolve(p) for p in f.strings(agent, ("agent",), "plugin_paths")]
+    for path in paths:
+        if not path.is_dir():
+            f.report(("agent",), "plugin_paths", f"{path} is not a folder; create it or remove it from the list")
+    return paths
+
+
+def _environments(f: TomlFile, data: dict[str, Any]) -> dict[str, Environment]:
+    tables = f.subtable(data, (), "environments", required="add [environments.test] with host, port and known_hosts")
+    out: dict[str, Environment] = {}
+    for name, table in (tables or {}).items():
+        where = ("environments", name)
+        if not isinstance(table, dict):
+            f.report(("environments",), name, f"write [environments.{name}] as a table with host, port, known_hosts")
+            continue
+        f.unknown(table, where, ENVIRONMENT_KEYS)
+        host = f.get(table, where, "host", str, required="the platform's SFTP host name")
+        port = f.get(table, where, "port", int, 22)
+        if not 0 < port < 65536:
+            f.report(where, "port", f"{port} is not a TCP port (1-65535)")
+        known = f.get_path(table, where, "known_hosts", required="a file with the platform's host key "
+                       "(OpenSSH known_hosts format; `sf1630 doctor` prints how to add it)")
+        if host and known:
+            out[name] = Environment(name=name, host=host, port=port, known_hosts=known)
+    return out
+
+
+def _choose_environment(f: TomlFile, agent: dict[str, Any], environments: dict[str, Environment],
+                        env: str | None) -> str | None:
+    given = f.get(agent, ("agent",), "environment", str)
+    name, origin = (env, "--env") if env else (os.environ.get(ENVIRONMENT_ENV), ENVIRONMENT_ENV)
+    if not name:
+        name, origin = given, "environment"
+    if not name and len(environments) == 1:
+        return next(iter(environments))
+    if not environments:
+        return None  # already reported
+    known = ", ".join(sorted(environments))
+    if not name:
+        f.report(("agent",), "environment", f"missing; choose one of: {known} (or pass --env)")
+        return None
+    if name not in environments:
+        via = "" if origin == "environment" else f" (from {origin})"
+        f.report(("agent",), "environment", f"no environment {name!r}{via}; the file defines: {known}")
+        return None
+    return name
+
+
+def _accounts(f: TomlFile, data: dict[str, Any], environments: dict[str, Environment],
+              chosen: str | None) -> dict[str, Account]:
+    out: dict[str, Account] = {}
+    for name, table in (f.subtable(data, (), "accounts") or {}).items():
+        if not isinstance(table, dict):
+            f.report(("accounts",), name, f"write [accounts.{name}] as a table with user and keys")
+            continue
+        account = _account(f, name, table, environments, chosen)
+        if account:
+            out[name] = account
+    return out
+
+
+def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[str, Environment],
+             chosen: str | None) -> Account | None:
+    where = ("accounts", name)
+    if "key" in table:
+        f.report(where, "key", f'write keys = ["{table["key"]}"] (an account may list two keys during a rollover)')
+    f.unknown(table, where, (*ACCOUNT_KEYS, "key"))
+    user = f.get(table, where, "user", str, required='the SFTP user name, e.g. "KY_SFTPSIMPEL"')
+    if user is not None and not USER.fullmatch(user):
+        f.report(where, "user", f"{user!r} is not an SFTP user name (letters, digits, '_', '-', '.')")
+    keys = [f.resolve(k) for k in f.strings(table, where, "keys", required='private key files, e.g. ["keys/ky_ed25519"]')]
+    if "keys" in table and not keys and table["keys"] == []:
+        f.report(where, "keys", "list at least one private key file")
+    passphrase_env = f.get(table, where, "passphrase_env", str)
+    if passphrase_env is not None and not ENV_NAME.fullmatch(passphrase_env):
+        f.report(where, "passphrase_env", f"{passphrase_env!r} is not an environment variable name")
+    passphrase_file = f.get_path(table, where, "passphrase_file")
+    if passphrase_env and passphrase_file:
+        f.report(where, "passphrase_file", "give passphrase_env or passphrase_file, not both")
+    environment = f.get(table, where, "environment", str, chosen or "")
+    if "environment" in table and environment not in environments:
+        f.report(where, "environment", f"no environment {environment!r}; the file defines: {', '.join(sorted(environments))}")
+        return None
+    if user is None or not keys:
+        return None
+    return Account(name=name, user=user, keys=tuple(keys), passphrase_env=passphrase_env,
+                   passphrase_file=passphrase_file, environment=environment)
+
+
+def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: set[str]) -> list[MunicipalityConfig]:
+    value = agent.get("municipalities", "municipalities/*.toml")
+    patterns = [value] if isinstance(value, str) else value
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        f.report(("agent",), "municipalities", "expected a glob string or an array of them, e.g. \"municipalities/*.toml\"")
+        return []
+    files = sorted({p.resolve() for pattern in patterns for p in _glob(f.folder, pattern)})
+    if not files:
+        f.report(("agent",), "municipalities", f"no municipality file matches {', '.join(patterns)} "
+                 f"(relative to {f.folder}); add one per municipality")
+    loaded: list[tuple[TomlFile, MunicipalityConfig]] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        mf = TomlFile(path, f.problems)
+        m = read_municipality(mf, accounts) if mf.load() is not None else None
+        if m is None:
+            continue
+        if m.municipality.key in seen:
+            mf.report(("municipality",), "key", f"{m.municipality.key!r} is used by {seen[m.municipality.key]} too")
+            continue
+        seen[m.municipality.key] = path
+        loaded.append((mf, m))
+    _check_account_use(loaded)
+    return [m for _, m in loaded]
+
+
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    path = Path(pattern).expanduser()
+    if path.is_absolute():
+        return sorted(Path(path.anchor).glob(str(path.relative_to(path.anchor))))
+    return sorted(folder.glob(pattern))
+
+
+def _check_account_use(loaded: list[tuple[TomlFile, MunicipalityConfig]]) -> None:
+    """A LIS has one SFTP user per municipality, and a user either sends or receives (PROTOCOL.md rule 1)."""
+    senders = {s.account: m.municipality.key for _, m in loaded for s in m.sends}
+    receivers: dict[str, str] = {}
+    for mf, m in loaded:
+        if not m.receive:
+            continue
+        name = m.receive.account
+        if name in receivers:
+            mf.report(("receive",), "account", f"account {name!r} already receives for {receivers[name]!r}; "
+                      "a LIS has its own SFTP user per municipality (PROTOCOL.md rule 1)")
+        elif name in senders:
+            mf.report(("receive",), "account", f"account {name!r} also sends for {senders[name]!r}; a source "
+                      "system and a LIS each have their own SFTP user (PROTOCOL.md rule 1)")
+        else:
+            receivers[name] = m.municipality.key

@@ -1,0 +1,221 @@
+"""One municipality file: ``[municipality]``, ``[[send]]`` tables (a source vendor), ``[receive]`` (a LIS).
+
+Accounts are checked against the agent file's ``[accounts]``: a source vendor has one account per
+source system shared by all municipalities, a LIS vendor one per municipality (PROTOCOL.md rule 1).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sf1630 import cron
+from sf1630.api import Municipality
+from sf1630.config.model import (INF_REF, ExpectConfig, MunicipalityConfig, ReceiveConfig, RouteValues,
+                                 SendConfig, SinkConfig)
+from sf1630.config.reader import TomlFile
+
+CVR = re.compile(r"\d{8}")
+CVR_URN = "urn:oio:cvr-nr:"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NAME_PART = re.compile(r"[A-Za-z0-9-]+")  # a part of a data file name: no "_" (the separator), no "/"
+KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+ROUTING_VALUE = "ROUTING_V1_0_0"
+
+TOP_KEYS = ("municipality", "send", "receive")
+MUNICIPALITY_KEYS = ("key", "name", "cvr", "authority_id")
+SEND_KEYS = ("source", "account", "routing", "recipients", "recipient_code", "schedule", "file_type",
+             "route", "options")
+ROUTE_KEYS = ("sender_it_system", "recipient_it_system", "recipient_authority", "inf_ref")
+RECEIVE_KEYS = ("account", "expected_senders", "sinks", "expect")
+
+
+def read_municipality(f: TomlFile, accounts: set[str]) -> MunicipalityConfig | None:
+    """Build a municipality's config from a loaded file, reporting every problem into ``f``."""
+    data = f.data or {}
+    f.unknown(data, (), TOP_KEYS)
+    table = f.subtable(data, (), "municipality", required="add [municipality] with key, name and cvr")
+    if table is None:
+        return None
+    municipality = _municipality(f, table)
+    sends = [_send(f, t, i, municipality, accounts) for i, t in enumerate(f.tables(data, (), "send"))]
+    receive_table = f.subtable(data, (), "receive")
+    receive = _receive(f, receive_table, accounts) if receive_table is not None else None
+    if not sends and receive_table is None:
+        f.report(("municipality",), None, "nothing to do: add [[send]] tables (a source vendor) or [receive] (a LIS)")
+    if municipality is None:
+        return None
+    return MunicipalityConfig(municipality, f.path, [s for s in sends if s], receive)
+
+
+def _municipality(f: TomlFile, table: dict[str, Any]) -> Municipality | None:
+    where = ("municipality",)
+    f.unknown(table, where, MUNICIPALITY_KEYS)
+    key = f.get(table, where, "key", str, f.path.stem)
+    if not KEY.fullmatch(key):
+        f.report(where, "key", f"{key!r} is not a usable key; use letters, digits and '-', e.g. \"ikast-brande\"")
+    name = f.get(table, where, "name", str, required='the municipality\'s name, e.g. "Ikast-Brande Kommune"')
+    cvr = _cvr(f, table, where, "cvr", required=True)
+    authority = f.get(table, where, "authority_id", str, cvr)
+    if authority and not NAME_PART.fullmatch(authority):
+        f.report(where, "authority_id", "goes into data file names: letters, digits and '-' only")
+    if name is None or cvr is None or authority is None:
+        return None
+    return Municipality(key=key, name=name, authority_id=authority, cvr=cvr)
+
+
+def _cvr(f: TomlFile, table: dict[str, Any], where: tuple, key: str, required: bool) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            f.report(where, key, 'missing; the municipality\'s CVR number, 8 digits as a string: cvr = "12345678"')
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not CVR.fullmatch(value.removeprefix(CVR_URN)):
+        f.report(where, key, f'{value!r} is not a CVR number; write 8 digits as a string, e.g. "12345678"')
+        return None
+    return value.removeprefix(CVR_URN)
+
+
+def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality | None,
+          accounts: set[str]) -> SendConfig | None:
+    where = ("send", i)
+    f.unknown(table, where, SEND_KEYS)
+    source = f.get(table, where, "source", str, required='the source plugin\'s name, e.g. "ky"')
+    account = _account(f, table, where, accounts)
+    route_table = f.subtable(table, where, "route")
+    routing = f.get(table, where, "routing", str, "dynamic" if route_table is not None else "simple")
+    if routing not in ("simple", "dynamic"):
+        f.report(where, "routing", f'{routing!r}: write "simple" (recipients named in the trigger) or "dynamic" (routes)')
+        return None
+    recipients = f.strings(table, where, "recipients")
+    _check_recipients(f, where, routing, recipients, table)
+    code = f.get(table, where, "recipient_code", str, "LIS")
+    if not NAME_PART.fullmatch(code):
+        f.report(where, "recipient_code", "goes into data file names: letters, digits and '-' only")
+    schedule = _schedule(f, table, where, required=False)
+    cvr = municipality.cvr if municipality else "00000000"
+    route = _route(f, route_table, (*where, "route"), cvr) if route_table is not None else None
+    file_type = f.get(table, where, "file_type", bool, True)
+    options = f.subtable(table, where, "options") or {}
+    if source is None or account is None:
+        return None
+    return SendConfig(source=source.lower(), account=account, routing=routing, recipients=recipients,
+                      recipient_code=code, schedule=schedule, route=route, file_type=file_type,
+                      options=options, line=f.map.line(where))
+
+
+def _check_recipients(f: TomlFile, where: tuple, routing: str, recipients: list[str],
+                      table: dict[str, Any]) -> None:
+    route_table = table.get("route")
+    if routing == "simple":
+        if route_table is not None:
+            f.report(where, "route", 'route values are for dynamic routing; set routing = "dynamic" or remove [send.route]')
+        if not recipients and table.get("recipients", []) == []:  # else its type was reported
+            f.report(where, "recipients", 'simple routing needs recipients = ["..."]: the LIS SFTP users, '
+                     'e.g. ["IKAST-BRANDE_LIS01_SIMPEL"]')
+        if ROUTING_VALUE in recipients:
+            f.report(where, "recipients", f'{ROUTING_VALUE} means dynamic routing; write routing = "dynamic" '
+                     "and the route values in [send.route]")
+    else:
+        if recipients:
+            f.report(where, "recipients", "not used with dynamic routing (the platform routes by [send.route]); remove it")
+        if route_table is None:
+            f.report(where, None, "dynamic routing needs [send.route] with sender_it_system (and recipient_authority)")
+
+
+def _route(f: TomlFile, table: dict[str, Any], where: tuple, cvr: str) -> RouteValues | None:
+    f.unknown(table, where, ROUTE_KEYS)
+    sender = _uuid(f, table, where, "sender_it_system", required=True)
+    recipient = _uuid(f, table, where, "recipient_it_system", required=False)
+    authority = _cvr(f, table, where, "recipient_authority", required=False) if "recipient_authority" in table else cvr
+    inf_ref = f.get(table, where, "inf_ref", str, INF_REF)
+    if sender is None or authority is None:
+        return None
+    return RouteValues(sender_it_system=sender, recipient_it_system=recipient,
+                       recipient_authority_cvr=authority, inf_ref=inf_ref)
+
+
+def _uuid(f: TomlFile, table: dict[str, Any], where: tuple, key: str, required: bool) -> str | None:
+    hint = "the UUID KOMBIT registered for the system, e.g. \"3f1c2a9e-0b6d-4c1e-9a57-2d8e4b6f0a11\""
+    value = f.get(table, where, key, str, required=hint if required else None)
+    if value is None:
+        return None
+    if UUID.fullmatch(value.lower()) and value != value.lower():
+        f.report(where, key, f"{value!r}: write the UUID in lower-case hex (the platform compares it as text)")
+        return None
+    if not UUID.fullmatch(value):
+        f.report(where, key, f"{value!r} is not a UUID; {hint}")
+        return None
+    return value
+
+
+def _schedule(f: TomlFile, table: dict[str, Any], where: tuple, required: bool) -> str | None:
+    hint = 'a cron expression: minute hour day month weekday, e.g. "0 6 5 * *"' if required else None
+    value = f.get(table, where, "schedule", str, required=hint)
+    if value is None:
+        return None
+    try:
+        cron.parse(value)
+    except ValueError as exc:
+        f.report(where, "schedule", str(exc))
+        return None
+    return value
+
+
+def _account(f: TomlFile, table: dict[str, Any], where: tuple, accounts: set[str]) -> str | None:
+    name = f.get(table, where, "account", str, required="the name of an account in the agent file's [accounts]")
+    if name is not None and name not in accounts:
+        known = ", ".join(sorted(accounts)) or "none"
+        f.report(where, "account", f"unknown account {name!r}; add [accounts.{name}] to the agent file "
+                 f"(it defines: {known})")
+        return None
+    return name
+
+
+def _receive(f: TomlFile, table: dict[str, Any], accounts: set[str]) -> ReceiveConfig | None:
+    where = ("receive",)
+    f.unknown(table, where, RECEIVE_KEYS)
+    account = _account(f, table, where, accounts)
+    senders = f.strings(table, where, "expected_senders")
+    sink_tables = f.tables(table, where, "sinks")
+    if not sink_tables and "sinks" not in table:
+        f.report(where, None, 'add at least one [[receive.sinks]] with type = "sqlite", "postgres" or "directory"')
+    sinks = [_sink(f, t, (*where, "sinks", i)) for i, t in enumerate(sink_tables)]
+    expect = [_expect(f, t, (*where, "expect", i)) for i, t in enumerate(f.tables(table, where, "expect"))]
+    if account is None:
+        return None
+    return ReceiveConfig(account=account, sinks=[s for s in sinks if s], expected_senders=senders,
+                         expect=[e for e in expect if e], line=f.map.line(where))
+
+
+def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None:
+    f.unknown(table, where, ("type", "options"))
+    kind = f.get(table, where, "type", str, required='the sink plugin\'s name, e.g. "sqlite"')
+    options = f.subtable(table, where, "options") or {}
+    return SinkConfig(type=kind, options=options, line=f.map.line(where)) if kind else None
+
+
+def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | None:
+    f.unknown(table, where, ("source", "schedule", "grace"))
+    source = f.get(table, where, "source", str, required='the source whose extract is expected, e.g. "ky"')
+    schedule = _schedule(f, table, where, required=True)
+    grace = parse_duration(f, table, where, "grace", 0.0)
+    if source is None or schedule is None or grace is None:
+        return None
+    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.map.line(where))
+
+
+def parse_duration(f: TomlFile, table: dict[str, Any], where: tuple, key: str, default: float) -> float | None:
+    """Seconds from a number or a string such as "90s", "30m", "6h", "2d"."""
+    value = table.get(key, default)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if not match:
+        f.report(where, key, f'{value!r} is not a duration; write seconds (3600) or a string such as "30m", "6h", "2d"')
+        return None
+    return float(match.group(1)) * UNITS[match.group(2)]

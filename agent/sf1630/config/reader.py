@@ -1,0 +1,169 @@
+"""Reading one TOML file with typed getters that collect problems instead of stopping at the first.
+
+Every problem carries the file, the line (from ``SourceMap``) and the dotted key, e.g.
+``send[1].route.sender_it_system`` (issue #13: every error with file, line and key).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sf1630.config.locate import PathPart, SourceMap
+from sf1630.config.model import Problem
+
+MISSING: Any = object()
+# Words that name a secret. Keys ending _env or _file say where a secret is, which is allowed.
+SECRET_WORDS = {"passphrase", "password", "passwd", "secret", "token", "apikey"}
+URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
+SYNTAX_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+              list: "an array", dict: "a table"}
+NOUNS = ((bool, "boolean"), (str, "string"), (int, "integer"), (float, "number"), (list, "array"), (dict, "table"))
+
+
+def dotted(where: Sequence[PathPart], key: str | None = None) -> str:
+    """``("send", 1, "route"), "x"`` -> ``send[1].route.x``."""
+    out = ""
+    for part in [*where, *([key] if key is not None else [])]:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
+            out += f".{name}" if out else name
+    return out
+
+
+def is_secret_key(key: str) -> bool:
+    """True for keys such as ``password`` or ``smtp_token`` that would hold a secret in the file."""
+    lower = key.lower()
+    if lower.endswith(("_env", "_file", "_path")):
+        return False
+    return lower.replace("-", "_").split("_")[-1] in SECRET_WORDS
+
+
+class TomlFile:
+    """One TOML file: its data, where its keys are, and the problems found in it."""
+
+    def __init__(self, path: Path, problems: list[Problem]):
+        self.path = path
+        self.problems = problems
+        self.map = SourceMap("")
+        self.data: dict[str, Any] | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def load(self) -> dict[str, Any] | None:
+        """Parse the file; on failure record the problem (with tomllib's line) and return None."""
+        try:
+            text = self.path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            self.problems.append(Problem(self.path, None, "", "no such file; `sf1630 init DIR` writes a starter config"))
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(Problem(self.path, None, "", f"cannot read the file: {exc}"))
+            return None
+        try:
+            self.data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            match = SYNTAX_LINE.search(str(exc))
+            line = int(match.group(1)) if match else None
+            self.problems.append(Problem(self.path, line, "", f"TOML syntax error: {exc}"))
+            return None
+        self.map = SourceMap(text)
+        self._find_secrets(self.data, ())
+        return self.data
+
+    def report(self, where: Sequence[PathPart], key: str | None, message: str) -> None:
+        """Record a problem at ``key`` of table ``where`` (or at the table when key is None)."""
+        self.problems.append(Problem(self.path, self.map.line(where, key), dotted(where, key), message))
+
+    def _find_secrets(self, table: dict[str, Any], where: tuple[PathPart, ...]) -> None:
+        for key, value in table.items():
+            if is_secret_key(key):
+                self.report(where, key, "secrets never go in a config file; for an SSH key use passphrase_env "
+                            "(the name of an environment variable) or passphrase_file (a file readable only "
+                            "by the agent's user); for other secrets use the plugin's *_env or *_file option")
+            elif isinstance(value, str) and URL_PASSWORD.match(value):
+                self.report(where, key, "this URL holds a password; leave it out of the URL and give it through "
+                            "the environment (for PostgreSQL: PGPASSWORD, or a ~/.pgpass file)")
+            elif isinstance(value, dict):
+                self._find_secrets(value, (*where, key))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        self._find_secrets(item, (*where, key, i))
+
+    def unknown(self, table: dict[str, Any], where: Sequence[PathPart], allowed: Sequence[str]) -> None:
+        """Report every key of ``table`` that is not in ``allowed`` (secrets are reported already)."""
+        for key in table:
+            if key not in allowed and not is_secret_key(key):
+                known = ", ".join(allowed)
+                self.report(where, key, f"unknown key; the keys of [{dotted(where) or 'top level'}] are: {known}")
+
+    def get(self, table: dict[str, Any], where: Sequence[PathPart], key: str, kind: type,
+            default: Any = None, *, required: str | None = None) -> Any:
+        """``table[key]`` if it has type ``kind``; else report and return ``default``.
+
+        ``required`` is the hint shown when the key is missing; without it a missing key is fine.
+        """
+        value = table.get(key, MISSING)
+        if value is MISSING:
+            if required is not None:
+                self.report(where, key, f"missing; {required}")
+            return default
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            self.report(where, key, f"expected {TYPE_NAMES.get(kind, kind.__name__)}, got {_describe(value)}")
+            return default
+        return value
+
+    def strings(self, table: dict[str, Any], where: Sequence[PathPart], key: str,
+                *, required: str | None = None) -> list[str]:
+        """An array of strings (a single string is not accepted: the shape stays one way)."""
+        value = self.get(table, where, key, list, None, required=required)
+        if value is None:
+            return []
+        if not all(isinstance(v, str) for v in value):
+            self.report(where, key, f"expected an array of strings, got {_describe(value)}")
+            return []
+        return list(value)
+
+    def get_path(self, table: dict[str, Any], where: Sequence[PathPart], key: str, default: str | None = None,
+             *, required: str | None = None) -> Path | None:
+        """A path, resolved against the folder of this file; ``~`` is expanded."""
+        value = self.get(table, where, key, str, default, required=required)
+        return self.resolve(value) if value else None
+
+    def resolve(self, value: str) -> Path:
+        """Resolve ``value`` against this file's folder."""
+        return (self.folder / Path(value).expanduser()).resolve()
+
+    def subtable(self, table: dict[str, Any], where: Sequence[PathPart], key: str,
+                 *, required: str | None = None) -> dict[str, Any] | None:
+        """A table; None when missing (reported when ``required``) or of another type (reported)."""
+        return self.get(table, where, key, dict, None, required=required)
+
+    def tables(self, table: dict[str, Any], where: Sequence[PathPart], key: str) -> list[dict[str, Any]]:
+        """An array of tables such as ``[[send]]``."""
+        value = table.get(key, [])
+        if isinstance(value, dict):
+            self.report(where, key, f"write [[{dotted(where, key)}]] (an array of tables), not [{dotted(where, key)}]")
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.report(where, key, f"expected [[{dotted(where, key)}]] tables, got {_describe(value)}")
+            return []
+        return value
+
+
+def _describe(value: Any) -> str:
+    noun = next((n for kind, n in NOUNS if isinstance(value, kind)), type(value).__name__)
+    shown = repr(value)
+    return f"{noun} {shown if len(shown) < 60 else shown[:57] + '...'}"
