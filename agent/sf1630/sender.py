@@ -19,7 +19,7 @@ from typing import Any
 from sf1630 import steps
 from sf1630.api import Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
-from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue
+from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
 from sf1630.receipts import ReceiptWatcher
 from sf1630.remote import Remote, Stopped
 from sf1630.spool import Spool
@@ -42,29 +42,16 @@ class Sender:
         self.stop = stop or asyncio.Event()
         self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts)
         self._watchers: dict[str, ReceiptWatcher] = {}
-        self._index: dict[tuple[str, str, str, str], Transfer] | None = None
+        self._warned: set[tuple[str, str, str]] = set()
 
     # -- what is due -------------------------------------------------------------------
     def already_sent(self, spec: SendSpec, period: str) -> Transfer | None:
-        """The send of the same extract that is not failed, if any (never upload one twice)."""
-        if self._index is None:
-            self._index = {}
-            for t in self.journal.list(kind="send", limit=1_000_000_000):
-                self._remember(t)
-        return self._index.get(steps.extract_id(spec.municipality.key, spec.source.name,
-                                                spec.recipient_code, period))
-
-    def _remember(self, t: Transfer) -> None:
-        if self._index is None:
-            return
-        d = t.details or {}
-        key = steps.extract_id(t.municipality or "", t.source or "", d.get("recipient_code", ""),
-                               d.get("period", ""))
-        if t.state == steps.FAILED:
-            if self._index.get(key, t).id == t.id:
-                self._index.pop(key, None)
-        elif key not in self._index or self._index[key].id <= t.id:
-            self._index[key] = t
+        """The send of the same extract that did not fail, if any (never uploaded twice, issue #13)."""
+        for t in self.journal.list(kind="send", municipality=spec.municipality.key, source=spec.source.name,
+                                   limit=None):
+            if (t.recipient, t.period) == (spec.recipient_code, period) and t.state not in steps.SEND_FAILED:
+                return t
+        return None
 
     def plan(self, spec: SendSpec, when: datetime) -> tuple[Job, str]:
         """The job and data file name a send made at ``when`` would have (nothing is written)."""
@@ -95,7 +82,6 @@ class Sender:
                                   source=spec.source.name, account=spec.link.name, file_name=name,
                                   period=job.period, recipient=spec.recipient_code,
                                   details=send_details(spec, job, resend_reason))
-        self._remember(t)
         return await self._guarded(t, spec, steps.next_send_step(t.state))
 
     # -- after a crash -----------------------------------------------------------------
@@ -153,7 +139,6 @@ class Sender:
 
     def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
         t = self.journal.move(t.id, state, **fields)
-        self._remember(t)
         steps.crash_point(state)
         return t
 
@@ -228,25 +213,64 @@ class Sender:
             except Exception:
                 log.exception("%s: source %s failed after delivery (ignored)", t.file_name, spec.source.name)
         t = self._move(t, steps.DELIVERED, file_transfer_uuid=ftu)
-        await self.remote.run(link, lambda s: s.remove(f"IN/{t.file_name}.sftpreceipt"))
-        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
         log.info("delivered %s (FileTransferUUID %s)", t.file_name, ftu, extra={"file": t.file_name, "uuid": ftu})
         self.emit(Delivered(transfer=t))
+        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        await self._tidy(link, [f"IN/{t.file_name}.sftpreceipt"])  # rule 3
         return t
 
     async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None) -> Transfer:
         t = self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
-
-        async def clean(session) -> None:  # rule 3: the sender deletes its data file itself
-            await session.remove(f"OUT/{t.file_name}")
-            await session.remove(f"OUT/{t.file_name}.trigger")
-            await session.remove(f"IN/{t.file_name}.sftpreceipt")
-
-        await self.remote.run(link, clean)
-        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
         self.emit(Failed(transfer=t, reason=reason))
+        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        return await self._clean(t, link)
+
+    async def _clean(self, t: Transfer, link: Link) -> Transfer:
+        """Rule 3: after an error receipt the sender deletes its data file (and trigger) itself."""
+        names = [f"OUT/{t.file_name}", f"OUT/{t.file_name}.trigger", f"IN/{t.file_name}.sftpreceipt"]
+        if await self._tidy(link, names):
+            t = self._move(t, steps.CLEANED)
         return t
+
+    async def _tidy(self, link: Link, paths: list[str]) -> bool:
+        """Delete our own files; a failure is logged and left to the next sweep."""
+        async def remove(session) -> None:
+            for path in paths:
+                await session.remove(path)
+
+        try:
+            await self.remote.run(link, remove)
+            return True
+        except Sf1630Error as exc:
+            log.warning("could not delete %s on %s (the next sweep retries): %s", ", ".join(paths), link.name, exc)
+            return False
+
+    # -- clean-up and retention (rules 3 and 8) ---------------------------------------
+    async def sweep(self, link: Link, *, warn_days: float = 20, now: float | None = None) -> None:
+        """Finish clean-ups a crash interrupted and warn about our own old files on the server.
+
+        Failed sends not yet cleaned are cleaned; receipts of finished sends are deleted; any file in
+        our OUT/ or IN/ older than ``warn_days`` raises a retention warning (rule 8), once per run.
+        """
+        for t in self.journal.list(kind="send", states=[steps.FAILED], account=link.name, limit=None):
+            await self._clean(t, link)
+        listing = await self.remote.run(link, _list_both)
+        now = time.time() if now is None else now
+        stale = []
+        for folder, f in listing:
+            t = self.journal.get(steps.send_key(link.name, _data_name(f.name)))
+            if t is not None and t.state in steps.SEND_DONE and f.name.endswith(".sftpreceipt"):
+                stale.append(f"{folder}/{f.name}")
+                continue
+            age = steps.retention_due(f.mtime, now, warn_days)
+            if age is not None and (link.name, folder, f.name) not in self._warned:
+                self._warned.add((link.name, folder, f.name))
+                log.warning("%s/%s on %s is %.0f days old; the platform deletes files after 30 days",
+                            folder, f.name, link.name, age)
+                self.emit(RetentionWarning(account=link.name, path=f"{folder}/{f.name}", age_days=age))
+        if stale:
+            await self._tidy(link, stale)
 
     async def close(self) -> None:
         """Stop every receipt watcher."""
@@ -260,3 +284,14 @@ def parse_receipt(data: bytes, origin: str):
     from sf1630.documents.receipt import parse_receipt as parse
 
     return parse(data, origin)
+
+
+async def _list_both(session) -> list[tuple[str, object]]:
+    return [(folder, f) for folder in ("OUT", "IN") for f in await session.listdir(folder)]
+
+
+def _data_name(name: str) -> str:
+    """The data file a trigger, receipt or temporary upload belongs to."""
+    for suffix in (".part", ".sftpreceipt", ".trigger"):
+        name = name.removesuffix(suffix)
+    return name

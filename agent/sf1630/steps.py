@@ -11,10 +11,12 @@ import os
 from enum import Enum
 
 # Send states (sf1630.journal): planned -> extracted -> data_uploaded -> trigger_uploaded -> delivered | failed
+# -> cleaned
 PLANNED, EXTRACTED, DATA_UPLOADED, TRIGGER_UPLOADED = "planned", "extracted", "data_uploaded", "trigger_uploaded"
-DELIVERED, FAILED = "delivered", "failed"
+DELIVERED, FAILED, CLEANED = "delivered", "failed", "cleaned"
 SEND_OPEN = (PLANNED, EXTRACTED, DATA_UPLOADED, TRIGGER_UPLOADED)
-SEND_DONE = (DELIVERED, FAILED)
+SEND_FAILED = (FAILED, CLEANED)  # cleaned: a failed send whose files are gone from the server (rule 3)
+SEND_DONE = (DELIVERED, FAILED, CLEANED)
 
 # Receive states: seen -> downloaded -> remote_deleted -> loaded | quarantined (retried -> loaded)
 SEEN, DOWNLOADED, REMOTE_DELETED, LOADED, QUARANTINED = "seen", "downloaded", "remote_deleted", "loaded", "quarantined"
@@ -51,11 +53,6 @@ def send_key(account: str, file_name: str) -> str:
 def receive_key(account: str, file_transfer_uuid: str) -> str:
     """Journal key of a receive: the account plus the platform's FileTransferUUID."""
     return f"{account}/{file_transfer_uuid}"
-
-
-def extract_id(municipality: str, source: str, recipient_code: str, period: str) -> tuple[str, str, str, str]:
-    """What makes two sends the same extract (issue #13: never uploaded twice unless resent, issue #14)."""
-    return (municipality, source, recipient_code, period)
 
 
 def next_send_step(state: str) -> SendStep:

@@ -1,0 +1,80 @@
+"""``sf1630 receive``: one receive round now: download, delete remotely, load, then exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from sf1630.cli.jobargs import add_job_args
+
+
+def register(subparsers: Any) -> None:
+    """Add the `receive` command."""
+    parser = subparsers.add_parser(
+        "receive", help="receive and load waiting deliveries once, now",
+        description="For each selected receiving account: finish unfinished receives, retry quarantined "
+                    "loads, then download every delivery waiting in IN/, delete it from the server and load "
+                    "it through the configured sinks. Exit 0 when everything loaded, 1 otherwise.")
+    add_job_args(parser, sources=False)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one receive round; print a table of the transfers."""
+    from sf1630.cli import jobargs
+
+    cfg = jobargs.load(args)
+    return asyncio.run((_dry_run if args.dry_run else _receive)(cfg, jobargs.selection(args)))
+
+
+async def _receive(cfg: Any, selection: Any) -> int:
+    from sf1630.cli.jobargs import install_stop
+    from sf1630.flow import make_receiver, receive_round
+    from sf1630.progress import ProgressLine
+    from sf1630.report import transfer_table
+    from sf1630.runtime import build_runtime
+
+    stop = asyncio.Event()
+    install_stop(stop)
+    progress = ProgressLine("receive")
+    rt = build_runtime(cfg, emitters=[progress])
+    try:
+        reports = await receive_round(rt, make_receiver(rt, stop), selection)
+    finally:
+        progress.finish()
+        await rt.aclose()
+    transfers = [t for r in reports for t in (*r.loaded, *r.quarantined, *r.waiting)]
+    for line in transfer_table(transfers):
+        print(line)
+    skipped = [name for r in reports for name in r.skipped]
+    for name in skipped:
+        print(f"not taken: {name} (see the log)")
+    if not reports:
+        print("nothing to receive: no [receive] matches the selection")
+    bad = any(r.quarantined or r.waiting for r in reports) or rt.problems
+    return 1 if bad else 0
+
+
+async def _dry_run(cfg: Any, selection: Any) -> int:
+    """List what waits on the server and in the journal; download, delete and load nothing."""
+    from sf1630 import steps
+    from sf1630.cli.jobargs import EmptyJournal
+    from sf1630.report import table
+    from sf1630.runtime import build_runtime
+
+    rt = build_runtime(cfg, journal=None if cfg.journal.exists() else EmptyJournal())
+    rows = []
+    try:
+        for spec in rt.receive_specs(selection):
+            for t in rt.journal.list(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None):
+                rows.append([spec.link.name, "continue", t.file_name, f"from {t.state}"])
+            async with rt.pool.session(spec.link.endpoint, spec.link.credentials) as session:
+                for f in await session.listdir("IN"):
+                    if f.name.endswith(".metadata"):
+                        rows.append([spec.link.name, "take", f.name.removesuffix(".metadata"), f"{f.size} B metadata"])
+    finally:
+        await rt.aclose()
+    for line in table(["ACCOUNT", "ACTION", "FILE", "NOTE"], rows):
+        print(line)
+    return 0 if not rt.problems else 1

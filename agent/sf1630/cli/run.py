@@ -1,0 +1,43 @@
+"""``sf1630 run``: the agent as a service: sends on their schedules, receives every poll_interval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from sf1630.cli.jobargs import add_job_args
+
+
+def register(subparsers: Any) -> None:
+    """Add the `run` command."""
+    parser = subparsers.add_parser(
+        "run", help="run every job on its schedule until stopped",
+        description="Run each [[send]] on its cron schedule and each [receive] every poll_interval, "
+                    "municipalities concurrently up to `concurrency`. SIGTERM or SIGINT stops it cleanly: "
+                    "the current step finishes and is journalled, and the exit status is 0.")
+    add_job_args(parser, dry_run=False)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the scheduler until SIGTERM/SIGINT."""
+    from sf1630.cli import jobargs
+
+    cfg = jobargs.load(args)
+    return asyncio.run(_run(cfg, jobargs.selection(args)))
+
+
+async def _run(cfg: Any, selection: Any) -> int:
+    from sf1630.cli.jobargs import install_stop
+    from sf1630.runtime import build_runtime
+    from sf1630.scheduler import Scheduler
+
+    stop = asyncio.Event()
+    install_stop(stop)
+    rt = build_runtime(cfg)
+    try:
+        await Scheduler(rt, stop, selection=selection).run()
+    finally:
+        await rt.aclose()
+    return 0

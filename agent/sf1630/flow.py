@@ -1,0 +1,149 @@
+"""Rounds of work over many accounts at once: the sends due now, the receives waiting now.
+
+``sf1630 send``, ``receive``, ``run`` and ``demo`` all go through these. Municipalities run
+concurrently up to ``concurrency``; each account's operations share its pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sf1630 import steps
+from sf1630.api import Transfer
+from sf1630.receiver import Receiver, RoundReport
+from sf1630.runtime import Runtime, Selection
+from sf1630.sender import Sender
+from sf1630.specs import SendSpec
+
+log = logging.getLogger("sf1630.flow")
+
+
+@dataclass
+class SendSummary:
+    """What a send round ended with."""
+
+    transfers: list[Transfer] = field(default_factory=list)
+
+    def by_state(self, *states: str) -> list[Transfer]:
+        """The transfers in any of ``states``."""
+        return [t for t in self.transfers if t.state in states]
+
+    @property
+    def ok(self) -> bool:
+        """True when every transfer was delivered (or had been before)."""
+        return all(t.state == steps.DELIVERED for t in self.transfers)
+
+
+def make_sender(rt: Runtime, stop: asyncio.Event, **kw) -> Sender:
+    """A Sender on the runtime's journal, pool and spool."""
+    cfg = rt.config
+    return Sender(rt.journal, rt.pool, cfg.spool, rt.emit, receipt_timeout=cfg.receipt_timeout, stop=stop, **kw)
+
+
+def make_receiver(rt: Runtime, stop: asyncio.Event, **kw) -> Receiver:
+    """A Receiver on the runtime's journal, pool and spool."""
+    cfg = rt.config
+    return Receiver(rt.journal, rt.pool, cfg.spool, rt.emit, grace_seconds=cfg.grace_seconds,
+                    warn_days=cfg.warn_days, stop=stop, **kw)
+
+
+async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> list[Transfer]:
+    """Finish every unfinished send of the selection from its journalled state (issue #13)."""
+    specs = {(s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
+    todo = [t for t in rt.journal.list(kind="send", states=steps.SEND_OPEN, limit=None)
+            if selection.takes(t.municipality or "", t.source)]
+
+    async def one(t: Transfer) -> Transfer:
+        link = rt.links.get(t.account)
+        if link is None:
+            log.error("%s: account %s is no longer configured; cannot finish it", t.file_name, t.account)
+            return t
+        return await sender.resume(t, specs.get((t.municipality, t.source, t.recipient)), link)
+
+    return list(await asyncio.gather(*(one(t) for t in todo)))
+
+
+async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> None:
+    """Clean-up and retention check of every sending account in ``specs`` (rules 3 and 8)."""
+    from sf1630.errors import Sf1630Error
+
+    links = {s.link.name: s.link for s in specs}
+    for link in links.values():
+        try:
+            await sender.sweep(link, warn_days=rt.config.warn_days)
+        except Sf1630Error as exc:
+            log.warning("sweep of %s failed: %s", link.name, exc)
+
+
+class Slots:
+    """At most ``limit`` municipalities at work at once; jobs of a municipality at work share its slot."""
+
+    def __init__(self, limit: int):
+        self.limit = max(1, limit)
+        self._holders: dict[str, int] = defaultdict(int)
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self, municipality: str) -> AsyncIterator[None]:
+        """Hold a slot for ``municipality`` while the block runs."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: municipality in self._holders or len(self._holders) < self.limit)
+            self._holders[municipality] += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._holders[municipality] -= 1
+                if not self._holders[municipality]:
+                    del self._holders[municipality]
+                self._changed.notify_all()
+
+
+async def send_specs(rt: Runtime, sender: Sender, specs: list[SendSpec], *, when: datetime | None = None,
+                     resend_reason: str | None = None, slots: Slots | None = None) -> list[Transfer]:
+    """Send each spec's extract, municipalities concurrently up to ``concurrency``."""
+    slots = slots or Slots(rt.config.concurrency)
+
+    async def one(spec: SendSpec) -> Transfer:
+        async with slots.slot(spec.municipality.key):
+            return await sender.send(spec, when=when, resend_reason=resend_reason)
+
+    return list(await asyncio.gather(*(one(s) for s in specs)))
+
+
+async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, when: datetime | None = None,
+                     resend_reason: str | None = None) -> SendSummary:
+    """Resume unfinished sends, clean up, then send every selected job now (``sf1630 send``)."""
+    sender = make_sender(rt, stop)
+    try:
+        specs = rt.send_specs(selection)
+        resumed = await resume_sends(rt, sender, selection)
+        await sweep_accounts(rt, sender, specs)
+        sent = await send_specs(rt, sender, specs, when=when, resend_reason=resend_reason)
+    finally:
+        await sender.close()
+    fresh = {t.id for t in sent}
+    return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
+
+
+async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -> list[RoundReport]:
+    """One receive round over every selected account, municipalities concurrently up to ``concurrency``."""
+    from sf1630.errors import Sf1630Error
+
+    limit = asyncio.Semaphore(rt.config.concurrency)
+
+    async def one(spec) -> RoundReport:
+        async with limit:
+            try:
+                return await receiver.receive(spec)
+            except Sf1630Error as exc:
+                log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
+                return RoundReport(spec.link.name, skipped=[f"(account unreachable: {exc})"])
+
+    return list(await asyncio.gather(*(one(s) for s in rt.receive_specs(selection))))

@@ -1,0 +1,130 @@
+"""Everything a command needs, built from the config: plugins, journal, pool, links and specs.
+
+This is the one place where config, plugins and the core meet; sender and receiver get plain specs
+with Source and Sink objects in them (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sf1630.errors import ConfigError, Sf1630Error
+from sf1630.events import Emit, fan_out, plugin_emitter
+from sf1630.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
+
+log = logging.getLogger("sf1630.runtime")
+
+
+@dataclass
+class Selection:
+    """Which jobs a command touches: ``--municipality`` and ``--source`` (empty: all)."""
+
+    municipalities: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def takes(self, municipality: str, source: str | None = None) -> bool:
+        """Whether a job of ``municipality`` (and ``source``) is selected."""
+        if self.municipalities and municipality not in self.municipalities:
+            return False
+        return not (source and self.sources and source not in self.sources)
+
+
+@dataclass
+class Runtime:
+    """The agent's working parts for one command run."""
+
+    config: Any  # AgentConfig
+    host: Any  # PluginHost
+    journal: Any
+    pool: Any
+    emit: Emit
+    links: dict[str, Link] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # jobs left out (e.g. a plugin failed), with why
+
+    def send_specs(self, selection: Selection | None = None) -> list[SendSpec]:
+        """The configured sends, selected; a job whose plugin or options are broken is left out and reported."""
+        selection = selection or Selection()
+        specs = []
+        for mc in self.config.municipalities:
+            for send in mc.sends:
+                if not selection.takes(mc.municipality.key, send.source):
+                    continue
+                try:
+                    specs.append(self._send_spec(mc, send))
+                except Sf1630Error as exc:
+                    self._problem(f"{mc.path}:{send.line}: send of {send.source} left out: {exc}")
+        return specs
+
+    def _send_spec(self, mc, send) -> SendSpec:
+        from sf1630.options import build_options
+
+        source = self.host.source(send.source)
+        origin = f"{mc.path}:{send.line} [send.options]"
+        options = build_options(source.Options, dict(send.options), origin, base=mc.path.parent)
+        route = send.route
+        return SendSpec(
+            municipality=mc.municipality, source=source, options=options, link=self.links[send.account],
+            routing=send.routing, recipients=tuple(send.recipients), recipient_code=send.recipient_code,
+            route=Route(route.inf_ref, route.sender_it_system, route.recipient_authority_cvr,
+                        route.recipient_it_system) if route else None,
+            file_type=send.file_type, schedule=send.schedule)
+
+    def receive_specs(self, selection: Selection | None = None) -> list[ReceiveSpec]:
+        """The configured receiving accounts, selected; broken sinks leave their account out, reported."""
+        selection = selection or Selection()
+        specs = []
+        for mc in self.config.municipalities:
+            if mc.receive is None or not selection.takes(mc.municipality.key):
+                continue
+            try:
+                specs.append(self._receive_spec(mc, mc.receive))
+            except Sf1630Error as exc:
+                self._problem(f"{mc.path}:{mc.receive.line}: receiving for {mc.municipality.key} left out: {exc}")
+        return specs
+
+    def _receive_spec(self, mc, receive) -> ReceiveSpec:
+        from sf1630.options import build_options
+
+        sinks, seen = [], {}
+        for sc in receive.sinks:
+            sink = self.host.sink(sc.type)
+            origin = f"{mc.path}:{sc.line} [receive.sinks.options]"
+            options = build_options(sink.Options, dict(sc.options), origin, base=mc.path.parent)
+            seen[sc.type] = seen.get(sc.type, 0) + 1
+            label = sc.type if seen[sc.type] == 1 else f"{sc.type}#{seen[sc.type]}"
+            sinks.append(SinkSpec(sink=sink, options=options, label=label))
+        if not sinks:
+            raise ConfigError("no sinks configured: add a [[receive.sinks]] table")
+        return ReceiveSpec(municipality=mc.municipality, link=self.links[receive.account], sinks=tuple(sinks),
+                           expected_senders=tuple(receive.expected_senders))
+
+    def _problem(self, text: str) -> None:
+        log.error(text)
+        self.problems.append(text)
+
+    async def aclose(self) -> None:
+        """Close connections and the journal."""
+        try:
+            await self.pool.close()
+        finally:
+            self.journal.close()
+
+
+def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = None, journal: Any = None) -> Runtime:
+    """Build the runtime for ``config`` (an AgentConfig): plugin host, journal, pool and a Link per account."""
+    from sf1630.journal import open_journal
+    from sf1630.plugins import make_plugin_host
+    from sf1630.transport.sftp import Pool
+
+    host = host or make_plugin_host(config)
+    for failure in host.failures():
+        log.error("plugin failed to load: %s", failure)
+    links = {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
+             for name, a in config.accounts.items()}
+    emit = fan_out([plugin_emitter(host), *emitters])
+    journal = journal or open_journal(config.journal)
+    pool = Pool(max_per_host=config.connections_per_host)
+    return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links)

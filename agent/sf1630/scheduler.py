@@ -1,0 +1,103 @@
+"""``sf1630 run``: every send on its cron schedule, every receiving account every poll_interval.
+
+A missed run counts once: a job whose schedule fired while the agent was down runs at start
+(measured from its last journalled send; a job never sent waits for its first fire time). The
+loops stop when ``stop`` is set (SIGTERM/SIGINT): the current step finishes and is journalled,
+and what is unfinished resumes on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sf1630 import cron
+from sf1630.errors import Sf1630Error
+from sf1630.flow import Slots, make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
+from sf1630.runtime import Runtime, Selection
+from sf1630.sender import Sender
+from sf1630.specs import SendSpec
+
+log = logging.getLogger("sf1630.scheduler")
+
+SWEEP_INTERVAL = 3600.0  # clean-up and retention check of sending accounts (rules 3 and 8)
+MAX_SLEEP = 60.0  # re-check the clock at least this often (suspend, clock changes)
+
+
+def seconds_until(expr: str, last_run: datetime, now: datetime) -> float:
+    """Seconds from ``now`` until ``expr`` next fires after ``last_run`` (0 when already due)."""
+    return max(0.0, (cron.next_time(expr, last_run) - now).total_seconds())
+
+
+class Scheduler:
+    """Runs the configured jobs until ``stop`` is set."""
+
+    def __init__(self, rt: Runtime, stop: asyncio.Event, *, selection: Selection | None = None,
+                 clock: Callable[[], datetime] = datetime.now):
+        self.rt, self.stop, self.clock = rt, stop, clock
+        self.selection = selection or Selection()
+        self.started = clock()
+        self.slots = Slots(rt.config.concurrency)
+
+    async def run(self) -> None:
+        """Resume unfinished work, then run every loop until stopped."""
+        sender, receiver = make_sender(self.rt, self.stop), make_receiver(self.rt, self.stop)
+        specs = self.rt.send_specs(self.selection)
+        try:
+            await resume_sends(self.rt, sender, self.selection)
+            loops = [self._send_loop(sender, spec) for spec in specs]
+            if specs:
+                loops.append(self._sweep_loop(sender, specs))
+            if self.rt.receive_specs(self.selection):
+                loops.append(self._receive_loop(receiver))
+            log.info("running %d send job(s) and %d receiving account(s)", len(specs),
+                     len(self.rt.receive_specs(self.selection)))
+            await asyncio.gather(*loops)
+        finally:
+            await sender.close()
+        log.info("stopped")
+
+    async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
+        expr = spec.schedule or spec.source.schedule
+        last = self._last_send(spec) or self.started
+        while not self.stop.is_set():
+            wait = seconds_until(expr, last, self.clock())
+            if wait > 0:
+                await self._sleep(min(wait, MAX_SLEEP))
+                continue
+            last = self.clock()
+            async with self.slots.slot(spec.municipality.key):
+                t = await sender.send(spec, when=last)
+            log.info("%s: %s is %s; next run %s", spec.label, t.file_name, t.state, cron.next_time(expr, last))
+
+    def _last_send(self, spec: SendSpec) -> datetime | None:
+        sends = [t for t in self.rt.journal.list(kind="send", municipality=spec.municipality.key,
+                                                  source=spec.source.name, limit=None)
+                 if t.recipient == spec.recipient_code]
+        if not sends:
+            return None
+        return datetime.fromtimestamp(max(getattr(t, "created_at", 0.0) for t in sends))
+
+    async def _receive_loop(self, receiver) -> None:
+        while not self.stop.is_set():
+            reports = await receive_round(self.rt, receiver, self.selection)
+            loaded = sum(len(r.loaded) for r in reports)
+            if loaded:
+                log.info("receive round: %d file(s) loaded", loaded)
+            await self._sleep(self.rt.config.poll_interval)
+
+    async def _sweep_loop(self, sender: Sender, specs: list[SendSpec]) -> None:
+        while not self.stop.is_set():
+            try:
+                await sweep_accounts(self.rt, sender, specs)
+            except Sf1630Error as exc:
+                log.warning("sweep failed: %s", exc)
+            await self._sleep(SWEEP_INTERVAL)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        except TimeoutError:
+            pass
