@@ -117,7 +117,7 @@ def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = Non
     """Build the runtime for ``config`` (an AgentConfig): plugin host, journal, pool and a Link per account."""
     from sf1630.journal import open_journal
     from sf1630.plugins import make_plugin_host
-    from sf1630.transport.sftp import Pool
+    from sf1630.transport.pool import Pool
 
     host = host or make_plugin_host(config)
     for failure in host.failures():
