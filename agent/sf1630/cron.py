@@ -167,3 +167,18 @@ def is_due(expr: str | Cron, last_run: datetime | None, now: datetime) -> bool:
 def _first_of_next_month(t: datetime) -> datetime:
     year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
     return t.replace(year=year, month=month, day=1, hour=0, minute=0)
+
+
+def last_deadline(expr: str | Cron, grace_seconds: float, now: datetime) -> tuple[datetime, datetime] | None:
+    """The latest deadline (a fire time plus grace) at or before ``now``, and where its window opens.
+
+    An extract expected on this schedule counts as arrived for that deadline when it arrived after
+    the window opened (the previous deadline). None when no deadline has passed yet. Issue #14.
+    """
+    grace = timedelta(seconds=grace_seconds)
+    try:
+        fired = prev_time(expr, now - grace)
+        previous = prev_time(expr, fired - timedelta(minutes=1))
+    except ValueError:
+        return None
+    return previous + grace, fired + grace

@@ -121,8 +121,12 @@ class Journal(abc.ABC):
 
     def list_waiting(self, limit: int | None = 100) -> list[JournalTransfer]:
         """Transfers not finished: open sends and receives, including quarantined loads."""
-        open_states = [s for s in SEND_STATES[:4]] + [s for s in RECEIVE_STATES if s != "loaded"]
+        open_states = [*SEND_STATES[:4], *(s for s in RECEIVE_STATES if s != "loaded")]
         return self.list(states=open_states, limit=limit)
+
+    @abc.abstractmethod
+    def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
+        """Sends made with ``--resend`` (their details hold ``resend_reason``), newest first (issue #14)."""
 
     def __enter__(self) -> Journal:
         return self
@@ -269,6 +273,12 @@ class SqliteJournal(Journal):
         params += [limit] if limit is not None else []
         with self._lock:
             return [_transfer(r) for r in self._db.execute(sql, params).fetchall()]
+
+    def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
+        sql = ("SELECT * FROM transfers WHERE kind = 'send' AND json_extract(details, '$.resend_reason') IS NOT NULL "
+               "ORDER BY created_at DESC, id DESC" + (" LIMIT ?" if limit is not None else ""))
+        with self._lock:
+            return [_transfer(r) for r in self._db.execute(sql, [limit] if limit is not None else []).fetchall()]
 
     def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
         with self._lock:

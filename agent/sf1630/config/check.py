@@ -48,7 +48,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
 
     sources, sinks = host.sources(), host.sinks()
     for send in m.sends:
-        where = _index_of(smap, "send", send.line)
+        where = ("send", send.index)
         plugin = sources.get(send.source)
         if plugin is None:
             report(where, "source", _unknown("source", send.source, sources, host))
@@ -56,7 +56,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
             _check_options(plugin, send.options, (*where, "options"), m, report)
     if m.receive:
         for sink in m.receive.sinks:
-            where = _index_of(smap, ("receive", "sinks"), sink.line)
+            where = ("receive", "sinks", sink.index)
             plugin = sinks.get(sink.type)
             if plugin is None:
                 report(where, "type", _unknown("sink", sink.type, sinks, host))
@@ -65,7 +65,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
         codes = {getattr(s, "code", "").lower() for s in sources.values()}
         for expect in m.receive.expect:
             if expect.source not in sources and expect.source not in codes:
-                report(_index_of(smap, ("receive", "expect"), expect.line), "source",
+                report(("receive", "expect", expect.index), "source",
                        _unknown("source", expect.source, sources, host))
     return out
 
@@ -88,16 +88,6 @@ def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: Municipa
 
 def _unknown(kind: str, name: str, registered: dict[str, Any], host: Any) -> str:
     message = f"no {kind} plugin named {name!r}; registered: {', '.join(sorted(registered)) or 'none'}"
-    failed = [str(f) for f in host.failures()]
-    if failed:
-        message += f" (plugins that failed to load: {'; '.join(failed)})"
+    if host.failures():
+        message += " (some plugins failed to load: see the plugins problems)"
     return message
-
-
-def _index_of(smap: SourceMap, name: str | tuple[str, ...], line: int) -> tuple:
-    """The path of the array-of-tables entry whose header is at ``line``, e.g. ("send", 2)."""
-    prefix = (name,) if isinstance(name, str) else name
-    for path, at in smap.tables.items():
-        if at == line and len(path) == len(prefix) + 1 and path[:-1] == prefix and isinstance(path[-1], int):
-            return path
-    return prefix

@@ -96,6 +96,7 @@ class SendConfig:
     file_type: bool = True  # PROTOCOL.md rule 5
     options: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    index: int = 0  # position among the file's [[send]] tables
 
 
 @dataclass
@@ -105,6 +106,7 @@ class SinkConfig:
     type: str
     options: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    index: int = 0
 
 
 @dataclass
@@ -115,6 +117,7 @@ class ExpectConfig:
     schedule: str
     grace_seconds: float
     line: int = 0
+    index: int = 0
 
 
 @dataclass

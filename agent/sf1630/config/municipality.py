@@ -105,7 +105,7 @@ def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality
         return None
     return SendConfig(source=source.lower(), account=account, routing=routing, recipients=recipients,
                       recipient_code=code, schedule=schedule, route=route, file_type=file_type,
-                      options=options, line=f.map.line(where))
+                      options=options, line=f.map.line(where), index=i)
 
 
 def _check_recipients(f: TomlFile, where: tuple, routing: str, recipients: list[str],
@@ -196,7 +196,7 @@ def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None
     f.unknown(table, where, ("type", "options"))
     kind = f.get(table, where, "type", str, required='the sink plugin\'s name, e.g. "sqlite"')
     options = f.subtable(table, where, "options") or {}
-    return SinkConfig(type=kind, options=options, line=f.map.line(where)) if kind else None
+    return SinkConfig(type=kind, options=options, line=f.map.line(where), index=where[-1]) if kind else None
 
 
 def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | None:
@@ -206,7 +206,8 @@ def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | 
     grace = parse_duration(f, table, where, "grace", 0.0)
     if source is None or schedule is None or grace is None:
         return None
-    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.map.line(where))
+    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.map.line(where),
+                        index=where[-1])
 
 
 def parse_duration(f: TomlFile, table: dict[str, Any], where: tuple, key: str, default: float) -> float | None:

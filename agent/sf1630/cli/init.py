@@ -1,0 +1,58 @@
+"""``sf1630 init DIR``: write a starter agent file and one municipality file (issue #13)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "init", help="write a starter config into a folder",
+        description="Write a starter agent.toml and one municipality file into DIR, for a source-system "
+                    "vendor (sends extracts) or a LIS vendor (receives and loads them).")
+    parser.add_argument("dir", metavar="DIR", help="the folder to write into (created if missing)")
+    parser.add_argument("--kind", choices=["source", "lis"], default="source",
+                        help="source: a source-system vendor (default); lis: a LIS vendor")
+    parser.add_argument("--municipality", default="example", help="the municipality's key (default: example)")
+    parser.add_argument("--cvr", default="11111111", help="the municipality's CVR number (8 digits)")
+    parser.add_argument("--force", action="store_true", help="overwrite files that exist")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sf1630.config.init import starter_files
+    from sf1630.errors import ConfigError
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.municipality):
+        raise ConfigError(f"--municipality {args.municipality!r}: use lower-case letters, digits and '-'")
+    if not re.fullmatch(r"\d{8}", args.cvr):
+        raise ConfigError(f"--cvr {args.cvr!r}: a CVR number is 8 digits")
+    folder = Path(args.dir).expanduser()
+    files = starter_files(args.kind, args.municipality, args.cvr)
+    existing = [name for name in files if (folder / name).exists()]
+    if existing and not args.force:
+        raise ConfigError(f"{folder}: {', '.join(existing)} exist already; pass --force to overwrite")
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    keys = folder / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)  # private keys live here, owner-only
+    os.chmod(keys, 0o700)
+    _next_steps(folder, args.kind)
+    return 0
+
+
+def _next_steps(folder: Path, kind: str) -> None:
+    config = folder / "agent.toml"
+    print(f"""
+Next:
+  1. Make an SSH key for each account in {config} (e.g. ssh-keygen -t ed25519 -f {folder}/keys/...)
+     and register its public key with the platform.
+  2. Put the platform's host key into the environment's known_hosts file.
+  3. Edit the municipality file (CVR, {'recipients' if kind == 'source' else 'sinks'}), then run:
+     sf1630 config check --config {config}""")

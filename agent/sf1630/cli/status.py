@@ -1,0 +1,162 @@
+"""``sf1630 status``: recent transfers, failures, what waits, resends and overdue extracts.
+
+A table for people and ``--json`` for machines (issue #13; resends and overdue extracts: issue #14).
+Only names, sizes, counts, states and UUIDs are shown, never row data or secrets (issue #14).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+TIMES = ("created", "updated", "deadline")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status", help="show recent transfers, failures and what waits",
+        description="Show recent transfers, failures, what waits (quarantined loads, missing receipts), "
+                    "resends and overdue extracts, from the agent's journal.")
+    parser.add_argument("--config", metavar="FILE", help="the agent file (default: $SF1630_CONFIG or ./agent.toml)")
+    parser.add_argument("--env", help="the environment (default: $SF1630_ENV or [agent].environment)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="rows per section (default 20)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sf1630.config import config_path, load_config
+
+    cfg = load_config(config_path(args.config), args.env)
+    report = collect(cfg, max(1, args.limit), time.time())
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(report))
+    return 0
+
+
+def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
+    """The status report as plain data (the JSON form)."""
+    report: dict[str, Any] = {"generated_at": _iso(now), "journal": str(cfg.journal), "environment":
+                              cfg.environment.name, "counts": {}, "waiting": [], "failures": [], "resends": [],
+                              "overdue": [], "recent": []}
+    if not cfg.journal.exists():  # never create a journal here: status may run as another user
+        report["note"] = "no journal yet: nothing has been sent or received"
+        return report
+    from sf1630.journal import open_journal
+
+    with open_journal(cfg.journal) as journal:
+        report["counts"] = {f"{kind}.{state}": n for (kind, state), n in sorted(journal.counts().items())}
+        report["waiting"] = [_row(t, _why(t, cfg, now)) for t in journal.list_waiting(limit)]
+        report["failures"] = [_row(t, t.error or "") for t in
+                              journal.list(states=["failed", "quarantined"], limit=limit)]
+        report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
+        report["overdue"] = _overdue(cfg, journal, now)
+        report["recent"] = [_row(t) for t in journal.list(limit=limit)]
+    return report
+
+
+def _row(t: Any, why: str | None = None) -> dict[str, Any]:
+    row = asdict(t)
+    row["created"] = _iso(t.created_at)
+    row["updated"] = _iso(t.updated_at)
+    if why is not None:
+        row["why"] = why
+    return row
+
+
+def _why(t: Any, cfg: Any, now: float) -> str:
+    age = now - t.updated_at
+    if t.state == "quarantined":
+        return f"load failed, kept in quarantine and retried: {t.error or 'see the log'}"
+    if t.state == "trigger_uploaded":
+        if age > cfg.receipt_timeout:
+            return f"receipt missing for {_age(age)} (timeout {_age(cfg.receipt_timeout)})"
+        return "waiting for the receipt"
+    return f"in progress ({t.state}) for {_age(age)}; resumes on the next run"
+
+
+def _resend(t: Any) -> str:
+    details = t.details or {}
+    reason = details.get("resend_reason") or (details.get("resend") or {}).get("reason")
+    if not reason:
+        return ""
+    by = details.get("resend_by") or (details.get("resend") or {}).get("by")
+    return f"{reason} (by {by})" if by else str(reason)
+
+
+def _overdue(cfg: Any, journal: Any, now: float) -> list[dict[str, Any]]:
+    """Expected extracts ([[receive.expect]]) whose deadline passed with nothing arrived (issue #14)."""
+    from sf1630.cron import last_deadline
+
+    out = []
+    for m in cfg.municipalities:
+        for expect in (m.receive.expect if m.receive else []):
+            window = last_deadline(expect.schedule, expect.grace_seconds, datetime.fromtimestamp(now))
+            if window is None:
+                continue
+            opened, deadline = (w.timestamp() for w in window)
+            arrived = [t for t in journal.list(kind="receive", municipality=m.municipality.key, since=opened,
+                                               limit=None)
+                       if (t.source or "").lower() == expect.source and t.created_at > opened]
+            if not arrived:
+                out.append({"municipality": m.municipality.key, "source": expect.source, "schedule": expect.schedule,
+                            "deadline": _iso(deadline), "overdue_for": _age(now - deadline)})
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as tables for a terminal."""
+    counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items()) or "no transfers"
+    parts = [f"Journal {report['journal']} ({report['environment']}): {counts}\n"]
+    if report.get("note"):
+        parts.append(report["note"] + "\n")
+    parts.append(_section("Waiting", report["waiting"], ("id", "kind", "state", "municipality", "file_name", "updated",
+                                                         "why")))
+    parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",
+                                                           "updated", "why")))
+    parts.append(_section("Resends", report["resends"], ("id", "state", "municipality", "file_name", "created", "why")))
+    parts.append(_section("Overdue extracts", report["overdue"], ("municipality", "source", "deadline", "overdue_for")))
+    parts.append(_section("Recent transfers", report["recent"], ("id", "kind", "state", "municipality", "source",
+                                                                  "file_name", "size", "rows", "updated")))
+    return "\n".join(parts)
+
+
+def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    if not rows:
+        return f"{title}: none\n"
+    cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    heads = [c.replace("_", " ").upper() for c in columns]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(heads)]
+    lines = [f"{title} ({len(rows)})", "  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any, column: str, width: int = 70) -> str:
+    text = "" if value is None else str(value)
+    if column in TIMES:
+        text = text[:16].replace("T", " ")  # minutes are enough on a terminal; --json has the full time
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def _age(seconds: float) -> str:
+    rest = max(0, int(seconds))
+    days, rest = divmod(rest, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"

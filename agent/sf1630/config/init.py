@@ -1,0 +1,102 @@
+"""Starter configs for ``sf1630 init``: data built as dicts, written with tomli-w, comments added after.
+
+tomli-w writes no comments, so each file gets a header written here, and a comment line is put
+before chosen table headers of tomli-w's output (issue #13: init writes a starter with tomli-w).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Kind = Literal["source", "lis"]
+
+AGENT_HEADER = """\
+# sf1630 agent file ({kind} vendor), written by `sf1630 init`.
+#
+# Paths are relative to this file. No secret goes in here: keys are paths, and a key's passphrase
+# comes from an environment variable (passphrase_env) or a file (passphrase_file).
+# The "local" environment is the simulator (`sf1630 platform serve`); test before production
+# (PROTOCOL.md rule 9). Check this config with: sf1630 config check --config {name}
+"""
+MUNICIPALITY_HEADER = """\
+# Municipality file for {name}, written by `sf1630 init`. Add one file per municipality.
+"""
+COMMENTS = {
+    "[agent]": "# journal: the agent's memory of every transfer; spool: local copies (both owner-only)",
+    "[environments.local]": "# Each environment: the platform's SFTP host, port, and a known_hosts file with its host key",
+    "[environments.test]": "# Replace the host with the one KOMBIT gives for the test environment",
+    "[environments.production]": "# Replace the host with the production one",
+    "[municipality]": "# cvr: the municipality's CVR number (8 digits); replace the example value",
+    "[[send]]": "# A source this municipality's extracts come from; recipients: the LIS SFTP users (simple routing)",
+    "[send.options]": "# The source's options: adapter is \"synthetic\" (fake rows), \"sql\" or \"directory\"",
+    "[receive]": "# expected_senders: SFTP users whose files are accepted (empty: any)",
+    "[[receive.sinks]]": "# Where delivered files are loaded: \"sqlite\", \"postgres\" or \"directory\"",
+}
+
+
+def starter_files(kind: Kind, municipality: str = "example", cvr: str = "11111111") -> dict[str, str]:
+    """The files of a starter config, by path relative to its folder."""
+    import tomli_w
+
+    name = "-".join(part.capitalize() for part in municipality.split("-")) + " Kommune"
+    user_prefix = municipality.upper()
+    agent = _agent(kind, municipality, user_prefix)
+    town = _municipality(kind, municipality, name, cvr, user_prefix)
+    return {
+        "agent.toml": AGENT_HEADER.format(kind=kind, name="agent.toml") + "\n" + _comment(tomli_w.dumps(agent)),
+        f"municipalities/{municipality}.toml": MUNICIPALITY_HEADER.format(name=name) + "\n"
+        + _comment(tomli_w.dumps(town)),
+    }
+
+
+def _agent(kind: Kind, municipality: str, user_prefix: str) -> dict[str, Any]:
+    if kind == "source":
+        accounts = {"KY": {"user": "KY_SFTPSIMPEL", "keys": ["keys/ky_ed25519"]}}
+    else:
+        accounts = {municipality: {"user": f"{user_prefix}_LIS01_SIMPEL", "keys": [f"keys/{municipality}_ed25519"]}}
+    return {
+        "agent": {
+            "journal": "state/journal.sqlite",
+            "spool": "state/spool",
+            "environment": "local",
+            "municipalities": "municipalities/*.toml",
+            "plugin_paths": [],
+            "concurrency": 8,
+            "receipt_timeout": 600,
+            "poll_interval": 30,
+            "warn_days": 20,
+        },
+        "environments": {
+            "local": {"host": "127.0.0.1", "port": 2222, "known_hosts": "keys/known_hosts.local"},
+            "test": {"host": "sftp-test.platform.invalid", "port": 22, "known_hosts": "keys/known_hosts.test"},
+            "production": {"host": "sftp.platform.invalid", "port": 22, "known_hosts": "keys/known_hosts.production"},
+        },
+        "accounts": accounts,
+    }
+
+
+def _municipality(kind: Kind, key: str, name: str, cvr: str, user_prefix: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"municipality": {"key": key, "name": name, "cvr": cvr}}
+    if kind == "source":
+        data["send"] = [{
+            "source": "ky",
+            "account": "KY",
+            "routing": "simple",
+            "recipients": [f"{user_prefix}_LIS01_SIMPEL"],
+            "schedule": "0 2 1 * *",
+            "options": {"adapter": "synthetic"},
+        }]
+    else:
+        data["receive"] = {"account": key, "expected_senders": [], "sinks": [{"type": "sqlite"}]}
+    return data
+
+
+def _comment(body: str) -> str:
+    lines = []
+    for line in body.splitlines():
+        if line in COMMENTS:
+            if lines and lines[-1] != "":
+                lines.append("")
+            lines.append(COMMENTS[line])
+        lines.append(line)
+    return "\n".join(lines) + "\n"
