@@ -1,0 +1,253 @@
+"""The router: notices complete triggers, locks their names, decides and delivers (issues #8, #12).
+
+A trigger is complete when a client closes it after writing or renames a file into a `.trigger`
+name; a periodic scan catches the rest. It then stays visible for `settle_seconds` (a rewrite starts
+the wait again) so that a client can still `stat` it (PROTOCOL.md, "Older clients"). From the moment
+the router takes it until the route is done, the trigger and its data file are locked: the SFTP side
+refuses the sender's writes, renames and deletes on them (rule 2). All bookkeeping runs on the event
+loop; file work runs in worker threads, so big files never stall the SFTP sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import time
+from collections import Counter
+from pathlib import Path
+
+from sf1630.simulator import decision as decisions
+from sf1630.simulator.config import PlatformConfig
+from sf1630.simulator.delivery import Journal, Record, StepHook, Steps
+
+log = logging.getLogger("sf1630.simulator")
+Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
+TRIGGER_SUFFIX = ".trigger"
+
+
+class Router:
+    """Routes every user's triggers; also the `Gate` the SFTP side asks about locks."""
+
+    def __init__(self, config: PlatformConfig, *, step_hook: StepHook | None = None):
+        self.config, self.root = config, config.server.root
+        self._users = {u.name for u in config.users}
+        self._locks: dict[Key, str] = {}                 # locked name -> FileTransferUUID or "" until known
+        self._settling: dict[Key, asyncio.TimerHandle] = {}
+        self._writing: Counter[Key] = Counter()          # triggers open for writing
+        self._open_inodes: Counter[tuple[int, int]] = Counter()
+        self._waiting: dict[Key, list[Key]] = {}         # data name -> triggers waiting for its lock
+        self._failed: dict[str, tuple[Record, list[Key]]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._sem = asyncio.Semaphore(config.server.max_routes)
+        self._stopping = False
+        self.release = asyncio.Event()                   # cleared: routes wait once locked (tests, demos)
+        self.release.set()
+        self.journal = Journal(self.root / ".platform" / "journal", config.server.fsync)
+        self.steps = Steps(self.root, self.journal, fsync=config.server.fsync, hook=step_hook)
+
+    # -- the Gate, called by the SFTP side on the event loop --------------------------------------
+    def locked(self, user: str, name: str) -> bool:
+        """Is OUT/<name> of `user` being processed?"""
+        return (user, name) in self._locks
+
+    def opened(self, user: str, out_name: str | None, inode: tuple[int, int]) -> None:
+        """A file was opened for writing (`out_name` set when it is directly in OUT/)."""
+        self._open_inodes[inode] += 1
+        if out_name is not None and out_name.endswith(TRIGGER_SUFFIX):
+            key = (user, out_name)
+            self._writing[key] += 1
+            timer = self._settling.pop(key, None)
+            if timer:
+                timer.cancel()
+
+    def closed(self, user: str, out_name: str | None, inode: tuple[int, int]) -> None:
+        """A file opened for writing was closed."""
+        self._open_inodes[inode] -= 1
+        if self._open_inodes[inode] <= 0:
+            del self._open_inodes[inode]
+        if out_name is not None and out_name.endswith(TRIGGER_SUFFIX):
+            key = (user, out_name)
+            self._writing[key] -= 1
+            if self._writing[key] <= 0:
+                del self._writing[key]
+                self._settle(key, self.config.server.settle_seconds)
+
+    def renamed(self, user: str, out_name: str) -> None:
+        """A file was renamed into OUT/<out_name>."""
+        if out_name.endswith(TRIGGER_SUFFIX) and not self._writing.get((user, out_name)):
+            self._settle((user, out_name), self.config.server.settle_seconds)
+
+    # -- taking triggers -------------------------------------------------------------------------
+    def _settle(self, key: Key, delay: float) -> None:
+        if self._stopping or key in self._locks:
+            return
+        timer = self._settling.pop(key, None)
+        if timer:
+            timer.cancel()
+        if delay <= 0:
+            self._take(key)
+        else:
+            self._settling[key] = asyncio.get_running_loop().call_later(delay, self._take, key)
+
+    def _take(self, key: Key) -> None:
+        self._settling.pop(key, None)
+        if self._stopping or key in self._locks or self._writing.get(key):
+            return
+        self._locks[key] = ""
+        self._spawn(self._route(key))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def scan(self) -> None:
+        """Look for triggers in every OUT/ that nobody told us about; retry interrupted routes."""
+        now, settle = time.time(), self.config.server.settle_seconds
+        for user in sorted(self._users):
+            try:
+                entries = list(os.scandir(self.root / user / "OUT"))
+            except OSError:
+                continue
+            for entry in entries:
+                key = (user, entry.name)
+                if (not entry.name.endswith(TRIGGER_SUFFIX) or key in self._locks or key in self._settling
+                        or self._writing.get(key) or not entry.is_file(follow_symlinks=False)):
+                    continue
+                self._settle(key, settle - (now - entry.stat().st_mtime))
+        for uuid, (record, keys) in list(self._failed.items()):
+            del self._failed[uuid]
+            self._spawn(self._redo(record, keys))
+
+    # -- routes ----------------------------------------------------------------------------------
+    async def _route(self, key: Key) -> None:
+        user, trigger_name = key
+        held: list[Key] = [key]
+        try:
+            async with self._sem:
+                if self._stopping:
+                    return
+                parsed = await asyncio.to_thread(self._read, user, trigger_name)
+                if parsed is None:
+                    return
+                if parsed.data_name:
+                    data_key = (user, parsed.data_name)
+                    if data_key in self._locks:       # another trigger names the same data file
+                        self._waiting.setdefault(data_key, []).append(key)
+                        return
+                    self._locks[data_key] = ""
+                    held.append(data_key)
+                await self.release.wait()
+                if self._stopping:
+                    return
+                decision, inode = await asyncio.to_thread(self._decide, user, parsed)
+                record = await asyncio.to_thread(self.journal.begin, decision)
+                for k in held:
+                    self._locks[k] = decision.uuid
+                _log_decision(decision)
+                if not await self._carry_out(record, held, copy=inode in self._open_inodes):
+                    held = []   # kept locked until the retry succeeds
+        except Exception:
+            log.exception("routing OUT/%s of %s failed before anything was written; it will be retried",
+                          trigger_name, user, extra={"file": trigger_name, "user": user})
+        finally:
+            self._unlock(held)
+
+    async def _carry_out(self, record: Record, keys: list[Key], copy: bool) -> bool:
+        d = record.decision
+        try:
+            await asyncio.to_thread(self.steps.carry_out, record, copy)
+        except Exception as exc:
+            log.error("route %s of %s interrupted (%s); the journal keeps it and it will be finished",
+                      d.trigger_name, d.user, exc, extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
+            self._failed[d.uuid] = (record, keys)
+            return False
+        if d.ok:
+            log.info("delivered %s from %s to %s", d.data_name, d.user, ", ".join(u for u, _ in d.deliveries),
+                     extra={"file": d.data_name, "uuid": d.uuid, "user": d.user})
+        return True
+
+    async def _redo(self, record: Record, keys: list[Key]) -> None:
+        d = record.decision
+        log.info("finishing interrupted route of %s (steps done: %s)", d.trigger_name, ", ".join(record.done) or "none",
+                 extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
+        ok = await self._carry_out(record, keys, copy=False)
+        if ok:
+            self._unlock(keys)
+
+    def recover(self) -> int:
+        """Lock and finish every route an earlier run left in the journal; returns how many."""
+        records = self.journal.pending()
+        for record in records:
+            d = record.decision
+            keys = [(d.user, d.trigger_name)] + ([(d.user, d.data_name)] if d.data_name else [])
+            for k in keys:
+                self._locks[k] = d.uuid
+            self._spawn(self._redo(record, keys))
+        return len(records)
+
+    def _unlock(self, keys: list[Key]) -> None:
+        for k in keys:
+            self._locks.pop(k, None)
+            for waiter in self._waiting.pop(k, []):
+                self._settle(waiter, 0)
+
+    def _read(self, user: str, trigger_name: str) -> decisions.Parsed | None:
+        try:
+            with open(self.root / user / "OUT" / trigger_name, "rb") as f:
+                data = f.read(decisions.MAX_TRIGGER_BYTES + 1)
+        except (FileNotFoundError, IsADirectoryError):
+            return None   # renamed or deleted while settling
+        return decisions.parse(trigger_name, data)
+
+    def _decide(self, user: str, parsed: decisions.Parsed) -> tuple[decisions.Decision, tuple[int, int] | None]:
+        size = inode = None
+        if parsed.data_name:
+            try:
+                st = os.stat(self.root / user / "OUT" / parsed.data_name, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    size, inode = st.st_size, (st.st_dev, st.st_ino)
+            except OSError:
+                pass
+        server = self.config.server
+        decision = decisions.decide(user, parsed, decisions.DataFacts(size), self._users,
+                                    self.config.routes, server.metadata_root)
+        return decision, inode
+
+    # -- state for tests, demos and shutdown -------------------------------------------------------
+    def busy(self) -> bool:
+        """True while a trigger is settling, being written, or in processing."""
+        return bool(self._settling or self._writing or self._locks or self._tasks)
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Scan once, then wait until no trigger is settling, being written or in processing."""
+        self.scan()
+        deadline = time.monotonic() + timeout
+        while self.busy():
+            if time.monotonic() > deadline:
+                pending = sorted(set(self._settling) | set(self._locks) | set(self._writing))
+                raise TimeoutError(f"platform still busy after {timeout} s with {pending}")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        """Stop taking triggers; let routes already journalled finish."""
+        self._stopping = True
+        for timer in self._settling.values():
+            timer.cancel()
+        self._settling.clear()
+        self.release.set()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _log_decision(d: decisions.Decision) -> None:
+    extra = {"file": d.data_name or d.trigger_name, "uuid": d.uuid, "user": d.user}
+    if d.ok:
+        log.info("accepted OUT/%s from %s for %s", d.trigger_name, d.user,
+                 ", ".join(u for u, _ in d.deliveries), extra=extra)
+        return
+    for code, text in d.problems:
+        log.warning("refused OUT/%s from %s: %s %s: %s", d.trigger_name, d.user, code,
+                    decisions.codes.BY_NUMBER[code].name, text, extra={**extra, "code": code})

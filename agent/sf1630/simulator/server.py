@@ -1,0 +1,224 @@
+"""The simulator's SSH server and the Platform object that runs it (issues #8, #12).
+
+`Platform(config)` prepares the root folder (every user's IN/ and OUT/, the host key), finishes any
+route an earlier run left in the journal, listens, and routes triggers until `stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from pathlib import Path
+
+import asyncssh
+from asyncssh.packet import SSHPacket
+
+from sf1630.errors import ConfigError, Sf1630Error
+from sf1630.simulator import algorithms
+from sf1630.simulator.config import PlatformConfig
+from sf1630.simulator.delivery import StepHook
+from sf1630.simulator.retention import Retention, WarningCallback, announce
+from sf1630.simulator.router import Router
+from sf1630.simulator.sftp import SFTPSession, UserFiles
+
+log = logging.getLogger("sf1630.simulator")
+
+
+class StartError(Sf1630Error):
+    """The platform cannot start: port in use, unreadable host key, ..."""
+
+
+def load_host_key(path: Path) -> asyncssh.SSHKey:
+    """Read the host key, or create an ed25519 key (mode 0600) when the file does not exist."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="sf1630 platform simulator")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.export_private_key())
+        path.with_name(path.name + ".pub").write_bytes(key.export_public_key())
+        log.info("created host key %s", path)
+        return key
+    try:
+        return asyncssh.read_private_key(str(path))
+    except (OSError, asyncssh.KeyImportError, ValueError) as exc:
+        raise StartError(f"cannot read the host key {path}: {exc}; fix its permissions, "
+                         "or move it away to have a new one created") from None
+
+
+def load_user_keys(config: PlatformConfig) -> dict[str, set[bytes]]:
+    """Each user's authorized public keys (as SSH wire data), from key lines or key files."""
+    keys: dict[str, set[bytes]] = {}
+    for user in config.users:
+        found: set[bytes] = set()
+        for n, entry in enumerate(user.public_keys):
+            where = f"{config.path}: users {user.name!r} public_keys[{n}]"
+            try:
+                if os.path.isabs(entry) and not entry.startswith(("ssh-", "ecdsa-", "sk-")):
+                    found |= {k.public_data for k in asyncssh.read_public_key_list(entry)}
+                else:
+                    found.add(asyncssh.import_public_key(entry).public_data)
+            except (OSError, asyncssh.KeyImportError, ValueError) as exc:
+                raise ConfigError(f"{where}: cannot read the public key {entry[:60]!r}: {exc}") from None
+        keys[user.name] = found
+    return keys
+
+
+class _Connection(asyncssh.SSHServerConnection):
+    """Refuses user-key signatures outside algorithms.SIGNATURES, e.g. SHA-1 `ssh-rsa` (issue #12);
+    asyncssh by itself accepts any signature the key type allows."""
+
+    async def validate_public_key(self, username: str, key_data: bytes, msg: bytes, signature: bytes) -> bool:
+        if msg:
+            try:
+                alg = SSHPacket(signature).get_string().decode("ascii")
+            except Exception:
+                return False
+            if alg not in algorithms.SIGNATURES:
+                log.warning("refused a %s signature from user %s (not offered: SHA-1)", alg, username,
+                            extra={"user": username})
+                return False
+        return await super().validate_public_key(username, key_data, msg, signature)
+
+
+class _Owner(asyncssh.SSHServer):
+    """Per-connection callbacks: key authentication, then SFTP sessions only."""
+
+    def __init__(self, platform: Platform):
+        self._platform, self._conn = platform, None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._platform._connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._platform._connections.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return key.public_data in self._platform._keys.get(username, ())
+
+    def session_requested(self) -> SFTPSession:
+        user = self._conn.get_extra_info("username")
+        home = str(self._platform.root / user)
+        router = self._platform.router
+        return SFTPSession(lambda chan: UserFiles(chan, home, user, router))
+
+
+class Platform:
+    """The simulated Serviceplatform: SFTP server, router and retention sweep in one event loop."""
+
+    def __init__(self, config: PlatformConfig, *, on_retention_warning: WarningCallback | None = None,
+                 step_hook: StepHook | None = None):
+        self.config, self.root = config, config.server.root
+        self.on_retention_warning, self._step_hook = on_retention_warning, step_hook
+        self.router: Router | None = None
+        self.retention: Retention | None = None
+        self.host_key: asyncssh.SSHKey | None = None
+        self._keys: dict[str, set[bytes]] = {}
+        self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._background: list[asyncio.Task] = []
+        self.port = config.server.port
+
+    def _prepare(self) -> None:
+        for user in self.config.users:
+            for sub in ("IN", "OUT"):
+                (self.root / user.name / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / ".platform").mkdir(parents=True, exist_ok=True)
+        self._keys = load_user_keys(self.config)
+        self.host_key = load_host_key(self.config.server.host_key)
+
+    async def start(self) -> None:
+        """Prepare the root, finish journalled routes, listen. Raises StartError or ConfigError."""
+        self._prepare()
+        self.router = Router(self.config, step_hook=self._step_hook)
+        self.retention = Retention(self.root, [u.name for u in self.config.users], self.config.retention,
+                                   self.router.locked)
+        recovered = self.router.recover()
+        if recovered:
+            log.info("finishing %d route(s) left by an earlier run", recovered)
+        await self._listen()
+        self._background = [asyncio.create_task(self._every(self.config.server.scan_seconds, self._scan)),
+                            asyncio.create_task(self._every(self.config.retention.sweep_seconds, self.sweep, first=0))]
+
+    async def _listen(self) -> None:
+        server = self.config.server
+        options = asyncssh.SSHServerConnectionOptions(
+            server_factory=lambda: _Owner(self), server_host_keys=[self.host_key],
+            allow_scp=False, agent_forwarding=False, x11_forwarding=False,
+            **algorithms.listen_options())
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(lambda: _Connection(loop, options), server.host, server.port)
+        except OSError as exc:
+            why = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise StartError(f"cannot listen on {server.host}:{server.port}: {why}; "
+                             "choose another [server] port, or stop what uses it") from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("platform listening on %s:%d, root %s, host key %s %s", server.host, self.port, self.root,
+                 self.host_key.get_algorithm(), self.host_key.get_fingerprint())
+        log.info("known_hosts line for clients: %s", self.known_hosts_line())
+
+    def known_hosts_line(self) -> str:
+        """The line a client's known_hosts file needs to trust this server."""
+        host = self.config.server.host
+        name = host if self.port == 22 else f"[{host}]:{self.port}"
+        return f"{name} {self.host_key.export_public_key('openssh').decode().split(' #')[0].strip()}"
+
+    async def _every(self, seconds: float, action, first: float | None = None) -> None:
+        await asyncio.sleep(seconds if first is None else first)
+        while True:
+            try:
+                await action()
+            except Exception:
+                log.exception("periodic %s failed", getattr(action, "__name__", action))
+            await asyncio.sleep(seconds)
+
+    async def _scan(self) -> None:
+        self.router.scan()
+
+    async def sweep(self) -> None:
+        """Run one retention sweep now."""
+        announce(await asyncio.to_thread(self.retention.sweep), self.on_retention_warning)
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait until no trigger is settling, being written or in processing (tests, demo)."""
+        await self.router.wait_idle(timeout)
+
+    def hold(self) -> None:
+        """Keep every route that takes a trigger from now on in processing (locked) until release()."""
+        self.router.release.clear()
+
+    def release(self) -> None:
+        """Let held routes go on."""
+        self.router.release.set()
+
+    async def stop(self) -> None:
+        """Stop accepting, close sessions, finish the routes in flight (the rest stays journalled)."""
+        if self._server is not None:
+            self._server.close()
+        for task in self._background:
+            task.cancel()
+        for conn in list(self._connections):
+            conn.close()
+        if self.router is not None:
+            await self.router.stop()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        log.info("platform stopped")
+
+    async def __aenter__(self) -> Platform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
