@@ -22,6 +22,7 @@ COMMANDS = [
     "plugins",
     "config",
     "init",
+    "deploy",
 ]
 
 

@@ -1,0 +1,137 @@
+"""The layout of an install directory, its deploy state file, and the release being deployed.
+
+    <dir>/releases/<release>/sf1630        the executable (0755)
+    <dir>/releases/<release>/sf1630.toml   the agent config (0600), municipalities/ and plugins/ beside it
+    <dir>/current -> releases/<release>    switched atomically (ln -s to a temporary name, mv -T)
+    <dir>/secrets/                          secret files (0700 folder, 0600 files), shared by releases
+    <dir>/deploy.json                       release order and the last deploys (`sf1630 deploy status`)
+    <dir>/.deploy.lock/                     present while a deploy or rollback runs
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import re
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sf1630.errors import Sf1630Error
+
+BINARY = "sf1630"
+CONFIG = "sf1630.toml"
+HISTORY_KEEP = 50
+RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,80}$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Remote paths of one install directory."""
+
+    dir: str
+
+    @property
+    def releases(self) -> str:
+        return f"{self.dir}/releases"
+
+    @property
+    def current(self) -> str:
+        return f"{self.dir}/current"
+
+    @property
+    def state(self) -> str:
+        return f"{self.dir}/deploy.json"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.dir}/.deploy.lock"
+
+    @property
+    def secrets(self) -> str:
+        return f"{self.dir}/secrets"
+
+    def release(self, name: str) -> str:
+        if not RELEASE_NAME.match(name):
+            raise Sf1630Error(f"refusing release name {name!r}: letters, digits and ._+- only")
+        return f"{self.releases}/{name}"
+
+
+@dataclass(frozen=True)
+class Release:
+    """The executable being deployed, as measured on this machine."""
+
+    version: str
+    binary: Path
+    sha256: str
+    size: int
+
+
+def local_release(binary: Path) -> Release:
+    """Read the version (``BINARY --version``) and SHA-256 of the executable to deploy."""
+    binary = Path(binary)
+    if not binary.is_file():
+        raise Sf1630Error(f"{binary}: no executable there; build it with `bash build/build.sh` or pass --binary")
+    try:
+        out = subprocess.run([str(binary.resolve()), "--version"], capture_output=True, text=True, timeout=120)
+    except OSError as exc:
+        raise Sf1630Error(f"{binary}: cannot run it to read its version: {exc.strerror}") from None
+    words = out.stdout.split()
+    if out.returncode != 0 or len(words) < 2 or words[0] != "sf1630":
+        raise Sf1630Error(f"{binary}: `--version` did not answer `sf1630 VERSION` (exit {out.returncode}: "
+                          f"{(out.stdout + out.stderr).strip()[:200]})")
+    digest = hashlib.sha256()
+    with binary.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    version = words[1]
+    if not RELEASE_NAME.match(version):
+        raise Sf1630Error(f"{binary}: version {version!r} cannot name a release folder")
+    return Release(version, binary, digest.hexdigest(), binary.stat().st_size)
+
+
+@dataclass
+class DeployState:
+    """``deploy.json``: releases in deploy order (oldest first) and the recent deploys and rollbacks."""
+
+    releases: list[str] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "DeployState":
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return cls()  # a damaged state file must not block a deploy; it is rewritten below
+        return cls(list(data.get("releases", [])), list(data.get("history", [])))
+
+    def dump(self) -> str:
+        return json.dumps({"releases": self.releases, "history": self.history[-HISTORY_KEEP:]}, indent=2) + "\n"
+
+    def deployed(self, release: str) -> None:
+        """Move ``release`` to the newest place."""
+        self.releases = [r for r in self.releases if r != release] + [release]
+
+    def forget(self, release: str) -> None:
+        self.releases = [r for r in self.releases if r != release]
+
+    def record(self, **entry: Any) -> None:
+        """Append one history entry, stamped with the time and who ran it."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.history.append({"time": stamp, "by": f"{getpass.getuser()}@{socket.gethostname()}", **entry})
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.history[-1] if self.history else None
+
+
+def release_of_link(target: str) -> str | None:
+    """The release a ``current`` link points at (``releases/1.2.0`` -> ``1.2.0``), or None."""
+    target = target.strip().rstrip("/")
+    return target.rsplit("/", 1)[-1] if target else None

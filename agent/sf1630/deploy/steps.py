@@ -1,0 +1,194 @@
+"""The remote steps of `sf1630 deploy` and `sf1630 deploy rollback` on one host (issue #10).
+
+Deploy, in order, each logged: platform (OS, architecture, free disk), lock, upload binary (SHA-256
+checked on the host), upload files (config, municipality files, plugins; secret files 0600), config
+check, doctor, switch `current`, restart, health, prune old releases.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from sf1630.deploy.change import EXPECTED_PLATFORM, Change, DeployError, parse_platform, platform_script
+from sf1630.deploy.inventory import Host
+from sf1630.deploy.remote import Remote, q
+from sf1630.deploy.report import OK, StepLog
+from sf1630.deploy.state import BINARY, CONFIG, Release
+
+SKIPPED_FILES = ("__pycache__",)
+
+
+def plugin_files(folder: Path) -> list[Path]:
+    """Files of a plugin folder worth shipping (no caches, no hidden files), relative to it."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(p.startswith(".") or p in SKIPPED_FILES for p in rel.parts) \
+                and path.suffix != ".pyc":
+            found.append(rel)
+    return found
+
+
+class Deploy(Change):
+    """Install or upgrade one host to ``release``."""
+
+    def __init__(self, host: Host, remote: Remote, log: StepLog, release: Release):
+        super().__init__(host, remote, log)
+        self.release = release
+        self.created: str | None = None  # the release folder this deploy made, removed if it fails
+
+    def run(self) -> None:
+        self.log.step("platform", self.platform)
+        self.finish([
+            ("upload binary", self.upload_binary), ("upload files", self.upload_files),
+            ("config check", self.config_check), ("doctor", self.doctor), ("switch", self.switch),
+            ("restart", self.restart), ("health", self.health), ("prune", self.prune),
+        ])
+
+    def platform(self) -> str:
+        res = self.remote.run(platform_script(self.host.dir))
+        system, free = parse_platform(res.stdout)
+        if system != EXPECTED_PLATFORM:
+            raise DeployError(f"the host runs {system}; the executable is built for {EXPECTED_PLATFORM}")
+        files = sum(p.stat().st_size for p in self.local_files())
+        need = self.release.size + files + self.host.min_free_mb * (1 << 20)
+        if free < need:
+            raise DeployError(f"{_mib(free)} free under {self.host.dir}; the release needs {_mib(need)} "
+                              f"(min_free_mb = {self.host.min_free_mb} included); free some space")
+        return f"{system}, {_mib(free)} free"
+
+    def local_files(self) -> list[Path]:
+        f = self.host.files
+        plugins = [f.plugins / p for p in plugin_files(f.plugins)] if f.plugins else []
+        return [*([f.config] if f.config else []), *f.municipalities, *plugins, *f.secrets]
+
+    def release_name(self) -> str:
+        """The version; a redeploy of the running version gets ``-2``, ``-3``... and never overwrites it."""
+        name, n = self.release.version, 1
+        while name == self.before:
+            n += 1
+            name = f"{self.release.version}-{n}"
+        return name
+
+    def upload_binary(self) -> str:
+        self.target = self.release_name()
+        folder = self.layout.release(self.target)
+        self.remote.run(f"rm -rf -- {q(folder)} && mkdir -p {q(folder)}")
+        self.created = self.target
+        remote = f"{folder}/{BINARY}"
+        self.remote.put(self.release.binary, remote, 0o755)
+        res = self.remote.run(f"sha256sum {q(remote)}")
+        got = res.stdout.split()[0] if res.stdout.split() else ""
+        if got != self.release.sha256:
+            raise DeployError(f"SHA-256 on the host is {got or 'missing'}, expected {self.release.sha256}; "
+                              "the upload was damaged")
+        return f"{self.target}: {_mib(self.release.size)}, sha256 {got[:12]} verified"
+
+    def upload_files(self) -> str:
+        f, folder = self.host.files, self.layout.release(self.target or "")
+        plugins = plugin_files(f.plugins) if f.plugins else []
+        dirs = [folder + "/municipalities"] if f.municipalities else []
+        dirs += [posixpath.normpath(f"{folder}/plugins/{p.parent.as_posix()}") for p in plugins]
+        dirs = sorted(set(dirs))
+        mkdir = f"mkdir -p {' '.join(q(d) for d in dirs)} && " if dirs else ""
+        if f.secrets:
+            self.remote.run(f"{mkdir}mkdir -p {q(self.layout.secrets)} && chmod 700 {q(self.layout.secrets)}")
+        elif mkdir:
+            self.remote.run(mkdir.removesuffix(" && "))
+        # Config and municipality files may hold database URLs: owner-only (issue #10).
+        uploads = [(f.config, f"{folder}/{CONFIG}", 0o600)] if f.config else []
+        uploads += [(p, f"{folder}/municipalities/{p.name}", 0o600) for p in f.municipalities]
+        uploads += [(f.plugins / p, f"{folder}/plugins/{p.as_posix()}", 0o644) for p in plugins if f.plugins]
+        uploads += [(p, f"{self.layout.secrets}/{p.name}", 0o600) for p in f.secrets]
+        for local, remote, mode in uploads:
+            self.remote.put(local, remote, mode)
+        if self.host.owner:
+            owned = [folder] + ([self.layout.secrets] if f.secrets else [])
+            self.remote.run(self.remote.privileged(f"chown -R {q(self.host.owner)} {' '.join(map(q, owned))}"))
+        done = [("config", 1 if f.config else 0), ("municipality files", len(f.municipalities)),
+                ("plugin files", len(plugins)), ("secret files", len(f.secrets))]
+        return ", ".join(f"{n} {what}" for what, n in done if n) or "no files in the inventory"
+
+    def run_new(self, args: str) -> tuple[int, str]:
+        """Run the new release's binary in its folder; (exit code, output)."""
+        folder = self.layout.release(self.target or "")
+        res = self.remote.run(f"cd {q(folder)} && ./{BINARY} {args}", check=False)
+        return res.exit_code, (res.stdout + res.stderr).strip()
+
+    def config_check(self) -> str:
+        if not self.host.files.config:
+            return "skipped: no config in the inventory"
+        code, out = self.run_new(f"config check --config {CONFIG}")
+        if code != 0:
+            raise DeployError(f"the new release's `config check` failed (exit {code}): {_tail(out)}")
+        return _tail(out) or "config ok"
+
+    def doctor(self) -> str:
+        args = f"doctor --config {CONFIG}" if self.host.files.config else "doctor"
+        code, out = self.run_new(args)
+        if code != 0 and "invalid choice: 'doctor'" in out:
+            return "skipped: this release has no doctor command"
+        if code != 0:
+            raise DeployError(f"the new release's `doctor` found problems (exit {code}): {_tail(out)}")
+        return _tail(out) or "doctor ok"
+
+    def prune(self) -> str:
+        """Keep ``keep_releases`` releases; never the running one or the one before it."""
+        self.state.deployed(self.target or "")
+        listing = self.remote.run(f"ls -1 {q(self.layout.releases)}").stdout.split()
+        order = [r for r in listing if r not in self.state.releases] + \
+            [r for r in self.state.releases if r in listing]
+        keep = {self.target, self.before}
+        removed = []
+        for name in order:
+            if len(order) - len(removed) <= self.host.keep_releases:
+                break
+            if name not in keep:
+                self.remote.run(f"rm -rf -- {q(self.layout.release(name))}")
+                removed.append(name)
+        self.state.releases = [r for r in order if r not in removed]
+        self.created = None  # the release is in place now; a later failure keeps it
+        return f"removed {', '.join(removed)}" if removed else f"{len(order)} releases kept"
+
+    def cleanup(self) -> None:
+        if self.created and self.created != self.before:
+            self.remote.run(f"rm -rf -- {q(self.layout.release(self.created))}", check=False)
+            self.state.forget(self.created)
+
+
+class Rollback(Change):
+    """Go back one release on one host."""
+
+    def run(self) -> None:
+        self.finish([("choose", self.choose), ("switch", self.switch), ("restart", self.restart),
+                     ("health", self.health)])
+
+    def choose(self) -> str:
+        listing = set(self.remote.run(f"ls -1 {q(self.layout.releases)}").stdout.split())
+        order = [r for r in self.state.releases if r in listing]
+        if self.before in order:
+            earlier = order[: order.index(self.before)]
+        else:
+            earlier = [r for r in order if r != self.before]
+        if not earlier:
+            raise DeployError(f"no release before {self.before or 'nothing'} is kept on the host "
+                              f"(releases: {', '.join(order) or 'none'})")
+        self.target = earlier[-1]
+        return f"{self.before} -> {self.target}"
+
+    def record(self, result: str, error: str) -> None:
+        if result == OK and self.before:
+            # The release rolled away from becomes the oldest: a second rollback goes further back,
+            # and pruning removes it first.
+            self.state.forget(self.before)
+            self.state.releases.insert(0, self.before)
+        super().record(result, error)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n < (1 << 30) else f"{n / (1 << 30):.1f} GiB"
+
+
+def _tail(text: str, lines: int = 1) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:])[:300]
