@@ -1,0 +1,66 @@
+"""Durable local writes: a temporary file beside the target, fsync, rename, fsync the folder.
+
+A download is durable before the remote copy is deleted (PROTOCOL rule 4), so a crash
+never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+
+class Staged:
+    """``with Staged(target) as s:`` write to ``s.fd``, then ``await s.commit()``.
+
+    Leaving the block without a commit (an error) removes the temporary file.
+    """
+
+    def __init__(self, target: Path):
+        self.target = Path(target)
+        self.fd = -1
+        self.temp: Path | None = None
+        self._done = False
+
+    def __enter__(self) -> "Staged":
+        folder = self.target.parent
+        self.fd, name = tempfile.mkstemp(dir=folder, prefix=f".{self.target.name}.", suffix=".part")
+        self.temp = Path(name)
+        return self
+
+    async def commit(self) -> None:
+        """Make the file durable under its final name."""
+        assert self.temp is not None
+        fd, self.fd = self.fd, -1
+        await asyncio.to_thread(_sync_and_close, fd)
+        os.replace(self.temp, self.target)
+        self._done = True
+        await asyncio.to_thread(fsync_dir, self.target.parent)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if not self._done and self.temp is not None:
+            try:
+                self.temp.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder so a rename in it survives a crash."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,119 @@
+"""Pipelined SFTP reads and writes: many requests in flight, files streamed, never held whole.
+
+Each request is one SFTP READ or WRITE of up to ``block`` bytes (the server's limit,
+issue #8); up to ``depth`` are outstanding at once. Instead of a total timeout, a transfer
+fails when no request has completed for ``stall`` seconds, so a big file on a slow but
+working link is never cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import BinaryIO
+
+import asyncssh
+
+from sf1630.errors import TransportError
+
+Progress = Callable[[int], None] | None
+
+
+async def _settle(pending: set[asyncio.Future], stall: float, what: str) -> set[asyncio.Future]:
+    """Wait for at least one request; raise on a stall or the first failure."""
+    done, _ = await asyncio.wait(pending, timeout=stall, return_when=asyncio.FIRST_COMPLETED)
+    if not done:
+        raise TransportError(f"{what}: the transfer stalled, no progress for {stall:g} s")
+    for fut in done:
+        pending.discard(fut)
+    return done
+
+
+async def _cancel_all(pending: set[asyncio.Future]) -> None:
+    for fut in pending:
+        fut.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _write_at(rf: asyncssh.SFTPClientFile, data: bytes, offset: int) -> int:
+    await rf.write(data, offset)
+    return len(data)
+
+
+async def push(rf: asyncssh.SFTPClientFile, src: BinaryIO, *, block: int, depth: int, stall: float,
+               what: str, progress: Progress = None) -> int:
+    """Write all of ``src`` (from its current position) to the remote file; returns bytes sent.
+
+    ``rf`` must be opened with ``block_size=0`` so each write is a single request.
+    """
+    pending: set[asyncio.Future] = set()
+    offset = sent = 0
+    eof = False
+    try:
+        while True:
+            while not eof and len(pending) < depth:
+                chunk = src.read(block)
+                if not chunk:
+                    eof = True
+                    break
+                pending.add(asyncio.ensure_future(_write_at(rf, chunk, offset)))
+                offset += len(chunk)
+            if not pending:
+                return sent
+            for fut in await _settle(pending, stall, what):
+                sent += fut.result()
+                if progress is not None:
+                    progress(sent)
+    finally:
+        await _cancel_all(pending)
+
+
+async def _read_at(rf: asyncssh.SFTPClientFile, offset: int, size: int) -> tuple[int, int, bytes]:
+    try:
+        data = await rf.read(size, offset)
+    except asyncssh.SFTPEOFError:
+        data = b""
+    return offset, size, data
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+async def pull(rf: asyncssh.SFTPClientFile, fd: int, size: int, *, block: int, depth: int, stall: float,
+               what: str, progress: Progress = None) -> int:
+    """Read ``size`` bytes of the remote file into the local file ``fd`` at the same offsets.
+
+    Replies may come in any order; each lands at its own offset. A short reply asks again for
+    the rest; an early end of file stops there (the caller's size check reports it).
+    Returns the number of bytes received.
+    """
+    pending: set[asyncio.Future] = set()
+    offset = received = 0
+    eof = False
+    try:
+        while True:
+            while not eof and offset < size and len(pending) < depth:
+                n = min(block, size - offset)
+                pending.add(asyncio.ensure_future(_read_at(rf, offset, n)))
+                offset += n
+            if not pending:
+                return received
+            for fut in await _settle(pending, stall, what):
+                at, asked, data = fut.result()
+                if not data:
+                    eof = True
+                    continue
+                _pwrite_all(fd, data, at)
+                received += len(data)
+                if len(data) < asked and not eof:
+                    pending.add(asyncio.ensure_future(_read_at(rf, at + len(data), asked - len(data))))
+                if progress is not None:
+                    progress(received)
+    finally:
+        await _cancel_all(pending)
