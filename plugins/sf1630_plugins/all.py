@@ -1,0 +1,25 @@
+"""Every built-in plugin, imported statically (as rclone's backend/all does).
+
+Plain import statements, not a list of strings: PyInstaller follows only static imports, so the
+one-file executable bundles every built-in. ``sf1630.plugins`` registers each module below as a
+plugin of its own, named by the key, exactly as it registers a third-party one.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from sf1630_plugins.sinks import directory as directory_sink
+from sf1630_plugins.sinks import postgres, sqlite
+from sf1630_plugins.sources import aula, dubu, ksd, kp, ky
+
+PLUGINS: dict[str, ModuleType] = {
+    "dubu": dubu,
+    "ky": ky,
+    "ksd": ksd,
+    "aula": aula,
+    "kp": kp,
+    "sqlite": sqlite,
+    "postgres": postgres,
+    "directory": directory_sink,
+}

@@ -1,0 +1,166 @@
+"""The ``postgres`` sink: PostgreSQL through psycopg 3, ``COPY`` into a staging table, then into place.
+
+One transaction per load:
+
+1. take an advisory lock on the target table (loads into one table run one at a time);
+2. record the FileTransferUUID in ``<schema>.deliveries`` (``ON CONFLICT DO NOTHING``): if it was
+   there, the load is a duplicate and adds nothing;
+3. ``COPY`` the file's rows, as text, into a temporary staging table (dropped at commit);
+4. create the target table, or add and widen its columns (issue #14, ``sinks/table.py``);
+5. ``INSERT INTO <table> SELECT`` from the staging table, casting each column to its type.
+
+Types created: INTEGER as ``bigint``, REAL as ``numeric``, TEXT as ``text``. A table made by the
+LIS vendor may use other types (``date``, ``varchar``): values are cast to whatever the column is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sf1630 import hookimpl
+from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
+from sf1630_plugins.sinks.table import (
+    INTEGER, META, REAL, TEXT, Plan, TableOptions, infer_types, plan, read_csv, table_name,
+)
+
+TYPES = {INTEGER: "bigint", REAL: "numeric", TEXT: "text"}
+MAX_NAME_BYTES = 63  # PostgreSQL would silently cut longer identifiers
+
+
+@dataclass
+class Options(TableOptions):
+    """``[[receive.sinks]] type = "postgres"`` options."""
+
+    dsn: str = option("", "libpq connection string or URL, e.g. postgresql://lis@db.example/lis; "
+                          "empty: the PG* environment variables")
+    dsn_env: str = option("", "environment variable holding the connection string (keeps passwords out of config)")
+    db_schema: str = option("public", "PostgreSQL schema of the tables and of 'deliveries'; created when missing")
+
+
+class PostgresSink:
+    """Loads deliveries into PostgreSQL."""
+
+    name = "postgres"
+    api_version = API_VERSION
+    Options = Options
+
+    def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
+        """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
+        import psycopg  # only when a PostgreSQL sink is used
+
+        header, kinds = infer_types(path, options.types)
+        long = [n for n in header if len(n.encode()) > MAX_NAME_BYTES]
+        if long:
+            raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME_BYTES} bytes: {long}")
+        dsn = options.dsn or os.environ.get(options.dsn_env or "", "")
+        try:
+            with psycopg.connect(dsn) as conn, conn.transaction():
+                return _load(conn, delivery, path, options, header, kinds)
+        except psycopg.Error as exc:
+            raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load: {exc}; nothing was loaded") from exc
+
+
+def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: list[str], kinds: list) -> LoadResult:
+    from psycopg import sql
+
+    schema, table = options.db_schema, table_name(delivery, options)
+    target = sql.Identifier(schema, table)
+    conn.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(f"sf1630:{schema}.{table}"))
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (file_transfer_uuid text PRIMARY KEY, file_name text NOT NULL, "
+        "sender text, recipient text, source text, table_name text NOT NULL, rows bigint NOT NULL, "
+        "size bigint, loaded_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(schema, "deliveries")))
+    claimed = conn.execute(sql.SQL(
+        "INSERT INTO {} (file_transfer_uuid, file_name, sender, recipient, source, table_name, rows, size) "
+        "VALUES (%s, %s, %s, %s, %s, %s, 0, %s) ON CONFLICT DO NOTHING RETURNING 1").format(
+            sql.Identifier(schema, "deliveries")),
+        (delivery.file_transfer_uuid, delivery.file_name, delivery.sender, delivery.recipient,
+         delivery.source, table, delivery.size)).fetchone()
+    if not claimed:
+        row = conn.execute(sql.SQL("SELECT table_name FROM {} WHERE file_transfer_uuid = %s").format(
+            sql.Identifier(schema, "deliveries")), (delivery.file_transfer_uuid,)).fetchone()
+        return LoadResult(0, row[0], duplicate=True)
+    _stage(conn, path, len(header))
+    steps = _prepare(conn, schema, table, header, kinds, options.schema == "strict")
+    rows = _insert(conn, target, header, steps, delivery.file_transfer_uuid)
+    conn.execute(sql.SQL("UPDATE {} SET rows = %s WHERE file_transfer_uuid = %s").format(
+        sql.Identifier(schema, "deliveries")), (rows, delivery.file_transfer_uuid))
+    return LoadResult(rows, table, changes=steps.changes)
+
+
+def _stage(conn: Any, path: Path, width: int) -> None:
+    from psycopg import sql
+
+    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f"c{i}")) for i in range(width))
+    conn.execute(sql.SQL("CREATE TEMP TABLE sf1630_stage ({}, line bigint) ON COMMIT DROP").format(cols))
+    with conn.cursor() as cur, cur.copy("COPY sf1630_stage FROM STDIN") as copy, read_csv(path) as (_, rows):
+        for line, row in rows:
+            copy.write_row([*(v if v != "" else None for v in row), line])
+
+
+def _columns(conn: Any, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of each column; empty when there is no such table."""
+    return conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (schema, table)).fetchall()
+
+
+def type_class(sql_type: str) -> str:
+    """INTEGER, REAL or TEXT for a PostgreSQL column type (dates and the like count as TEXT)."""
+    if sql_type in ("bigint", "integer", "smallint"):
+        return INTEGER
+    return REAL if sql_type.startswith(("numeric", "double precision", "real")) else TEXT
+
+
+def _prepare(conn: Any, schema: str, table: str, header: list[str], kinds: list, strict: bool) -> Plan:
+    from psycopg import sql
+
+    target = sql.Identifier(schema, table)
+    if not _columns(conn, schema, table):
+        defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(TYPES[k or TEXT]))
+                                  for n, k in [*zip(header, kinds), *META])
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, defs))
+        conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(target, sql.Identifier(META[0][0])))
+    existing = _columns(conn, schema, table)
+    steps = plan(table, [(n, type_class(t)) for n, t in existing], header, kinds, strict)
+    for name, kind in steps.add:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name),
+                                                                      sql.SQL(TYPES[kind])))
+    for name in steps.widen:
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE text USING {}::text").format(
+            target, sql.Identifier(name), sql.Identifier(name)))
+    steps.kinds = {**steps.kinds, **_sql_types(conn, schema, table, steps)}
+    return steps
+
+
+def _sql_types(conn: Any, schema: str, table: str, steps: Plan) -> dict[str, str]:
+    # Cast each staged column to the column's own type, whatever the table's owner chose.
+    actual = dict(_columns(conn, schema, table))
+    return {header_name: actual[column] for header_name, column in steps.names.items()}
+
+
+def _insert(conn: Any, target: Any, header: list[str], steps: Plan, uuid: str) -> int:
+    from psycopg import sql
+
+    names = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
+    casts = [sql.SQL("{}::{}").format(sql.Identifier(f"c{i}"), sql.SQL(steps.kinds[n])) for i, n in enumerate(header)]
+    casts += [sql.SQL("%s::{}").format(sql.SQL(steps.kinds[META[0][0]])),
+              sql.SQL("line::{}").format(sql.SQL(steps.kinds[META[1][0]]))]
+    query = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM sf1630_stage ORDER BY line").format(
+        target, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(casts))
+    return conn.execute(query, (uuid,)).rowcount
+
+
+SINK = PostgresSink()
+
+
+@hookimpl
+def sf1630_register_sinks(register):
+    """Register the postgres sink."""
+    register(SINK)

@@ -1,0 +1,158 @@
+"""The ``sqlite`` sink, the embedded default: a table per source and a ``deliveries`` table.
+
+Each delivered file goes into the table named after its source code (``ky``, ``dubu``, ...; see
+``sinks/table.py`` for how columns are typed and how a changed header is handled). The
+``deliveries`` table has one row per FileTransferUUID loaded, so loading the same delivery again
+adds nothing and returns ``duplicate=True``. The whole load is one transaction: a failure leaves
+neither rows nor a ``deliveries`` row. The database file is created owner-only (0600).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sf1630 import hookimpl
+from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
+from sf1630_plugins.sinks.table import META, TEXT, Plan, TableOptions, convert, infer_types, plan, read_csv, table_name
+
+DELIVERIES = """CREATE TABLE IF NOT EXISTS deliveries (
+    file_transfer_uuid TEXT PRIMARY KEY, file_name TEXT NOT NULL, sender TEXT, recipient TEXT,
+    source TEXT, table_name TEXT NOT NULL, rows INTEGER NOT NULL, size INTEGER, loaded_at TEXT NOT NULL)"""
+
+
+@dataclass
+class Options(TableOptions):
+    """``[[receive.sinks]] type = "sqlite"`` options."""
+
+    path: Path = option(Path("sf1630-lis.sqlite3"), "the SQLite database file; created (0600) when missing")
+    timeout: float = option(30.0, "seconds to wait for another writer's lock before failing the load")
+
+
+class SqliteSink:
+    """Loads deliveries into a SQLite database."""
+
+    name = "sqlite"
+    api_version = API_VERSION
+    Options = Options
+
+    def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
+        """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
+        header, kinds = infer_types(path, options.types)
+        table = table_name(delivery, options)
+        conn = connect(options.path, options.timeout)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(DELIVERIES)
+            done = conn.execute("SELECT table_name FROM deliveries WHERE file_transfer_uuid = ?",
+                                (delivery.file_transfer_uuid,)).fetchone()
+            if done:
+                conn.execute("ROLLBACK")
+                return LoadResult(0, done[0], duplicate=True)
+            steps = prepare(conn, table, header, kinds, options.schema == "strict")
+            rows = insert(conn, table, path, steps, delivery.file_transfer_uuid)
+            conn.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (delivery.file_transfer_uuid, delivery.file_name, delivery.sender, delivery.recipient,
+                          delivery.source, table, rows, delivery.size, time.strftime("%Y-%m-%dT%H:%M:%S")))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise LoadError(f"{delivery.file_name}: SQLite refused the load: {exc}; nothing was loaded") from exc
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+        return LoadResult(rows, table, changes=steps.changes)
+
+
+def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
+    """Open (creating owner-only) the database, in autocommit mode: transactions are explicit."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # issue #14: owner-only files
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    return conn
+
+
+def quote(name: str) -> str:
+    """A SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+    """The table's columns with their type class; empty when there is no such table."""
+    return [(row[1], affinity(row[2])) for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
+
+
+def affinity(declared: str) -> str:
+    """The type class of a declared column type, by SQLite's affinity rules."""
+    declared = declared.upper()
+    if "INT" in declared:
+        return "INTEGER"
+    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")) or not declared:
+        return TEXT
+    return "REAL" if any(word in declared for word in ("REAL", "FLOA", "DOUB", "NUM", "DEC")) else TEXT
+
+
+def prepare(conn: sqlite3.Connection, table: str, header: list[str], kinds: list, strict: bool) -> Plan:
+    """Create the table if missing, else add and widen columns as the file needs (issue #14)."""
+    if not columns(conn, table):
+        defs = [f"{quote(n)} {k or TEXT}" for n, k in [*zip(header, kinds), *META]]
+        conn.execute(f"CREATE TABLE {quote(table)} ({', '.join(defs)})")
+        conn.execute(f"CREATE INDEX {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
+    steps = plan(table, columns(conn, table), header, kinds, strict)
+    for name, kind in steps.add:
+        conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {kind}")
+    if steps.widen:
+        widen(conn, table, set(steps.widen))
+    return steps
+
+
+def widen(conn: sqlite3.Connection, table: str, names: set[str]) -> None:
+    """Make columns TEXT: SQLite cannot change a column's type, so the table is rebuilt."""
+    cols = [(n, TEXT if n in names else k) for n, k in columns(conn, table)]
+    indexes = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                           (table,)).fetchall()
+    scratch = quote(table + "__widening")
+    conn.execute("PRAGMA legacy_alter_table = ON")  # keep views that name the table intact
+    conn.execute(f"CREATE TABLE {scratch} ({', '.join(f'{quote(n)} {k}' for n, k in cols)})")
+    conn.execute(f"INSERT INTO {scratch} SELECT * FROM {quote(table)}")
+    conn.execute(f"DROP TABLE {quote(table)}")
+    conn.execute(f"ALTER TABLE {scratch} RENAME TO {quote(table)}")
+    conn.execute("PRAGMA legacy_alter_table = OFF")
+    for (sql,) in indexes:
+        conn.execute(sql)
+
+
+def insert(conn: sqlite3.Connection, table: str, path: Path, steps: Plan, uuid: str) -> int:
+    """Second pass: insert every row; returns how many."""
+    count = 0
+    with read_csv(path) as (header, rows):
+        targets = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
+        kinds = [steps.kinds[n] for n in header]
+        marks = ", ".join("?" * len(targets))
+        sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({marks})"
+
+        def values():
+            nonlocal count
+            for line, row in rows:
+                count += 1
+                yield [*(convert(v, k) for v, k in zip(row, kinds)), uuid, line]
+
+        conn.executemany(sql, values())
+    return count
+
+
+SINK = SqliteSink()
+
+
+@hookimpl
+def sf1630_register_sinks(register):
+    """Register the sqlite sink."""
+    register(SINK)

@@ -1,0 +1,98 @@
+"""AULA: school and day-care usage (attendance and use of the communication platform).
+
+One row per child and institution for the month the extract covers.
+
+| column             | type    | holds                                                     |
+|--------------------|---------|-----------------------------------------------------------|
+| institution_number | text    | the institution's number                                  |
+| institution_type   | text    | school, after-school club, kindergarten or nursery        |
+| institution_name   | text    | the institution's name                                    |
+| child_id           | text    | the child's CPR number (CPR-like, never valid, when synthetic) |
+| group_name         | text    | class or group, e.g. "3.B"                               |
+| days_present       | integer | days checked in during the month                          |
+| days_sick          | integer | days reported sick                                        |
+| days_absent_other  | integer | other days of absence (holiday, leave)                    |
+| parent_logins      | integer | parents' logins to AULA during the month                  |
+| messages_sent      | integer | messages between staff and parents about the child        |
+
+Period: the previous month, ``M03`` for an extract made in April. Routing: dynamic (AULA uses
+routes, PROTOCOL.md "Parties").
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sf1630 import hookimpl
+from sf1630.api import Job, option
+from sf1630_plugins.adapters.synthetic import birth_date, covered_month, fake_cpr
+from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+@dataclass
+class Options(ExtractOptions):
+    """AULA's ``[send.options]``: the adapter and its settings (see ExtractOptions)."""
+
+    rows: int = option(250, "synthetic: how many children to write")
+
+
+# -- descriptor ------------------------------------------------------------------------------------
+
+DESCRIPTOR = Descriptor(
+    name="aula",
+    code="AULA",
+    title="school and day-care usage",
+    routing="dynamic",
+    schedule="0 5 2 * *",
+    period=previous_month,
+    columns=(
+        Column("institution_number", "text", "the institution's number"),
+        Column("institution_type", "text", "school, after-school club, kindergarten or nursery"),
+        Column("institution_name", "text", "the institution's name"),
+        Column("child_id", "text", "the child's CPR number"),
+        Column("group_name", "text", "class or group"),
+        Column("days_present", "integer", "days checked in during the month"),
+        Column("days_sick", "integer", "days reported sick"),
+        Column("days_absent_other", "integer", "other days of absence (holiday, leave)"),
+        Column("parent_logins", "integer", "parents' logins to AULA during the month"),
+        Column("messages_sent", "integer", "messages between staff and parents about the child"),
+    ),
+)
+
+
+# -- writer ----------------------------------------------------------------------------------------
+
+INSTITUTIONS = (
+    ("school", "Søndre Skole", 6, 16, ("0.A", "1.B", "3.A", "5.C", "7.B", "9.A")),
+    ("after-school club", "Fritidshjemmet Kløverløkken", 6, 10, ("Blå", "Grøn")),
+    ("kindergarten", "Børnehaven Troldehøj", 3, 6, ("Troldene", "Myrerne", "Bierne")),
+    ("nursery", "Vuggestuen Mælkebøtten", 0, 3, ("Spirerne", "Frøene")),
+)
+
+
+def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+    """One plausible child's month at one institution."""
+    first = covered_month(job)
+    number = rng.randrange(len(INSTITUTIONS))
+    kind, name, low, high, groups = INSTITUTIONS[number]
+    sick = rng.choice((0, 0, 0, 1, 2, 3, 5))
+    other = rng.choice((0, 0, 0, 1, 5))
+    present = max(0, 21 - sick - other - rng.randrange(3))
+    born = birth_date(rng, first, low, high - 1)
+    return [f"{job.municipality.authority_id[-3:]}{number + 1:03d}", kind, name, fake_cpr(rng, born),
+            rng.choice(groups), str(present), str(sick), str(other), str(rng.randrange(0, 60)),
+            str(rng.randrange(0, 25))]
+
+
+# -- hookimpl --------------------------------------------------------------------------------------
+
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+
+
+@hookimpl
+def sf1630_register_sources(register):
+    """Register the AULA source."""
+    register(SOURCE)

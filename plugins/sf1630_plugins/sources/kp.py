@@ -1,0 +1,96 @@
+"""KP: pension cases (state pension, early-retirement and senior pension).
+
+One row per pension case in force at some time during the month the extract covers.
+
+| column             | type    | holds                                                      |
+|--------------------|---------|------------------------------------------------------------|
+| case_id            | text    | KP case number                                             |
+| cpr                | text    | the pensioner's CPR number (CPR-like, never valid, when synthetic) |
+| pension_type       | text    | folkepension, førtidspension or seniorpension              |
+| decision_date      | date    | when the pension was granted                               |
+| start_date         | date    | first day of payment                                       |
+| base_amount        | decimal | basic amount paid in the month, DKK                        |
+| supplement_amount  | decimal | pension supplement paid in the month, DKK                  |
+| personal_allowance | decimal | personal allowance (personligt tillæg) in the month, DKK   |
+| status             | text    | active, suspended or ended                                 |
+| end_date           | date    | last day of payment; empty while active                    |
+
+Period: the previous month, ``M03`` for an extract made in April. Routing: dynamic (KP uses
+routes, PROTOCOL.md "Parties").
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sf1630 import hookimpl
+from sf1630.api import Job, option
+from sf1630_plugins.adapters.synthetic import (
+    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
+)
+from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+@dataclass
+class Options(ExtractOptions):
+    """KP's ``[send.options]``: the adapter and its settings (see ExtractOptions)."""
+
+    rows: int = option(200, "synthetic: how many pension cases to write")
+
+
+# -- descriptor ------------------------------------------------------------------------------------
+
+DESCRIPTOR = Descriptor(
+    name="kp",
+    code="KP",
+    title="pension cases",
+    routing="dynamic",
+    schedule="0 6 2 * *",
+    period=previous_month,
+    columns=(
+        Column("case_id", "text", "KP case number"),
+        Column("cpr", "text", "the pensioner's CPR number"),
+        Column("pension_type", "text", "folkepension, førtidspension or seniorpension"),
+        Column("decision_date", "date", "when the pension was granted"),
+        Column("start_date", "date", "first day of payment"),
+        Column("base_amount", "decimal", "basic amount paid in the month, DKK"),
+        Column("supplement_amount", "decimal", "pension supplement paid in the month, DKK"),
+        Column("personal_allowance", "decimal", "personal allowance in the month, DKK"),
+        Column("status", "text", "active, suspended or ended"),
+        Column("end_date", "date", "last day of payment; empty while active"),
+    ),
+)
+
+
+# -- writer ----------------------------------------------------------------------------------------
+
+PENSIONS = (("folkepension", 67, 99), ("førtidspension", 25, 66), ("seniorpension", 60, 66))
+
+
+def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+    """One plausible pension case in force during the covered month."""
+    first = covered_month(job)
+    kind, low, high = rng.choice(PENSIONS)
+    decided = first - timedelta(days=rng.randrange(20, 7000))
+    start = decided + timedelta(days=rng.randrange(0, 60))
+    ended = day_in(rng, first, month_end(first)) if rng.random() < 0.05 else None
+    status = "ended" if ended else rng.choice(("active",) * 19 + ("suspended",))
+    allowance = amount(rng, 0, 3000) if rng.random() < 0.1 else "0.00"
+    return [case_id("KP", job, index), fake_cpr(rng, birth_date(rng, first, low, high)), kind,
+            decided.isoformat(), start.isoformat(), amount(rng, 6000, 19500), amount(rng, 0, 9000),
+            allowance, status, ended.isoformat() if ended else ""]
+
+
+# -- hookimpl --------------------------------------------------------------------------------------
+
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+
+
+@hookimpl
+def sf1630_register_sources(register):
+    """Register the KP source."""
+    register(SOURCE)

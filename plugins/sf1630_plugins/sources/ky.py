@@ -1,0 +1,101 @@
+"""KY: benefit payments (cash benefits and related payments made by the municipality).
+
+One row per payment made during the month the extract covers.
+
+| column        | type    | holds                                                          |
+|---------------|---------|----------------------------------------------------------------|
+| payment_id    | text    | KY payment number                                              |
+| case_id       | text    | the benefit case the payment belongs to                        |
+| cpr           | text    | the recipient's CPR number (CPR-like, never valid, when synthetic) |
+| benefit_type  | text    | the benefit paid                                               |
+| period_from   | date    | first day the payment covers                                   |
+| period_to     | date    | last day the payment covers                                    |
+| payment_date  | date    | when it was paid out                                           |
+| gross_amount  | decimal | amount before tax, DKK                                         |
+| tax_amount    | decimal | tax withheld, DKK                                              |
+| net_amount    | decimal | amount paid out, DKK                                           |
+
+Period: the previous month, ``M03`` for an extract made in April. Routing: simple.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sf1630 import hookimpl
+from sf1630.api import Job, option
+from sf1630_plugins.adapters.synthetic import (
+    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
+)
+from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+@dataclass
+class Options(ExtractOptions):
+    """KY's ``[send.options]``: the adapter and its settings (see ExtractOptions)."""
+
+    rows: int = option(300, "synthetic: how many payments to write")
+
+
+# -- descriptor ------------------------------------------------------------------------------------
+
+DESCRIPTOR = Descriptor(
+    name="ky",
+    code="KY",
+    title="benefit payments",
+    routing="simple",
+    schedule="0 3 2 * *",
+    period=previous_month,
+    columns=(
+        Column("payment_id", "text", "KY payment number"),
+        Column("case_id", "text", "the benefit case the payment belongs to"),
+        Column("cpr", "text", "the recipient's CPR number"),
+        Column("benefit_type", "text", "the benefit paid"),
+        Column("period_from", "date", "first day the payment covers"),
+        Column("period_to", "date", "last day the payment covers"),
+        Column("payment_date", "date", "when it was paid out"),
+        Column("gross_amount", "decimal", "amount before tax, DKK"),
+        Column("tax_amount", "decimal", "tax withheld, DKK"),
+        Column("net_amount", "decimal", "amount paid out, DKK"),
+    ),
+)
+
+
+# -- writer ----------------------------------------------------------------------------------------
+
+BENEFITS = (
+    ("kontanthjælp", 6000, 16500),
+    ("uddannelseshjælp", 3000, 12000),
+    ("selvforsørgelses- og hjemrejseydelse", 4000, 11000),
+    ("ledighedsydelse", 12000, 19000),
+    ("revalideringsydelse", 14000, 19000),
+)
+
+
+def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+    """One plausible payment made during the covered month."""
+    first = covered_month(job)
+    last = month_end(first)
+    benefit, low, high = rng.choice(BENEFITS)
+    gross = Decimal(amount(rng, low, high))
+    tax = (gross * Decimal(rng.choice(("0.00", "0.30", "0.37", "0.40")))).quantize(Decimal("0.01"))
+    paid = day_in(rng, first, last)
+    born = birth_date(rng, first, 18, 66)
+    return [f"KY-P-{job.municipality.authority_id}-{index + 1:07d}", case_id("KY", job, rng.randrange(index + 1)),
+            fake_cpr(rng, born), benefit, first.isoformat(), last.isoformat(), paid.isoformat(),
+            f"{gross}", f"{tax}", f"{gross - tax}"]
+
+
+# -- hookimpl --------------------------------------------------------------------------------------
+
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+
+
+@hookimpl
+def sf1630_register_sources(register):
+    """Register the KY source."""
+    register(SOURCE)
