@@ -75,11 +75,8 @@ def receipt_name_for(parsed: Parsed) -> str:
     return base + RECEIPT_SUFFIX
 
 
-def _file_name_in(root: etree._Element) -> str | None:
-    for el in root.iter():
-        if isinstance(el.tag, str) and etree.QName(el).localname == "FileName":
-            return el.text or ""
-    return None
+def _texts(root: etree._Element, local: str) -> list[str]:
+    return [el.text or "" for el in root.iter() if isinstance(el.tag, str) and etree.QName(el).localname == local]
 
 
 def parse(trigger_name: str, data: bytes) -> Parsed:
@@ -96,10 +93,13 @@ def parse(trigger_name: str, data: bytes) -> Parsed:
         return Parsed(trigger_name, problem=(codes.MALFORMED_XML, f"{origin}:{exc.lineno}: {exc.msg}"))
     if root.getroottree().docinfo.internalDTD is not None:
         return Parsed(trigger_name, problem=(codes.FORBIDDEN_XML, f"{origin}: a DTD"))
-    file_name = _file_name_in(root)
+    file_name = (_texts(root, "FileName") or [None])[0]
     if file_name is not None and name_problem(file_name):
         return Parsed(trigger_name, problem=(codes.BAD_FILE_NAME,
                                              f"{origin}: FileName {file_name[:80]!r}: {name_problem(file_name)}"))
+    if ROUTING in _texts(root, "Recipients") and not root.xpath("//*[local-name()='SFTPDynamicRoutingInfo']"):
+        return Parsed(trigger_name, problem=(codes.ROUTING_INFO_MISSING,
+                                             f"{origin}: Recipients is {ROUTING} but SFTPDynamicRoutingInfo is missing"))
     try:
         return Parsed(trigger_name, trigger=parse_trigger(data, origin))
     except DocumentError as exc:

@@ -171,7 +171,8 @@ class Platform:
         """The line a client's known_hosts file needs to trust this server."""
         host = self.config.server.host
         name = host if self.port == 22 else f"[{host}]:{self.port}"
-        return f"{name} {self.host_key.export_public_key('openssh').decode().split(' #')[0].strip()}"
+        key_type, key_data = self.host_key.export_public_key("openssh").decode().split()[:2]
+        return f"{name} {key_type} {key_data}"
 
     async def _every(self, seconds: float, action, first: float | None = None) -> None:
         await asyncio.sleep(seconds if first is None else first)
