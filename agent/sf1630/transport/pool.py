@@ -40,6 +40,7 @@ class Pool:
         self.connect_timeout, self.tuning = connect_timeout, tuning
         self._entries: list[_Entry] = []
         self._opening: dict[tuple[str, int], int] = {}
+        self._pending: dict[Key, int] = {}
         self._changed = asyncio.Condition()
         self._closed = False
         self._closing: set[asyncio.Task] = set()
@@ -69,9 +70,10 @@ class Pool:
                 if entry is not None:
                     entry.users += 1
                     return entry
-                if self._make_room(_host(key)):
+                if self._pending.get(key, 0) == 0 and self._make_room(_host(key)):
                     self._opening[_host(key)] = self._opening.get(_host(key), 0) + 1
-                else:
+                    self._pending[key] = 1
+                else:  # a connection for this account is on its way, or the host is full
                     await self._changed.wait()
                     continue
             return await self._open(key)
@@ -99,14 +101,20 @@ class Pool:
     async def _open(self, key: Key) -> _Entry:
         try:
             session = await connect(key[0], key[1], timeout=self.connect_timeout, tuning=self.tuning)
-        finally:
+        except BaseException:
             async with self._changed:
-                self._opening[_host(key)] -= 1
-                self._changed.notify_all()
+                self._opened(key)
+            raise
         entry = _Entry(key, session, users=1)
         async with self._changed:
-            self._entries.append(entry)
+            self._entries.append(entry)  # in the same step, so waiters find it
+            self._opened(key)
         return entry
+
+    def _opened(self, key: Key) -> None:
+        self._opening[_host(key)] -= 1
+        self._pending[key] = 0
+        self._changed.notify_all()
 
     def _count(self, host: tuple[str, int]) -> int:
         return self._opening.get(host, 0) + sum(1 for e in self._entries if _host(e.key) == host)

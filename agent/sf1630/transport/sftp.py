@@ -174,7 +174,7 @@ class Session:
     async def _abandon(self, rf: asyncssh.SFTPClientFile) -> None:
         """Close a handle after a failure without hiding that failure."""
         try:
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(min(5.0, self.tuning.op_timeout)):
                 await rf.close()
         except (Exception, asyncio.CancelledError):
             pass

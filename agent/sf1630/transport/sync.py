@@ -34,7 +34,10 @@ class _LoopThread:
             raise
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        try:
+            self.run(self.loop.shutdown_default_executor())  # to_thread workers (key loading, fsync)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         if not self.thread.is_alive():
             self.loop.close()
