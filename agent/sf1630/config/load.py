@@ -184,7 +184,8 @@ def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[s
     user = f.get(table, where, "user", str, required='the SFTP user name, e.g. "KY_SFTPSIMPEL"')
     if user is not None and not USER.fullmatch(user):
         f.report(where, "user", f"{user!r} is not an SFTP user name (letters, digits, '_', '-', '.')")
-    keys = [f.resolve(k) for k in f.strings(table, where, "keys", required='private key files, e.g. ["keys/ky_ed25519"]')]
+    hint = None if "key" in table else 'private key files, e.g. ["keys/ky_ed25519"]'
+    keys = [f.resolve(k) for k in f.strings(table, where, "keys", required=hint)]
     if "keys" in table and not keys and table["keys"] == []:
         f.report(where, "keys", "list at least one private key file")
     passphrase_env = f.get(table, where, "passphrase_env", str)
