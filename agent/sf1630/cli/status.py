@@ -131,7 +131,7 @@ def render(report: dict[str, Any]) -> str:
 def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     if not rows:
         return f"{title}: none\n"
-    cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    cells = [[_cell(r.get(c), c, 70 if i < len(columns) - 1 else 400) for i, c in enumerate(columns)] for r in rows]
     heads = [c.replace("_", " ").upper() for c in columns]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(heads)]
     lines = [f"{title} ({len(rows)})", "  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
@@ -139,7 +139,7 @@ def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -
     return "\n".join(lines) + "\n"
 
 
-def _cell(value: Any, column: str, width: int = 70) -> str:
+def _cell(value: Any, column: str, width: int) -> str:
     text = "" if value is None else str(value)
     if column in TIMES:
         text = text[:16].replace("T", " ")  # minutes are enough on a terminal; --json has the full time
