@@ -74,8 +74,10 @@ class Running:
         self.known_hosts = config_path.parent / "known_hosts"
         self.known_hosts.write_text(self.platform.known_hosts_line() + "\n")
 
-    def run(self, coro: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    def run(self, awaitable: Any, timeout: float = 30) -> Any:
+        async def wait() -> Any:
+            return await awaitable
+        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(timeout)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         async def wrapped() -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 import asyncssh
@@ -154,6 +155,17 @@ class UserFiles(asyncssh.SFTPServer):
         if path.startswith(self._home + b"/"):
             return path[len(self._home):]
         raise asyncssh.SFTPNoSuchFile("File not found")
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        target = self._resolve(path)
+        here = asyncssh.SFTPAttrs.from_local(os.stat(target.local))
+        parent = os.path.dirname(target.local) if target.parts else target.local   # '..' of the top is itself
+        yield asyncssh.SFTPName(b".", attrs=here)
+        yield asyncssh.SFTPName(b"..", attrs=asyncssh.SFTPAttrs.from_local(os.stat(parent)))
+        with os.scandir(target.local) as entries:
+            for entry in entries:
+                attrs = asyncssh.SFTPAttrs.from_local(entry.stat(follow_symlinks=False))
+                yield asyncssh.SFTPName(os.fsencode(entry.name), attrs=attrs)
 
     def _check_write(self, target: _Target, action: str) -> None:
         if target.in_inbox:
