@@ -22,7 +22,7 @@ ENVIRONMENT_ENV = "SF1630_ENV"
 DEFAULT_CONFIG = "agent.toml"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
-TOP_KEYS = ("agent", "environments", "accounts")
+TOP_KEYS = ("agent", "environments", "accounts", "alerts")
 ENVIRONMENT_KEYS = ("host", "port", "known_hosts")
 ACCOUNT_KEYS = ("user", "keys", "passphrase_env", "passphrase_file", "environment")
 # [agent] key -> (type, default, lowest allowed value or None)
@@ -82,6 +82,7 @@ def read_config(path: Path, env: str | None = None) -> ReadResult:
     defined = data.get("accounts") if isinstance(data.get("accounts"), dict) else {}
     municipalities = _municipalities(f, agent, set(defined))  # names, even of broken accounts: no echo errors
     settings = _settings(f, agent)
+    settings["alerts"] = f.subtable(data, (), "alerts") or {}  # checked by the alerts plugin (issue #4)
     result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"])
     if not problems and chosen is not None:
         result.config = AgentConfig(path=f.path, environment=environments[chosen], environments=environments,

@@ -163,6 +163,7 @@ class AgentConfig:
     key_max_age_days: int = 365
     log_level: str = "INFO"
     log_format: str = "text"
+    alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)
 
     def municipality(self, key: str) -> MunicipalityConfig:
         """The municipality with this key; ``KeyError`` names the known ones."""
