@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from sf1630_plugins import alerts
 from sf1630_plugins.sinks import directory as directory_sink
 from sf1630_plugins.sinks import postgres, sqlite
 from sf1630_plugins.sources import aula, dubu, ksd, kp, ky
@@ -22,4 +23,5 @@ PLUGINS: dict[str, ModuleType] = {
     "sqlite": sqlite,
     "postgres": postgres,
     "directory": directory_sink,
+    "alerts": alerts,
 }
