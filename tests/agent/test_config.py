@@ -205,8 +205,13 @@ def test_no_municipality_files_is_a_problem(make_config) -> None:
 
 def test_the_shipped_examples_are_valid() -> None:
     for kind in ("source-vendor", "lis-vendor"):
-        cfg = load_config(REPO / "conf" / kind / "agent.toml")
+        path = REPO / "conf" / kind / "agent.toml"
+        cfg = load_config(path)
         assert len(cfg.municipalities) == 2
+        if _builtins_load():  # each source's and sink's options too
+            from sf1630.config import make_host_for
+
+            assert check_config(path, make_host_for(path)) == []
 
 
 def test_config_check_command(make_config, run_cli) -> None:
@@ -289,3 +294,44 @@ def test_plugin_names_and_options_are_checked_against_the_host(make_config) -> N
     text = "\n".join(map(str, problems))
     assert "did you mean 'rows'" in text and "no source plugin named 'nosuch'; registered: tiny" in text
     assert "no sink plugin named 'sqlite'" in text
+
+
+def test_line_finder_skips_multiline_values_and_reads_quoted_and_dotted_keys() -> None:
+    from sf1630.config.locate import SourceMap
+
+    text = '''\
+[agent]
+plugin_paths = [
+  "a", # [fake] header = 1
+  "b",
+]
+note = """
+[not.a.table]
+journal = "x"
+"""
+"odd key" = 1
+site.name = "x"
+inline = { a = 1, b = [1,
+  2] }
+[[send]]
+source = "ky"
+[[send]]
+source = 'x"y'
+[send.route]
+sender_it_system = "u"
+[ "quoted" . table ]
+key = 1
+'''
+    smap = SourceMap(text)
+    assert smap.line(("agent",), "plugin_paths") == 2
+    assert smap.line(("agent",), "note") == 6
+    assert smap.line(("not", "a"), "table") == 1 and ("not", "a", "table") not in smap.tables
+    assert smap.line(("agent",), "journal") == 1  # only inside a string: the [agent] header is the answer
+    assert smap.line(("agent",), "odd key") == 10
+    assert smap.line(("agent", "site"), "name") == 11
+    assert smap.line(("agent", "inline"), "b") == 12
+    assert smap.line(("send", 0), "source") == 15
+    assert smap.line(("send", 1), "source") == 17
+    assert smap.line(("send", 1, "route"), "sender_it_system") == 19
+    assert smap.line(("send", 1, "route"), "missing") == 18
+    assert smap.line(("quoted", "table"), "key") == 21
