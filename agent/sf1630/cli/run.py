@@ -17,6 +17,8 @@ def register(subparsers: Any) -> None:
                     "municipalities concurrently up to `concurrency`. SIGTERM or SIGINT stops it cleanly: "
                     "the current step finishes and is journalled, and the exit status is 0.")
     add_job_args(parser, dry_run=False)
+    parser.add_argument("--metrics-port", metavar="[HOST:]PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (HOST default 127.0.0.1)")
     parser.set_defaults(func=run)
 
 
@@ -25,19 +27,29 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.cli import jobargs
 
     cfg = jobargs.load(args)
-    return asyncio.run(_run(cfg, jobargs.selection(args)))
+    return asyncio.run(_run(cfg, jobargs.selection(args), args.metrics_port))
 
 
-async def _run(cfg: Any, selection: Any) -> int:
+async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int:
     from sf1630.cli.jobargs import install_stop
     from sf1630.runtime import build_runtime
     from sf1630.scheduler import Scheduler
 
     stop = asyncio.Event()
     install_stop(stop)
-    rt = build_runtime(cfg)
+    from sf1630.metrics import start_metrics
+    from sf1630_plugins import alerts
+
+    alert_emit = alerts.activate(cfg)  # [alerts] of the config; None when off
+    metrics = start_metrics(metrics_port) if metrics_port else None
+    rt = build_runtime(cfg, emitters=[e for e in (metrics, alert_emit) if e])
+    if metrics:
+        metrics.attach(rt.journal)
     try:
         await Scheduler(rt, stop, selection=selection).run()
     finally:
+        if metrics:
+            metrics.close()
+        alerts.deactivate()
         await rt.aclose()
     return 0
