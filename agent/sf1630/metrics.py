@@ -27,8 +27,8 @@ log = logging.getLogger("sf1630.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Receipts usually come within a minute; the platform may take hours when busy (receipt_timeout).
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
-# "402 ROUTING_INFO_MISSING: ..." in a failed send's reason: one error entry of the receipt.
-RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[A-Z0-9_]+:")
+# "<code> <code description>: <description>" per error entry of the receipt, joined by "; " (sender.py).
+RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[^:;]+:")
 EVENT_NAMES = {Delivered: "delivered", Failed: "failed", Received: "received", Loaded: "loaded",
                RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray"}
 Labels = tuple[tuple[str, str], ...]

@@ -21,8 +21,10 @@ LOAD_FAILED = "load_failed"
 RETENTION_WARNING = "retention_warning"
 KINDS = (DELIVERY_FAILED, RECEIPT_OVERDUE, LOAD_FAILED, RETENTION_WARNING)
 
-# One error entry of a receipt as the sender words it: "402 ROUTING_INFO_MISSING: <description>".
-RECEIPT_ERROR = re.compile(r"(?:^|;\s*)(\d+)\s+([A-Z0-9_]+):")
+# One error entry of a receipt as the sender words it: "<code> <code description>: <description>".
+# The code and its description come from the platform's table; the free text after ":" may quote
+# values, so it is left out.
+RECEIPT_ERROR = re.compile(r"(?:^|;\s*)(\d+)\s+([^:;]+):")
 EXCEPTION_TYPE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?::|$)")
 
 
