@@ -53,10 +53,12 @@ class Receiver:
         self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts)
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
+        self._active: set[int] = set()
 
     async def receive(self, spec: ReceiveSpec) -> RoundReport:
         """One round for one account: finish what is open, then take what waits in ``IN/``."""
         report = RoundReport(spec.link.name)
+        self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
         open_ = [t for t in self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, limit=1_000_000_000)
                  if t.account == spec.link.name]
@@ -105,6 +107,11 @@ class Receiver:
             steps.crash_point(steps.SEEN)
         if t.state == steps.SEEN:
             await self._write_metadata(t, raw)
+        elif t.state in (steps.REMOTE_DELETED, steps.LOADED, steps.QUARANTINED):
+            # Fetched before: what is still on the server is a leftover (a crash between deletes); rule 4.
+            await self.remote.run(link, lambda s: _remove_all(s, [f"IN/{t.file_name}", f"IN/{name}"]))
+            if t.state == steps.LOADED:
+                return
         await self._continue(spec, t, report)
 
     async def _write_metadata(self, t: Transfer, raw: bytes) -> None:
@@ -113,6 +120,16 @@ class Receiver:
 
     # -- the steps ---------------------------------------------------------------------
     async def _continue(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
+        if t.id in self._active:  # found both in the journal and on the server: one task does it
+            return
+        self._active.add(t.id)
+        try:
+            t = self.journal.get_id(t.id) or t
+            await self._steps(spec, t, report)
+        finally:
+            self._active.discard(t.id)
+
+    async def _steps(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
         try:
             step = steps.next_receive_step(t.state)
             while step is not ReceiveStep.DONE:
@@ -146,11 +163,9 @@ class Receiver:
         return self._move(t, steps.DOWNLOADED)
 
     async def _delete_remote(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
-        async def delete(session) -> None:  # rule 4: the recipient deletes once fetched
-            await session.remove(f"IN/{t.file_name}")
-            await session.remove(f"IN/{t.details['metadata_name']}")
-
-        await self.remote.run(spec.link, delete)
+        # Rule 4: the recipient deletes once fetched.
+        paths = [f"IN/{t.file_name}", f"IN/{t.details['metadata_name']}"]
+        await self.remote.run(spec.link, lambda s: _remove_all(s, paths))
         t = self._move(t, steps.REMOTE_DELETED)
         self.emit(Received(delivery=self._delivery(spec, t), transfer=t))
         return t
@@ -194,6 +209,14 @@ class Receiver:
         if first:
             self.emit(Failed(transfer=t, reason=reason))
         return t
+
+    def _sweep_spool(self, account: str) -> None:
+        """Remove local copies of loaded transfers (a crash may come between journal and removal)."""
+        for kind in ("in", "quarantine"):
+            for sub in self.spool.deliveries(kind, account):
+                t = self.journal.get(steps.receive_key(account, sub.name))
+                if t is not None and t.state == steps.LOADED:
+                    self.spool.discard_tree(sub)
 
     # -- helpers -----------------------------------------------------------------------
     def _local(self, t: Transfer) -> Path:
@@ -244,3 +267,8 @@ class Receiver:
             return
         self._stray(spec.link.name, f"IN/{name}", "data file without metadata past twice the grace period: removed",
                     removed=True)
+
+
+async def _remove_all(session, paths: list[str]) -> None:
+    for path in paths:
+        await session.remove(path)

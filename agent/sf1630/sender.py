@@ -255,6 +255,7 @@ class Sender:
         """
         for t in self.journal.list(kind="send", states=[steps.FAILED], account=link.name, limit=None):
             await self._clean(t, link)
+        self._sweep_spool(link)
         listing = await self.remote.run(link, _list_both)
         now = time.time() if now is None else now
         stale = []
@@ -271,6 +272,14 @@ class Sender:
                 self.emit(RetentionWarning(account=link.name, path=f"{folder}/{f.name}", age_days=age))
         if stale:
             await self._tidy(link, stale)
+
+    def _sweep_spool(self, link: Link) -> None:
+        """Remove local extracts of finished sends (a crash may come between journal and removal)."""
+        folder = self.spool.outgoing(link.name, "x").parent
+        for path in folder.glob("*") if folder.is_dir() else ():
+            t = self.journal.get(steps.send_key(link.name, _data_name(path.name)))
+            if t is not None and t.state in steps.SEND_DONE:
+                self.spool.discard(path)
 
     async def close(self) -> None:
         """Stop every receipt watcher."""

@@ -34,6 +34,11 @@ class Spool:
         """Where a delivery whose load failed is kept until a load succeeds (issue #13)."""
         return self.root / "quarantine" / _safe(account) / _safe(file_transfer_uuid) / file_name
 
+    def deliveries(self, kind: str, account: str) -> list[Path]:
+        """The per-delivery folders of an account under ``in`` or ``quarantine`` (named by FileTransferUUID)."""
+        folder = self.root / kind / _safe(account)
+        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
     def folder(self, path: Path) -> Path:
         """Create ``path``'s folder (and its parents under the spool) owner-only; return it."""
         folder = path.parent
