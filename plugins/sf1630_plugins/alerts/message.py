@@ -50,7 +50,7 @@ class Alert:
 
     def document(self) -> dict[str, Any]:
         """The JSON a webhook receives; ``text`` also makes Slack- and Teams-style hooks show it."""
-        return {"event": self.kind, "summary": self.title, "text": f"{self.title} ({self.host})",
+        return {"event": self.kind, "summary": self.title, "text": f"sf1630 on {self.host}: {self.title}",
                 "host": self.host, "time": _iso(self.at), "facts": dict(self.facts)}
 
 
@@ -67,17 +67,17 @@ def failed(transfer: Any, reason: str) -> Alert:
     facts = transfer_facts(transfer)
     if transfer.kind == "receive":
         facts["error_type"] = exception_type(reason)
-        return Alert(LOAD_FAILED, f"sf1630: load of {transfer.file_name} failed; the file is kept in quarantine "
+        return Alert(LOAD_FAILED, f"load of {transfer.file_name} failed; the file is kept in quarantine "
                                   "and retried", f"{LOAD_FAILED}:{transfer.key}", facts)
     facts["errors"] = receipt_errors(reason)
-    return Alert(DELIVERY_FAILED, f"sf1630: delivery of {transfer.file_name} failed",
+    return Alert(DELIVERY_FAILED, f"delivery of {transfer.file_name} failed",
                  f"{DELIVERY_FAILED}:{transfer.key}", facts)
 
 
 def receipt_overdue(transfer: Any, waited: float) -> Alert:
     """No receipt within receipt_timeout; the sender keeps waiting."""
     facts = {**transfer_facts(transfer), "waited_seconds": round(waited)}
-    return Alert(RECEIPT_OVERDUE, f"sf1630: no receipt for {transfer.file_name} after {waited:.0f} s",
+    return Alert(RECEIPT_OVERDUE, f"no receipt for {transfer.file_name} after {waited:.0f} s",
                  f"{RECEIPT_OVERDUE}:{transfer.key}", facts)
 
 
@@ -85,7 +85,7 @@ def retention_warning(account: str, path: str, age_days: float) -> Alert:
     """A file of the agent's own has lain on the platform past warn_days (PROTOCOL.md rule 8)."""
     facts = {"account": account, "path": path, "age_days": round(age_days, 1),
              "note": "the platform deletes files after 30 days"}
-    return Alert(RETENTION_WARNING, f"sf1630: {path} of account {account} is {age_days:.0f} days old on the platform",
+    return Alert(RETENTION_WARNING, f"{path} of account {account} is {age_days:.0f} days old on the platform",
                  f"{RETENTION_WARNING}:{account}:{path}", facts)
 
 
