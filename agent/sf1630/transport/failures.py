@@ -8,7 +8,7 @@ TransportError (worth a retry). Local file errors (disk full, ...) are left as t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import asyncssh
@@ -56,3 +56,12 @@ async def guarded(what: str, timeout: float | None) -> AsyncIterator[None]:
         if mapped is None or mapped is exc:
             raise
         raise mapped from exc
+
+
+async def quietly(cleanup: Awaitable[object], timeout: float) -> None:
+    """Best-effort cleanup after a failure: bounded in time, and never hides that failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            await cleanup
+    except (Exception, asyncio.CancelledError):
+        pass

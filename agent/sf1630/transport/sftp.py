@@ -21,8 +21,8 @@ import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
 from sf1630.transport import localfile, pipeline
-from sf1630.transport.auth import Secret, load_keys, open_connection
-from sf1630.transport.failures import guarded
+from sf1630.transport.auth import Client, Secret, load_keys, open_connection
+from sf1630.transport.failures import guarded, quietly
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
 class Session:
     """One SSH connection with an SFTP channel; operations may run concurrently."""
 
-    def __init__(self, endpoint: Endpoint, user: str, client, conn: asyncssh.SSHClientConnection,
+    def __init__(self, endpoint: Endpoint, user: str, client: Client, conn: asyncssh.SSHClientConnection,
                  sftp: asyncssh.SFTPClient, tuning: Tuning):
         self.endpoint, self.user, self.tuning = endpoint, user, tuning
         self.key_used: Path = client.key_used
@@ -122,8 +122,8 @@ class Session:
     def _where(self, op: str, path: str) -> str:
         return f"{op} {path} on {self.user}@{self.endpoint.host}:{self.endpoint.port}"
 
-    def _guard(self, op: str, path: str, timeout: float | None = -1.0):
-        return guarded(self._where(op, path), self.tuning.op_timeout if timeout == -1.0 else timeout)
+    def _guard(self, op: str, path: str):
+        return guarded(self._where(op, path), self.tuning.op_timeout)
 
     # -- uploads -------------------------------------------------------------------------
     async def upload(self, local: Path, remote: str, *, progress: Callable[[int], None] | None = None) -> int:
@@ -151,7 +151,8 @@ class Session:
                                      f"sent {sent}, on server {got}); the upload is retried")
             await self._replace(part, remote)
         except BaseException:
-            await self._discard(part)
+            if not self.closed:  # best effort: never leave a .part behind
+                await quietly(self._sftp.remove(part), min(self.tuning.op_timeout, 10.0))
             raise
         log.info("uploaded %s (%d bytes)", remote, sent)
         return sent
@@ -160,24 +161,16 @@ class Session:
         async with self._guard("open", part):
             rf = await self._sftp.open(part, "wb", block_size=0)
         try:
-            async with self._guard("upload", part, None):
+            async with guarded(self._where("upload", part), None):  # the stall timeout applies
                 sent = await pipeline.push(rf, src, block=self.block_size, depth=self.tuning.upload_requests,
                                            stall=self.tuning.stall_timeout, what=self._where("upload", part),
                                            progress=progress)
         except BaseException:
-            await self._abandon(rf)
+            await quietly(rf.close(), min(self.tuning.op_timeout, 5.0))
             raise
         async with self._guard("close", part):
             await rf.close()
         return sent
-
-    async def _abandon(self, rf: asyncssh.SFTPClientFile) -> None:
-        """Close a handle after a failure without hiding that failure."""
-        try:
-            async with asyncio.timeout(min(5.0, self.tuning.op_timeout)):
-                await rf.close()
-        except (Exception, asyncio.CancelledError):
-            pass
 
     async def _replace(self, src: str, dst: str) -> None:
         async with self._guard("rename", f"{src} -> {dst}"):
@@ -189,16 +182,6 @@ class Session:
                 except asyncssh.SFTPNoSuchFile:
                     pass
                 await self._sftp.rename(src, dst)
-
-    async def _discard(self, part: str) -> None:
-        """Best effort: never leave a ``.part`` behind (the connection may be gone already)."""
-        if self.closed:
-            return
-        try:
-            async with asyncio.timeout(min(self.tuning.op_timeout, 10.0)):
-                await self._sftp.remove(part)
-        except (Exception, asyncio.CancelledError):
-            log.debug("could not remove %s", part)
 
     # -- downloads -----------------------------------------------------------------------
     async def download(self, remote: str, local: Path, *, expected_size: int | None = None,
@@ -215,7 +198,7 @@ class Session:
                 got = await self._fetch(rf, remote, staged.fd, expected_size, progress)
                 await staged.commit()
         except BaseException:
-            await self._abandon(rf)
+            await quietly(rf.close(), min(self.tuning.op_timeout, 5.0))
             raise
         async with self._guard("close", remote):
             await rf.close()
@@ -229,7 +212,7 @@ class Session:
         if expected is not None and size != expected:
             raise TransportError(f"{self._where('download', remote)}: the server has {size} bytes, "
                                  f"expected {expected}; it may still be written, retry later")
-        async with self._guard("download", remote, None):
+        async with guarded(self._where("download", remote), None):  # the stall timeout applies
             got = await pipeline.pull(rf, fd, size, block=self.block_size, depth=self.tuning.max_requests,
                                       stall=self.tuning.stall_timeout, what=self._where("download", remote),
                                       progress=progress)
