@@ -52,27 +52,29 @@ class Change:
         self.rollback_error = ""
 
     def read_current(self) -> str | None:
-        res = self.remote.run(f"readlink {q(self.layout.current)}", check=False)
-        return release_of_link(res.stdout) if res.ok else None
+        return release_of_link(self.remote.readlink(self.layout.current) or "")
 
     def lock(self) -> str:
         lay = self.layout
-        who = f"{self.report.action} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-        # One round trip: take the lock (mkdir is atomic), then say what runs now.
-        res = self.remote.run(
-            f"mkdir -p {q(lay.releases)} && {{ mkdir {q(lay.lock)} || {{ cat {q(lay.lock)}/owner; exit 3; }}; }} "
-            f"&& echo {q(who)} > {q(lay.lock)}/owner && {{ readlink {q(lay.current)} || true; }}", check=False)
-        if res.exit_code == 3:
-            raise DeployError(f"another deploy holds {lay.lock} ({res.stdout.strip() or 'unknown'}); if none "
-                              "is running, remove that folder on the host and try again")
-        if not res.ok:
-            raise DeployError(f"cannot create {lay.releases}: {res.stderr.strip()[:200]}")
+        self.remote.makedirs(lay.releases)
+        try:
+            self.remote.sftp.mkdir(lay.lock, 0o700)  # atomic: only one deploy gets it
+        except OSError:
+            held = self.remote.read_text(f"{lay.lock}/owner") or "unknown"
+            raise DeployError(f"another deploy holds {lay.lock} ({held.strip()}); if none is running, "
+                              "remove that folder on the host and try again") from None
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.remote.write_text(f"{lay.lock}/owner", f"{self.report.action} since {stamp}\n")
         self.state = DeployState.parse(self.remote.read_text(lay.state))
-        self.before = self.report.before = release_of_link(res.stdout)
+        self.before = self.report.before = self.read_current()
         return f"{lay.lock}; running {self.before or 'nothing yet'}"
 
     def unlock(self) -> None:
-        self.remote.run(f"rm -rf -- {q(self.layout.lock)}", check=False)
+        try:
+            self.remote.sftp.remove(f"{self.layout.lock}/owner")
+            self.remote.sftp.rmdir(self.layout.lock)
+        except OSError:
+            self.remote.run(f"rm -rf -- {q(self.layout.lock)}", check=False)
 
     def switch_to(self, release: str | None) -> str:
         """Point ``current`` at ``release`` atomically (or remove it when None)."""

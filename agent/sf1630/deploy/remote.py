@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import posixpath
 import shlex
 import shutil
 import warnings
@@ -165,6 +166,37 @@ class Remote:
     def write_text(self, remote: str, text: str, mode: int = 0o644) -> None:
         """Write a small text file atomically."""
         self.put_stream(io.BytesIO(text.encode()), remote, mode)
+
+    def makedirs(self, remote: str, mode: int = 0o755) -> None:
+        """Create ``remote`` and its missing parents over SFTP (no shell round trip)."""
+        missing = []
+        path = remote
+        while path not in ("", "/") and not self.exists(path):
+            missing.append(path)
+            path = posixpath.dirname(path)
+        for path in reversed(missing):
+            self.sftp.mkdir(path, mode)
+
+    def exists(self, remote: str) -> bool:
+        try:
+            self.sftp.lstat(remote)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def readlink(self, remote: str) -> str | None:
+        """Where a remote symlink points, or None when there is no link."""
+        try:
+            return self.sftp.readlink(remote)
+        except (FileNotFoundError, OSError):
+            return None
+
+    def listdir(self, remote: str) -> list[str]:
+        """Names in a remote folder; empty when it does not exist."""
+        try:
+            return sorted(self.sftp.listdir(remote))
+        except FileNotFoundError:
+            return []
 
     def read_text(self, remote: str) -> str | None:
         """A small remote text file, or None when it does not exist."""

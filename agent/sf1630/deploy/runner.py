@@ -14,7 +14,7 @@ from sf1630.deploy.change import parse_platform, platform_script
 from sf1630.deploy.inventory import Host
 from sf1630.deploy.remote import Remote, q
 from sf1630.deploy.report import DRY_RUN, FAILED, OK, UNREACHABLE, HostReport, StepLog
-from sf1630.deploy.state import BINARY, CONFIG, DeployState, Layout, Release
+from sf1630.deploy.state import BINARY, CONFIG, DeployState, Layout, Release, release_of_link
 from sf1630.deploy.steps import Deploy, Rollback, plugin_files
 from sf1630.errors import HostKeyError, TransportError
 
@@ -108,11 +108,10 @@ def _status(host: Host, remote: Remote, steps: StepLog) -> None:
     report, lay = steps.report, Layout(host.dir)
 
     def look() -> str:
-        link = remote.run(f"readlink {q(lay.current)}", check=False)
-        report.before = report.after = link.stdout.strip().rsplit("/", 1)[-1] or None
+        report.before = report.after = release_of_link(remote.readlink(lay.current) or "")
         version = remote.run(f"{q(lay.current)}/{BINARY} --version", check=False)
         state = DeployState.parse(remote.read_text(lay.state))
-        listing = remote.run(f"ls -1 {q(lay.releases)}", check=False).stdout.split()
+        listing = remote.listdir(lay.releases)
         report.details.update(
             version=version.stdout.strip().removeprefix("sf1630 ") if version.ok else None,
             service=_service_state(host, remote), last=state.last,

@@ -96,10 +96,11 @@ def local_release(binary: Path) -> Release:
 
 @dataclass
 class DeployState:
-    """``deploy.json``: releases in deploy order (oldest first) and the recent deploys and rollbacks."""
+    """``deploy.json``: releases in deploy order (oldest first), those rolled away from, and history."""
 
     releases: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # rolled away from: never a rollback target
 
     @classmethod
     def parse(cls, text: str | None) -> "DeployState":
@@ -109,17 +110,31 @@ class DeployState:
             data = json.loads(text)
         except ValueError:
             return cls()  # a damaged state file must not block a deploy; it is rewritten below
-        return cls(list(data.get("releases", [])), list(data.get("history", [])))
+        return cls(list(data.get("releases", [])), list(data.get("history", [])), list(data.get("retired", [])))
 
     def dump(self) -> str:
-        return json.dumps({"releases": self.releases, "history": self.history[-HISTORY_KEEP:]}, indent=2) + "\n"
+        data = {"releases": self.releases, "retired": self.retired, "history": self.history[-HISTORY_KEEP:]}
+        return json.dumps(data, indent=2) + "\n"
 
     def deployed(self, release: str) -> None:
         """Move ``release`` to the newest place."""
         self.releases = [r for r in self.releases if r != release] + [release]
+        self.retired = [r for r in self.retired if r != release]
 
     def forget(self, release: str) -> None:
         self.releases = [r for r in self.releases if r != release]
+        self.retired = [r for r in self.retired if r != release]
+
+    def retire(self, release: str) -> None:
+        """``release`` was rolled away from: prune it first and never roll back to it."""
+        if release not in self.retired:
+            self.retired.append(release)
+
+    def prune_order(self, listing: list[str]) -> list[str]:
+        """Releases on the host, first to go first: unknown ones, retired ones, then oldest deployed."""
+        known = [r for r in self.releases if r in listing]
+        return [r for r in listing if r not in known] + [r for r in known if r in self.retired] + \
+            [r for r in known if r not in self.retired]
 
     def record(self, **entry: Any) -> None:
         """Append one history entry, stamped with the time and who ran it."""

@@ -74,7 +74,9 @@ class Deploy(Change):
     def upload_binary(self) -> str:
         self.target = self.release_name()
         folder = self.layout.release(self.target)
-        self.remote.run(f"rm -rf -- {q(folder)} && mkdir -p {q(folder)}")
+        if self.remote.exists(folder):  # left by an interrupted deploy, or an old release redeployed
+            self.remote.run(f"rm -rf -- {q(folder)}")
+        self.remote.sftp.mkdir(folder, 0o755)
         self.created = self.target
         remote = f"{folder}/{BINARY}"
         self.remote.put(self.release.binary, remote, 0o755)
@@ -91,11 +93,11 @@ class Deploy(Change):
         dirs = [folder + "/municipalities"] if f.municipalities else []
         dirs += [posixpath.normpath(f"{folder}/plugins/{p.parent.as_posix()}") for p in plugins]
         dirs = sorted(set(dirs))
-        mkdir = f"mkdir -p {' '.join(q(d) for d in dirs)} && " if dirs else ""
+        for d in dirs:
+            self.remote.makedirs(d)
         if f.secrets:
-            self.remote.run(f"{mkdir}mkdir -p {q(self.layout.secrets)} && chmod 700 {q(self.layout.secrets)}")
-        elif mkdir:
-            self.remote.run(mkdir.removesuffix(" && "))
+            self.remote.makedirs(self.layout.secrets, 0o700)
+            self.remote.sftp.chmod(self.layout.secrets, 0o700)
         # Config and municipality files may hold database URLs: owner-only (issue #10).
         uploads = [(f.config, f"{folder}/{CONFIG}", 0o600)] if f.config else []
         uploads += [(p, f"{folder}/municipalities/{p.name}", 0o600) for p in f.municipalities]
@@ -136,18 +138,19 @@ class Deploy(Change):
     def prune(self) -> str:
         """Keep ``keep_releases`` releases; never the running one or the one before it."""
         self.state.deployed(self.target or "")
-        listing = self.remote.run(f"ls -1 {q(self.layout.releases)}").stdout.split()
-        order = [r for r in listing if r not in self.state.releases] + \
-            [r for r in self.state.releases if r in listing]
+        order = self.state.prune_order(self.remote.listdir(self.layout.releases))
         keep = {self.target, self.before}
-        removed = []
+        removed: list[str] = []
         for name in order:
             if len(order) - len(removed) <= self.host.keep_releases:
                 break
             if name not in keep:
-                self.remote.run(f"rm -rf -- {q(self.layout.release(name))}")
                 removed.append(name)
-        self.state.releases = [r for r in order if r not in removed]
+        if removed:
+            self.remote.run("rm -rf -- " + " ".join(q(self.layout.release(n)) for n in removed))
+        for name in removed:
+            self.state.forget(name)
+        self.state.releases = [r for r in self.state.releases if r in order]
         self.created = None  # the release is in place now; a later failure keeps it
         return f"removed {', '.join(removed)}" if removed else f"{len(order)} releases kept"
 
@@ -165,12 +168,10 @@ class Rollback(Change):
                      ("health", self.health)])
 
     def choose(self) -> str:
-        listing = set(self.remote.run(f"ls -1 {q(self.layout.releases)}").stdout.split())
+        listing = set(self.remote.listdir(self.layout.releases))
         order = [r for r in self.state.releases if r in listing]
-        if self.before in order:
-            earlier = order[: order.index(self.before)]
-        else:
-            earlier = [r for r in order if r != self.before]
+        earlier = order[: order.index(self.before)] if self.before in order else order
+        earlier = [r for r in earlier if r != self.before and r not in self.state.retired]
         if not earlier:
             raise DeployError(f"no release before {self.before or 'nothing'} is kept on the host "
                               f"(releases: {', '.join(order) or 'none'})")
@@ -179,10 +180,7 @@ class Rollback(Change):
 
     def record(self, result: str, error: str) -> None:
         if result == OK and self.before:
-            # The release rolled away from becomes the oldest: a second rollback goes further back,
-            # and pruning removes it first.
-            self.state.forget(self.before)
-            self.state.releases.insert(0, self.before)
+            self.state.retire(self.before)  # a second rollback goes further back, not forth
         super().record(result, error)
 
 
