@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,30 +10,18 @@ import pytest
 
 from sf1630.testing.pytest_plugin import make_delivery, make_job, register_plugin, sf1630_host  # noqa: F401
 
-PG_URL = os.environ.get("SF1630_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from plugin_support import PG_URL
 
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    """A fresh PostgreSQL schema name on the local server; dropped after the test."""
-    psycopg = pytest.importorskip("psycopg")
+    """A fresh PostgreSQL schema name on the local server (127.0.0.1:5432, database test); dropped after."""
+    import psycopg
+
     name = f"sf1630_test_{uuid.uuid4().hex[:12]}"
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
     yield name
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-def pg_rows(schema: str, query: str, params: tuple = ()) -> list[tuple]:
-    """Run a query in ``schema`` on the test server."""
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
-        return conn.execute(query, params).fetchall()
 
 
 @pytest.fixture

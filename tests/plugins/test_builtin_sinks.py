@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PG_URL, pg_rows
+from plugin_support import PG_URL, pg_rows
 from sf1630.api import LoadError
 from sf1630.documents.metadata import Metadata, parse_metadata
 from sf1630.documents.trigger import FileDescriptor

@@ -11,18 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from plugin_support import pip_install
 from sf1630.api import PluginError
 from sf1630.plugins import make_plugin_host
 
 PROBE = Path(__file__).parents[1] / "data" / "sf1630-probe"
 BUILTINS = ["dubu", "ky", "ksd", "aula", "kp", "sqlite", "postgres", "directory"]  # then other built-ins
-
-
-def pip_install(source: Path, target: Path) -> None:
-    """``pip install --target``, as a vendor installs a plugin for the one-file executable."""
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
-                           "--target", str(target), str(source)], capture_output=True, text=True)
-    assert done.returncode == 0, f"pip install failed:\n{done.stdout}\n{done.stderr}"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from conftest import PG_URL, pg_rows
+from plugin_support import PG_URL, pg_rows
 from sf1630.api import LoadError, SchemaChange
 from sf1630_plugins.sinks import postgres, sqlite
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PG_URL
+from plugin_support import PG_URL
 from sf1630.api import ExtractError
 from sf1630.testing.conformance import SourceConformance, extract, make_job
 from sf1630_plugins.sources import ky
