@@ -75,6 +75,9 @@ class Running:
         self.known_hosts.write_text(self.platform.known_hosts_line() + "\n")
 
     def run(self, awaitable: Any, timeout: float = 30) -> Any:
+        if not self.loop.is_running():
+            raise RuntimeError("the platform's loop is not running (stopped)")
+
         async def wait() -> Any:
             return await awaitable
         return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(timeout)
@@ -173,6 +176,8 @@ class Client:
         return lambda *args, **kwargs: self.running.run(method(*args, **kwargs))
 
     def close(self) -> None:
+        if not self.running.loop.is_running():
+            return
         self.conn.close()
         self.running.run(self.conn.wait_closed())
 

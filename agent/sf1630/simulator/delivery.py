@@ -66,6 +66,13 @@ def _write_file(path: Path, data: bytes, fsync: bool) -> None:
             os.fsync(f.fileno())
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -161,6 +168,9 @@ class Steps:
     def _deliver_data(self, d: Decision, user: str, copy: bool) -> None:
         assert d.data_name is not None
         src = self.root / d.user / "OUT" / d.data_name
+        inbox = self._inbox(user)
+        if _same_file(src, inbox / d.data_name):
+            return   # linked there before a restart (and rename() between two links of one file does nothing)
         tmp = self.staging / f"{d.uuid}.{user}.data"
         tmp.unlink(missing_ok=True)
         linked = False
@@ -178,7 +188,6 @@ class Steps:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        inbox = self._inbox(user)
         # An older delivery of the same name: drop its metadata first, so it never describes new data.
         (inbox / (d.data_name + METADATA_SUFFIX)).unlink(missing_ok=True)
         os.replace(tmp, inbox / d.data_name)
