@@ -1,0 +1,67 @@
+"""``sf1630 doctor``: check an installation and say what to fix (issues #4 and #14).
+
+Each check returns :class:`Finding` records: ``ok``, ``warn`` or ``error``, a topic, what was
+found and, when something is wrong, the command or change that fixes it. :func:`diagnose` runs
+them in order: config, alerts, keys, known_hosts, connections, journal, the agent's own files.
+Nothing here changes anything: the journal is only read, never created or migrated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Level = Literal["ok", "warn", "error"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a check."""
+
+    level: Level
+    topic: str
+    message: str
+    fix: str = ""
+
+
+def ok(topic: str, message: str) -> Finding:
+    return Finding("ok", topic, message)
+
+
+def warn(topic: str, message: str, fix: str = "") -> Finding:
+    return Finding("warn", topic, message, fix)
+
+
+def error(topic: str, message: str, fix: str = "") -> Finding:
+    return Finding("error", topic, message, fix)
+
+
+def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeout: float = 10.0,
+             now: float | None = None) -> list[Finding]:
+    """Every finding for the config at ``path``; stops after the config check when it cannot load."""
+    from sf1630.doctor import files, keyfiles, remote, setup
+
+    findings, cfg, host = setup.check_config(path, env)
+    if cfg is None:
+        return findings
+    findings += setup.check_alerts(cfg)
+    findings += keyfiles.check_accounts(cfg, now=now)
+    trusted, found = remote.check_known_hosts(cfg, timeout if connect else None)
+    findings += found
+    if connect:
+        findings += remote.check_connections(cfg, trusted, timeout)
+    findings += setup.check_journal(cfg)
+    findings += files.check_modes(cfg, host)
+    findings += files.check_keep_days(cfg, host, now=now)
+    return findings
+
+
+def summary(findings: list[Finding]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    return (sum(f.level == "error" for f in findings), sum(f.level == "warn" for f in findings))
+
+
+def as_dict(f: Finding) -> dict[str, Any]:
+    """A finding as JSON (``sf1630 doctor --json``)."""
+    return {"level": f.level, "topic": f.topic, "message": f.message, "fix": f.fix}
