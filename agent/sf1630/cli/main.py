@@ -23,6 +23,8 @@ COMMANDS = [
     "config",
     "init",
     "deploy",
+    "doctor",
+    "keys",
 ]
 
 
