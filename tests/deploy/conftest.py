@@ -79,7 +79,10 @@ def make_host(tmp_path):
 
     def make(name: str, **extra) -> DeployHost:
         root = tmp_path / name
-        server = SshdServer(root / "sshd")
+        (root / "home").mkdir(parents=True)
+        # A clean login environment, as on a server: the test machine's own ~/.bashrc would add a
+        # tenth of a second to every remote command.
+        server = SshdServer(root / "sshd", extra_config=f"SetEnv HOME={root / 'home'}\n")
         key = make_key(root / "client" / "id_ed25519")
         server.authorize(key)
         server.start()
@@ -113,7 +116,7 @@ def site_files(tmp_path) -> Path:
     site = tmp_path / "site"
     (site / "municipalities").mkdir(parents=True)
     (site / "plugins" / "pkg").mkdir(parents=True)
-    (site / "sf1630.toml").write_text('[agent]\njournal = "/var/lib/sf1630/journal.db"\n')
+    (site / "agent.toml").write_text('[agent]\njournal = "/var/lib/sf1630/journal.db"\n')
     (site / "municipalities" / "aarhus.toml").write_text('[municipality]\nkey = "aarhus"\n')
     (site / "municipalities" / "odense.toml").write_text('[municipality]\nkey = "odense"\n')
     (site / "plugins" / "probe.py").write_text("PROBE = 1\n")
@@ -133,7 +136,7 @@ def make_inventory(tmp_path, site_files):
                     "min_free_mb": 1, "restart_command": 'echo "$SF1630_RELEASE" >> restarts.log', **defaults}
         lines = ["[deploy]", "parallel = 4", "", "[defaults]"]
         lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
-        lines += ["", "[defaults.files]", f'config = "{site_files}/sf1630.toml"',
+        lines += ["", "[defaults.files]", f'config = "{site_files}/agent.toml"',
                   f'municipalities = ["{site_files}/municipalities/*.toml"]',
                   f'plugins = "{site_files}/plugins"', f'secrets = ["{site_files}/db.passphrase"]']
         for h in hosts:

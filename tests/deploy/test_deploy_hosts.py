@@ -52,7 +52,7 @@ def test_dry_run_says_what_each_host_would_get_and_changes_nothing(make_host, ma
 
     assert code == 0
     assert "alpha: would upload sf1630 1.1.0" in out
-    assert "releases/1.1.0/sf1630.toml (0600)" in out
+    assert "releases/1.1.0/agent.toml (0600)" in out
     assert "from 1.0.0 to releases/1.1.0" in out
     assert "dry run" in out
     assert host.snapshot() == before

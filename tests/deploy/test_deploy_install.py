@@ -25,7 +25,9 @@ def test_first_install_puts_every_file_in_place_on_two_hosts(make_host, make_sta
         assert hashlib.sha256((release / "sf1630").read_bytes()).digest() == \
             hashlib.sha256(binary.read_bytes()).digest()
         assert _mode(release / "sf1630") == 0o755
-        assert _mode(release / "sf1630.toml") == 0o600
+        assert _mode(release / "agent.toml") == 0o600
+        assert (release / "state").resolve() == (h.dir / "state").resolve() and _mode(h.dir / "state") == 0o700
+        assert (release / "keys" / "db.passphrase").read_text() == "not-a-real-secret\n"
         assert sorted(p.name for p in (release / "municipalities").iterdir()) == ["aarhus.toml", "odense.toml"]
         assert _mode(release / "municipalities" / "aarhus.toml") == 0o600
         assert (release / "plugins" / "probe.py").read_text() == "PROBE = 1\n"

@@ -1,9 +1,12 @@
 """The layout of an install directory, its deploy state file, and the release being deployed.
 
     <dir>/releases/<release>/sf1630        the executable (0755)
-    <dir>/releases/<release>/sf1630.toml   the agent config (0600), municipalities/ and plugins/ beside it
+    <dir>/releases/<release>/agent.toml    the agent config (0600), municipalities/ and plugins/ beside it
+    <dir>/releases/<release>/state -> ../../state     the journal and spool, kept across releases
+    <dir>/releases/<release>/keys -> ../../secrets    keys and known_hosts, kept across releases
     <dir>/current -> releases/<release>    switched atomically (ln -s to a temporary name, mv -T)
-    <dir>/secrets/                          secret files (0700 folder, 0600 files), shared by releases
+    <dir>/state/                            0700; `state/...` paths in agent.toml land here
+    <dir>/secrets/                          secret files (0700 folder, 0600 files), `keys/...` in agent.toml
     <dir>/deploy.json                       release order and the last deploys (`sf1630 deploy status`)
     <dir>/.deploy.lock/                     present while a deploy or rollback runs
 """
@@ -24,7 +27,8 @@ from typing import Any
 from sf1630.errors import Sf1630Error
 
 BINARY = "sf1630"
-CONFIG = "sf1630.toml"
+CONFIG = "agent.toml"  # the name `sf1630 init` writes and the agent looks for
+SHARED = {"state": "state", "keys": "secrets"}  # link in each release -> folder of <dir>
 HISTORY_KEEP = 50
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,80}$")
 
@@ -54,6 +58,9 @@ class Layout:
     @property
     def secrets(self) -> str:
         return f"{self.dir}/secrets"
+
+    def shared(self, folder: str) -> str:
+        return f"{self.dir}/{folder}"
 
     def release(self, name: str) -> str:
         if not RELEASE_NAME.match(name):

@@ -14,7 +14,7 @@ from sf1630.deploy.change import EXPECTED_PLATFORM, Change, DeployError, parse_p
 from sf1630.deploy.inventory import Host
 from sf1630.deploy.remote import Remote, q
 from sf1630.deploy.report import OK, StepLog
-from sf1630.deploy.state import BINARY, CONFIG, Release
+from sf1630.deploy.state import BINARY, CONFIG, SHARED, Release
 
 SKIPPED_FILES = ("__pycache__",)
 
@@ -93,11 +93,7 @@ class Deploy(Change):
         dirs = [folder + "/municipalities"] if f.municipalities else []
         dirs += [posixpath.normpath(f"{folder}/plugins/{p.parent.as_posix()}") for p in plugins]
         dirs = sorted(set(dirs))
-        for d in dirs:
-            self.remote.makedirs(d)
-        if f.secrets:
-            self.remote.makedirs(self.layout.secrets, 0o700)
-            self.remote.sftp.chmod(self.layout.secrets, 0o700)
+        self.remote.run(self.prepare_folders(folder, dirs))
         # Config and municipality files may hold database URLs: owner-only (issue #10).
         uploads = [(f.config, f"{folder}/{CONFIG}", 0o600)] if f.config else []
         uploads += [(p, f"{folder}/municipalities/{p.name}", 0o600) for p in f.municipalities]
@@ -106,11 +102,24 @@ class Deploy(Change):
         for local, remote, mode in uploads:
             self.remote.put(local, remote, mode)
         if self.host.owner:
-            owned = [folder] + ([self.layout.secrets] if f.secrets else [])
-            self.remote.run(self.remote.privileged(f"chown -R {q(self.host.owner)} {' '.join(map(q, owned))}"))
+            owner, lay = q(self.host.owner), self.layout
+            self.remote.run(self.remote.privileged(
+                f"chown -R {owner} {q(folder)} {q(lay.secrets)} && chown {owner} {q(lay.shared('state'))}"))
         done = [("config", 1 if f.config else 0), ("municipality files", len(f.municipalities)),
                 ("plugin files", len(plugins)), ("secret files", len(f.secrets))]
         return ", ".join(f"{n} {what}" for what, n in done if n) or "no files in the inventory"
+
+    def prepare_folders(self, folder: str, dirs: list[str]) -> str:
+        """Shell that makes the release's folders, the shared ones (0700) and the release's links to them.
+
+        `state/...` and `keys/...` paths of an agent.toml written by `sf1630 init` then reach folders
+        that every release shares, so an upgrade keeps the journal, spool and keys (issue #4, "Upgrades").
+        """
+        shared = [self.layout.shared(target) for target in SHARED.values()]
+        make = " ".join(q(d) for d in [*dirs, *shared])
+        links = " && ".join(f"ln -sfn {q('../../' + target)} {q(folder + '/' + name)}"
+                            for name, target in SHARED.items())
+        return f"mkdir -p {make} && chmod 700 {' '.join(map(q, shared))} && {links}"
 
     def run_new(self, args: str) -> tuple[int, str]:
         """Run the new release's binary in its folder; (exit code, output)."""
