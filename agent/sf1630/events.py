@@ -50,6 +50,15 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class SchemaChanged:
+    """A sink changed a table because a source's header changed (issue #14)."""
+
+    delivery: Delivery
+    sink: str
+    changes: tuple  # sf1630.api.SchemaChange records
+
+
+@dataclass(frozen=True)
 class RetentionWarning:
     """A file of our own on the server is older than warn_days (rule 8)."""
 
@@ -84,7 +93,7 @@ class Progress:
     nbytes: int
 
 
-Event = Delivered | Failed | Received | Loaded | RetentionWarning | ReceiptOverdue | Stray | Progress
+Event = Delivered | Failed | Received | Loaded | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Progress
 Emit = Callable[[Event], None]
 
 
@@ -101,6 +110,8 @@ def plugin_emitter(host: Any) -> Emit:
                 host.on_received(delivery=d)
             case Loaded(delivery=d, sink=sink, result=result):
                 host.on_loaded(delivery=d, sink=sink, result=result)
+            case SchemaChanged(delivery=d, sink=sink, changes=changes):
+                host.on_schema_changed(delivery=d, sink=sink, changes=changes)
             case RetentionWarning(account=account, path=path, age_days=age):
                 host.on_retention_warning(account=account, path=path, age_days=age)
             case _:

@@ -18,7 +18,7 @@ from typing import Any
 from sf1630 import steps
 from sf1630.api import Delivery, Transfer
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
-from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, Stray
+from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, SchemaChanged, Stray
 from sf1630.inbound import Incoming, delivery_of, for_us
 from sf1630.remote import Remote, Stopped
 from sf1630.spool import Spool
@@ -98,8 +98,8 @@ class Receiver:
             report.skipped.append(name)
             return
         md = incoming.metadata
-        t, created = self.journal.claim(
-            "receive", steps.receive_key(link.name, md.file_transfer_uuid), municipality=spec.municipality.key,
+        t, created = await asyncio.to_thread(
+            self.journal.claim, "receive", steps.receive_key(link.name, md.file_transfer_uuid), municipality=spec.municipality.key,
             source=incoming.source, account=link.name, file_name=md.descriptor.file_name,
             file_transfer_uuid=md.file_transfer_uuid, size=md.descriptor.size_in_bytes,
             details={"metadata_name": name, "sender": md.descriptor.sender})
@@ -160,29 +160,34 @@ class Receiver:
         local = self._local(t)
         self.spool.folder(local)
         await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
-        return self._move(t, steps.DOWNLOADED)
+        return await self._move(t, steps.DOWNLOADED)
 
     async def _delete_remote(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
         # Rule 4: the recipient deletes once fetched.
         paths = [f"IN/{t.file_name}", f"IN/{t.details['metadata_name']}"]
         await self.remote.run(spec.link, lambda s: _remove_all(s, paths))
-        t = self._move(t, steps.REMOTE_DELETED)
+        t = await self._move(t, steps.REMOTE_DELETED)
         self.emit(Received(delivery=self._delivery(spec, t), transfer=t))
         return t
 
     async def _load(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
         delivery = self._delivery(spec, t)
         path = self._local(t)
-        rows = 0
+        rows, changes = 0, []
         try:
             for sink in spec.sinks:
+                label = sink.label or sink.sink.name
                 result = await self._load_one(sink, delivery, path)
                 rows += result.rows
-                self.emit(Loaded(delivery=delivery, sink=sink.label or sink.sink.name, result=result))
+                self.emit(Loaded(delivery=delivery, sink=label, result=result))
+                if getattr(result, "changes", ()):
+                    changes += [f"{label}: {c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in result.changes]
+                    self.emit(SchemaChanged(delivery=delivery, sink=label, changes=tuple(result.changes)))
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
-            return self._quarantine(t, f"{type(exc).__name__}: {exc}")
+            return await self._quarantine(t, f"{type(exc).__name__}: {exc}")
         steps.crash_point("sinks_loaded")
-        t = self._move(t, steps.LOADED, rows=rows)
+        extra = {"details": {**t.details, "schema_changes": changes}} if changes else {}
+        t = await self._move(t, steps.LOADED, rows=rows, **extra)
         self.spool.discard_tree(path.parent)
         log.info("loaded %s (%d rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
@@ -195,7 +200,7 @@ class Receiver:
         async with lock:
             return await asyncio.to_thread(spec.sink.load, delivery, path, spec.options)
 
-    def _quarantine(self, t: Transfer, reason: str) -> Transfer:
+    async def _quarantine(self, t: Transfer, reason: str) -> Transfer:
         first = t.state != steps.QUARANTINED
         src = self._local(t)
         if first:
@@ -203,7 +208,7 @@ class Receiver:
             for f in sorted(src.parent.iterdir()):
                 self.spool.move(f, dst.with_name(f.name))
         attempts = int((t.details or {}).get("load_attempts", 0)) + 1
-        t = self._move(t, steps.QUARANTINED, error=reason, details={**(t.details or {}), "load_attempts": attempts})
+        t = await self._move(t, steps.QUARANTINED, error=reason, details={**(t.details or {}), "load_attempts": attempts})
         log.error("load of %s failed (attempt %d), kept in quarantine: %s", t.file_name, attempts, reason,
                   extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         if first:
@@ -229,8 +234,9 @@ class Receiver:
         path = self._local(t)
         return delivery_of(t, path.with_name(t.details["metadata_name"]), spec)
 
-    def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
-        t = self.journal.move(t.id, state, **fields)
+    async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
+        # In a thread: the commit waits for the disk (fsync) and the event loop must not.
+        t = await asyncio.to_thread(self.journal.move, t.id, state, **fields)
         steps.crash_point(state)
         return t
 

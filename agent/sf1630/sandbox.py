@@ -136,8 +136,11 @@ class Sandbox:
         (folder / "municipalities").mkdir(parents=True, exist_ok=True)
         sources = self.sources if sources is None else sources
         chosen = self.municipalities if municipalities is None else municipalities
+        # One connection per account: a smaller bound makes accounts take turns (reconnects).
+        per_host = max(4, (len(sources) if send else 0) + (len(chosen) if receive else 0))
         settings = {"journal": "state/journal.sqlite", "spool": "state/spool", "environment": "local",
-                    "municipalities": "municipalities/*.toml", "poll_interval": 1, **(agent or {})}
+                    "municipalities": "municipalities/*.toml", "poll_interval": 1,
+                    "connections_per_host": per_host, **(agent or {})}
         accounts: dict[str, Any] = {}
         if send:
             accounts.update({s.account: {"user": s.user, "keys": [str(self.key_of(s.user))]} for s in sources})

@@ -78,10 +78,10 @@ class Sender:
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
             job, name = self.plan(spec, when)
-        t, _ = self.journal.claim("send", steps.send_key(spec.link.name, name), municipality=spec.municipality.key,
-                                  source=spec.source.name, account=spec.link.name, file_name=name,
-                                  period=job.period, recipient=spec.recipient_code,
-                                  details=send_details(spec, job, resend_reason))
+        t, _ = await asyncio.to_thread(
+            self.journal.claim, "send", steps.send_key(spec.link.name, name), municipality=spec.municipality.key,
+            source=spec.source.name, account=spec.link.name, file_name=name, period=job.period,
+            recipient=spec.recipient_code, details=send_details(spec, job, resend_reason))
         return await self._guarded(t, spec, steps.next_send_step(t.state))
 
     # -- after a crash -----------------------------------------------------------------
@@ -137,8 +137,9 @@ class Sender:
             step = steps.next_send_step(t.state)
         return t
 
-    def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
-        t = self.journal.move(t.id, state, **fields)
+    async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
+        # In a thread: the commit waits for the disk (fsync) and the event loop must not.
+        t = await asyncio.to_thread(self.journal.move, t.id, state, **fields)
         steps.crash_point(state)
         return t
 
@@ -150,19 +151,19 @@ class Sender:
         path = self.spool.outgoing(t.account, t.file_name)
         result, size = await asyncio.to_thread(self.spool.write, path, lambda out: spec.source.write_extract(job, out))
         log.info("extracted %s: %d rows, %d bytes", t.file_name, result.rows, size)
-        return self._move(t, steps.EXTRACTED, size=size, rows=result.rows)
+        return await self._move(t, steps.EXTRACTED, size=size, rows=result.rows)
 
     async def _upload_data(self, t: Transfer, link: Link) -> Transfer:
         path = self.spool.outgoing(t.account, t.file_name)
         await self.remote.run(link, lambda s: s.upload(path, f"OUT/{t.file_name}"))
-        return self._move(t, steps.DATA_UPLOADED)
+        return await self._move(t, steps.DATA_UPLOADED)
 
     async def _upload_trigger(self, t: Transfer, link: Link) -> Transfer:
         data = build_send_trigger(t)
         # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
         await self.remote.run(link, lambda s: s.write_bytes(f"OUT/{t.file_name}.trigger", data), refused_too=True)
         steps.crash_point("trigger_written")
-        return self._move(t, steps.TRIGGER_UPLOADED)
+        return await self._move(t, steps.TRIGGER_UPLOADED)
 
     async def _await_receipt(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
         name = f"{t.file_name}.sftpreceipt"
@@ -212,7 +213,7 @@ class Sender:
                 await asyncio.to_thread(spec.source.delivered, job_of(spec, t))
             except Exception:
                 log.exception("%s: source %s failed after delivery (ignored)", t.file_name, spec.source.name)
-        t = self._move(t, steps.DELIVERED, file_transfer_uuid=ftu)
+        t = await self._move(t, steps.DELIVERED, file_transfer_uuid=ftu)
         log.info("delivered %s (FileTransferUUID %s)", t.file_name, ftu, extra={"file": t.file_name, "uuid": ftu})
         self.emit(Delivered(transfer=t))
         self.spool.discard(self.spool.outgoing(t.account, t.file_name))
@@ -220,7 +221,7 @@ class Sender:
         return t
 
     async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None) -> Transfer:
-        t = self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
+        t = await self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
         self.emit(Failed(transfer=t, reason=reason))
         self.spool.discard(self.spool.outgoing(t.account, t.file_name))
@@ -230,7 +231,7 @@ class Sender:
         """Rule 3: after an error receipt the sender deletes its data file (and trigger) itself."""
         names = [f"OUT/{t.file_name}", f"OUT/{t.file_name}.trigger", f"IN/{t.file_name}.sftpreceipt"]
         if await self._tidy(link, names):
-            t = self._move(t, steps.CLEANED)
+            t = await self._move(t, steps.CLEANED)
         return t
 
     async def _tidy(self, link: Link, paths: list[str]) -> bool:

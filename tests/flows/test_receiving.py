@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sf1630.events import Failed, RetentionWarning, Stray
+from sf1630.events import Failed, RetentionWarning, SchemaChanged, Stray
 
 from .conftest import (IKAST, KY, edit_toml, journal_rows, lis_database, loaded_rows, run_receive, run_send)
 
@@ -96,3 +96,18 @@ def test_own_files_older_than_warn_days_raise_a_retention_warning(make_platform,
     [warning] = events.of(RetentionWarning)
     assert (warning.account, warning.path, round(warning.age_days)) == ("KY", "OUT/forgotten.csv", 25)
     assert summary.ok
+
+
+def test_a_changed_table_fires_schema_changed_and_is_journalled(make_platform, make_agent_config):
+    platform, lis, sent = _one_delivery(make_platform, make_agent_config)
+    with sqlite3.connect(lis_database(lis)) as db:  # an older table: a column the source no longer writes
+        db.execute('CREATE TABLE ky (payment_id TEXT, retired_column TEXT)')
+
+    reports, events = run_receive(lis)
+
+    [t] = reports[0].loaded
+    [changed] = events.of(SchemaChanged)
+    assert changed.sink == "sqlite"
+    assert {(c.column, c.kind) for c in changed.changes} >= {("case_id", "added"), ("retired_column", "missing")}
+    assert any("retired_column missing" in line for line in t.details["schema_changes"])
+    assert loaded_rows(lis_database(lis))[sent.file_name] == (10, 10, 10)
