@@ -20,7 +20,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sf1630.events import Delivered, Event, Failed, Loaded, Progress, ReceiptOverdue, Received, RetentionWarning, Stray
+from sf1630.events import (Delivered, Event, Failed, Loaded, Progress, ReceiptOverdue, Received, RetentionWarning,
+                           SchemaChanged, Stray)
 
 log = logging.getLogger("sf1630.metrics")
 
@@ -30,7 +31,8 @@ WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 # "<code> <code description>: <description>" per error entry of the receipt, joined by "; " (sender.py).
 RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[^:;]+:")
 EVENT_NAMES = {Delivered: "delivered", Failed: "failed", Received: "received", Loaded: "loaded",
-               RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray"}
+               RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray",
+               SchemaChanged: "schema_changed"}
 Labels = tuple[tuple[str, str], ...]
 
 
