@@ -47,6 +47,7 @@ _LAZY = {
     "Received": "sf1630.events",
     "Loaded": "sf1630.events",
     "RetentionWarning": "sf1630.events",
+    "SchemaChanged": "sf1630.events",
 }
 
 __all__ = [

@@ -175,6 +175,15 @@ class PluginHost:
         """The sink registered as ``name``; PluginError saying why when there is none."""
         return self._lookup("sink", self._sinks, name)
 
+    def is_blocked(self, name: str) -> bool:
+        """Whether a plugin name is disabled by config or SF1630_DISABLE_PLUGINS."""
+        return self._pm.is_blocked(name)
+
+    def origin(self, name: str) -> str | None:
+        """Where a plugin seen so far came from."""
+        info = self._infos.get(name)
+        return info.origin if info else None
+
     def owner(self, kind: str, name: str) -> str | None:
         """The plugin that registered a source or sink."""
         return self._owners.get((kind, name))
@@ -283,9 +292,9 @@ def _load_entry_points(host: PluginHost, eps: Iterable[importlib.metadata.EntryP
         dist = getattr(ep, "dist", None)
         version = dist.version if dist else ""
         origin = f"entry point {ep.value} of {dist.name if dist else '?'} {version}".rstrip()
-        if ep.name in host._infos and host._infos[ep.name].origin == origin:
+        if host.origin(ep.name) == origin:
             continue  # the same distribution seen again through plugin_paths
-        if host._pm.is_blocked(ep.name):
+        if host.is_blocked(ep.name):
             host.add(None, ep.name, origin, version)
             continue
         try:
@@ -316,7 +325,7 @@ def _load_folder(host: PluginHost, folder: Path) -> None:
 
 def _load_module_file(host: PluginHost, path: Path) -> None:
     name, origin = path.stem, f"plugin_paths {path}"
-    if host._pm.is_blocked(name):
+    if host.is_blocked(name):
         host.add(None, name, origin)
         return
     loaded = sys.modules.get(name)
