@@ -60,8 +60,7 @@ class Receiver:
         report = RoundReport(spec.link.name)
         self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
-        open_ = [t for t in self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, limit=1_000_000_000)
-                 if t.account == spec.link.name]
+        open_ = self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
         local = [t for t in open_ if t.state != steps.SEEN]
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
         limit = asyncio.Semaphore(self.per_account)

@@ -20,12 +20,12 @@ from sf1630 import steps
 from sf1630.api import Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
+from sf1630.outbound import build_send_trigger, job_of, send_details
 from sf1630.receipts import ReceiptWatcher
 from sf1630.remote import Remote, Stopped
-from sf1630.spool import Spool
 from sf1630.specs import Link, SendSpec
+from sf1630.spool import Spool
 from sf1630.steps import SendStep
-from sf1630.outbound import build_send_trigger, job_of, send_details
 
 log = logging.getLogger("sf1630.sender")
 
@@ -92,7 +92,7 @@ class Sender:
         return await self._guarded(t, spec, step, link)
 
     async def _resume_step(self, t: Transfer, link: Link) -> SendStep:
-        if t.state in (steps.PLANNED, steps.EXTRACTED):
+        if t.state in (steps.PLANNED, steps.EXTRACTED, steps.TRIGGER_UPLOADED):  # no need to look
             return steps.resume_send_step(t.state, local_ok=self._local_ok(t), remote_size=None,
                                           expected_size=t.size, trigger_present=False, receipt_present=False)
         name = t.file_name
@@ -168,7 +168,7 @@ class Sender:
     async def _await_receipt(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
         name = f"{t.file_name}.sftpreceipt"
         receipt = None
-        for attempt in range(2):  # a receipt caught while still being written parses on the second look
+        for _ in range(2):  # a receipt caught while still being written parses on the second look
             data = await self._wait_receipt(t, link, name)
             try:
                 receipt = parse_receipt(data, origin=f"{link.user}:IN/{name}")
