@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
 from sf1630.deploy.inventory import load_inventory
 from sf1630.errors import ConfigError
 
@@ -29,6 +31,34 @@ address = "10.0.0.6"
 port = 2222
 service = "none"
 """
+
+
+EXAMPLE = Path(__file__).parents[2] / "conf" / "deploy.example.toml"
+
+
+def test_the_example_inventory_loads(tmp_path):
+    site = tmp_path / "site"
+    for name in ("agent.toml", "municipalities/aarhus.toml", "municipalities/randers.toml",
+                 "municipalities/odense.toml", "keys/known_hosts.production", "plugins/probe.py"):
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("")
+    (tmp_path / "deploy.toml").write_text(EXAMPLE.read_text())
+
+    inventory = load_inventory(tmp_path / "deploy.toml")
+
+    assert list(inventory.hosts) == ["test", "prod-north", "prod-south"]
+    south = inventory.hosts["prod-south"]
+    assert (south.port, south.service, south.sudo, south.keep_releases) == (2202, "systemd", True, 3)
+    assert [p.name for p in south.files.municipalities] == ["odense.toml"]
+    assert len(inventory.hosts["test"].files.municipalities) == 3
+    assert inventory.binary == tmp_path / "../dist/sf1630"
+
+
+@pytest.fixture(autouse=True)
+def agent_file(tmp_path):
+    """The config file GOOD names."""
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "sf1630.toml").write_text("")
 
 
 def test_hosts_get_the_defaults_and_paths_relative_to_the_inventory(tmp_path):
@@ -71,6 +101,14 @@ def test_errors_name_the_file_line_and_key(tmp_path, extra, line, words):
     message = str(err.value)
     assert message.startswith(f"{path}:{line}: hosts.prod.")
     assert words in message
+
+
+def test_a_missing_config_file_is_named_where_the_inventory_names_it(tmp_path):
+    path = tmp_path / "deploy.toml"
+    path.write_text(GOOD.replace("agent/sf1630.toml", "agent/missing.toml"))
+
+    with pytest.raises(ConfigError, match=r":13: defaults.files.config: .*missing.toml is not an existing file"):
+        load_inventory(path)
 
 
 def test_an_unknown_service_manager_is_refused(tmp_path):

@@ -126,16 +126,29 @@ class _Reader:
                                 "variable with key_passphrase_env or a file with key_passphrase_file")
             raise self.fail(where, key, f"unknown key; expected one of {', '.join(sorted(allowed))}")
 
-    def files(self, merged: dict[str, Any], where: tuple[Any, ...]) -> HostFiles:
-        self.check_keys(merged, FILE_KEYS, where)
-        config = merged.get("config")
-        plugins = merged.get("plugins")
+    def files(self, defaults: dict[str, Any], own: dict[str, Any], where: tuple[Any, ...]) -> HostFiles:
+        self.check_keys(defaults, FILE_KEYS, ("defaults", "files"))
+        self.check_keys(own, FILE_KEYS, where)
+        merged = {**defaults, **own}
+
+        def at(key: str) -> tuple[Any, ...]:
+            return where if key in own else ("defaults", "files")
+
+        config, plugins = merged.get("config"), merged.get("plugins")
         return HostFiles(
-            config=self.local_path(config, where, "config") if config else None,
-            municipalities=tuple(self.globbed(merged.get("municipalities", []), where, "municipalities")),
-            plugins=self.local_path(plugins, where, "plugins") if plugins else None,
-            secrets=tuple(self.globbed(merged.get("secrets", []), where, "secrets")),
+            config=self.existing(config, at("config"), "config", Path.is_file) if config else None,
+            municipalities=tuple(self.globbed(merged.get("municipalities", []), at("municipalities"),
+                                              "municipalities")),
+            plugins=self.existing(plugins, at("plugins"), "plugins", Path.is_dir) if plugins else None,
+            secrets=tuple(self.globbed(merged.get("secrets", []), at("secrets"), "secrets")),
         )
+
+    def existing(self, value: Any, where: tuple[Any, ...], key: str, test: Any) -> Path:
+        path = self.local_path(value, where, key)
+        if not test(path):
+            kind = "folder" if test is Path.is_dir else "file"
+            raise self.fail(where, key, f"{path} is not an existing {kind}")
+        return path
 
     def globbed(self, values: Any, where: tuple[Any, ...], key: str) -> list[Path]:
         if isinstance(values, str):
@@ -178,7 +191,6 @@ class _Reader:
         remote_dir = get("dir", str, "/opt/sf1630")
         if not remote_dir.startswith("/"):
             raise self.fail(origin("dir"), "dir", "the install directory must be an absolute path")
-        files = {**defaults.get("files", {}), **table.get("files", {})}
         pass_file = merged.get("key_passphrase_file")
         return Host(
             name=name, address=get("address", str), user=get("user", str),
@@ -192,7 +204,7 @@ class _Reader:
             sudo=get("sudo", bool, False), owner=get("owner", str), keep_releases=keep,
             connect_timeout=float(get("connect_timeout", (int, float), 10.0)),
             min_free_mb=get("min_free_mb", int, 100),
-            files=self.files(files, where + ("files",)),
+            files=self.files(defaults.get("files", {}), table.get("files", {}), where + ("files",)),
         )
 
 

@@ -84,6 +84,10 @@ class Remote:
             raise ConfigError(f"host {host.name}: known_hosts file {host.known_hosts} does not exist; "
                               f"create it with: ssh-keyscan -p {host.port} {host.address} > {host.known_hosts} "
                               "(then compare the fingerprints with the host's own)")
+        if not host.key.is_file():
+            raise ConfigError(f"host {host.name}: SSH key {host.key} does not exist; create one with: "
+                              f"ssh-keygen -t ed25519 -f {host.key}, and add {host.key}.pub to the host's "
+                              "authorized_keys")
         conn = Connection(
             host.address, user=host.user, port=host.port, connect_timeout=int(host.connect_timeout),
             config=Config(overrides={"load_ssh_configs": False}),
