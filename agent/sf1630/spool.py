@@ -43,7 +43,9 @@ class Spool:
         """Create ``path``'s folder (and its parents under the spool) owner-only; return it."""
         folder = path.parent
         if not folder.is_dir():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # mkdir(parents=True) gives the parents the default mode; each level must be 0700 (issue #14).
+            for level in [p for p in (*reversed(folder.parents), folder) if not p.exists()]:
+                level.mkdir(mode=0o700, exist_ok=True)
         return folder
 
     def write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
