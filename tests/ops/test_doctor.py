@@ -193,3 +193,36 @@ def test_config_and_alert_errors_stop_or_fail_the_check(agent, capsys) -> None:
     assert status == 1
     assert [f["topic"] for f in report["findings"]] == ["config"]
     assert "agent.concurrency" in report["findings"][0]["message"]
+
+
+def test_after_a_real_send_and_receive_every_file_is_owner_only(platform, tmp_path, capsys) -> None:
+    import asyncio
+
+    from sf1630.config.load import load_config
+    from sf1630.flow import make_receiver, receive_round, send_round
+    from sf1630.runtime import Selection, build_runtime
+
+    sender = platform.sandbox.write_agent("source", receive=False, rows=5, municipalities=(HERNING,))
+    lis = platform.sandbox.write_agent("lis", send=False, municipalities=(HERNING,), sinks=[
+        {"type": "sqlite", "options": {"path": str(tmp_path / "lis" / "lis.sqlite3")}},
+        {"type": "directory", "options": {"folder": str(tmp_path / "lis" / "archive")}}])
+
+    async def rounds(agent: Path, kind: str) -> None:
+        rt = build_runtime(load_config(agent))
+        try:
+            if kind == "send":
+                await send_round(rt, Selection(), asyncio.Event())
+            else:
+                await receive_round(rt, make_receiver(rt, asyncio.Event()), Selection())
+        finally:
+            await rt.aclose()
+
+    asyncio.run(rounds(sender, "send"))
+    platform.wait_idle()
+    asyncio.run(rounds(lis, "receive"))
+    assert any((tmp_path / "lis" / "archive").rglob("*.csv"))
+
+    for agent in (lis, sender):
+        status, report = doctor(capsys, agent, "--offline")
+        assert status == 0, "\n".join(f["message"] for f in report["findings"] if f["level"] != "ok")
+        assert findings(report, "ok", "files")[0]["message"] == "the spool, journal and sink files are owner-only"
