@@ -1,7 +1,7 @@
 """A small SMTP server for tests: asyncio on its own thread, keeps every message it is given.
 
-It speaks enough of RFC 5321 for ``smtplib``: EHLO/HELO, optional AUTH PLAIN/LOGIN, MAIL, RCPT,
-DATA (with dot-unstuffing), RSET, NOOP and QUIT. No TLS: the alert tests use ``tls = "none"``.
+It speaks enough of RFC 5321 for ``smtplib``: EHLO/HELO, STARTTLS (given a server ``tls`` context),
+optional AUTH PLAIN/LOGIN, MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP and QUIT.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 import email
 import email.message
 import email.policy
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ class Received:
     recipients: list[str]
     data: bytes
     login: str | None = None
+    tls: bool = False
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -34,6 +36,7 @@ class SmtpServer:
     """``with SmtpServer() as smtp:`` listens on 127.0.0.1:``smtp.port``; messages in ``smtp.messages``."""
 
     users: dict[str, str] = field(default_factory=dict)  # login -> password; empty: no AUTH offered
+    tls: ssl.SSLContext | None = None  # offer STARTTLS with this server context
     messages: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -66,7 +69,7 @@ class SmtpServer:
         return list(self.messages)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        state: dict = {"from": None, "to": [], "login": None}
+        state: dict = {"from": None, "to": [], "login": None, "writer": writer, "tls": False}
 
         async def reply(line: str) -> None:
             writer.write(line.encode() + b"\r\n")
@@ -83,15 +86,22 @@ class SmtpServer:
 
     async def _command(self, verb: str, arg: str, state: dict, reader: asyncio.StreamReader, reply) -> bool:
         if verb == "EHLO":
-            await reply("250-test" if self.users else "250 test")
-            if self.users:
-                await reply("250 AUTH PLAIN LOGIN")
+            offers = (["STARTTLS"] if self.tls and not state["tls"] else []) + (["AUTH PLAIN LOGIN"] if self.users else [])
+            lines = ["test", *offers]
+            for i, text in enumerate(lines):
+                await reply(f"250{'-' if i < len(lines) - 1 else ' '}{text}")
+        elif verb == "STARTTLS" and self.tls:
+            await reply("220 go ahead")
+            await state["writer"].start_tls(self.tls)
+            state["tls"] = True
         elif verb == "HELO":
             await reply("250 test")
         elif verb == "AUTH":
             await self._auth(arg, state, reader, reply)
         elif verb == "MAIL":
-            if self.users and not state["login"]:
+            if self.tls and not state["tls"]:
+                await reply("530 STARTTLS first")
+            elif self.users and not state["login"]:
                 await reply("530 authentication required")
             else:
                 state["from"], state["to"] = arg.partition(":")[2].strip("<> "), []
@@ -131,6 +141,7 @@ class SmtpServer:
         while (line := await reader.readline()) not in (b".\r\n", b""):
             lines.append(line[1:] if line.startswith(b"..") else line)
         with self._arrived:
-            self.messages.append(Received(state["from"], list(state["to"]), b"".join(lines), state["login"]))
+            self.messages.append(Received(state["from"], list(state["to"]), b"".join(lines), state["login"],
+                                          state["tls"]))
             self._arrived.notify_all()
         await reply("250 queued")

@@ -257,3 +257,54 @@ def test_a_password_in_the_alerts_table_is_refused_by_the_config_check(platform,
     add_alerts(sender, {"email": {"host": "h", "sender": "a@b", "recipients": ["c@d"], "password": "x"}})
     status, out, err = in_process("run", "--config", str(sender))(capsys)
     assert status == 1 and "alerts.email.password: secrets never go in a config file" in out + err
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "smtp.crt", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_starttls_is_the_default_and_checks_the_servers_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
+    from sf1630_plugins.alerts.message import retention_warning
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with SmtpServer(tls=context) as server:
+        options = dict(host="127.0.0.1", port=server.port, sender="a@b.example", recipients=["c@d.example"])
+        with pytest.raises(ssl.SSLCertVerificationError):  # not trusted: nothing is sent in the clear
+            EmailChannel(EmailOptions(**options)).send(retention_warning("KY", "OUT/x.csv", 21))
+        EmailChannel(EmailOptions(**options, ca_file=cert)).send(retention_warning("KY", "OUT/x.csv", 21))
+        [mail] = server.wait_for(1)
+    assert mail.tls and "OUT/x.csv" in mail.message.get_content()
+
+
+def test_sf1630_run_stops_at_start_on_a_bad_alerts_table(platform, capsys) -> None:
+    sender = platform.sandbox.write_agent("source", receive=False)
+    add_alerts(sender, {"webhook": {"url": "ftp://nowhere"}})
+    status, _, err = in_process("run", "--config", str(sender))(capsys)
+    assert status == 1 and "[alerts.webhook]" in err and "must start with https://" in err

@@ -33,6 +33,8 @@ class EmailOptions:
     password_file: Path | None = option(None, "file holding the SMTP password (owner-only)")
     sender: str = option("", "From address (required), e.g. \"sf1630@vendor.dk\"")
     recipients: list[str] = option([], "To addresses (at least one)")
+    ca_file: Path | None = option(None, "CA certificate(s) to trust for the server (PEM), e.g. a company CA; "
+                                        "default: the system's")
     subject_prefix: str = option("[sf1630]", "put before each subject")
     timeout: float = option(10.0, "seconds to wait for the SMTP server")
     enabled: bool = option(True, "false turns e-mail alerts off but keeps the table")
@@ -75,13 +77,14 @@ class EmailChannel:
         """Deliver ``alert`` (raises OSError / smtplib.SMTPException when the server refuses)."""
         o = self.options
         smtp: smtplib.SMTP
+        context = ssl.create_default_context(cafile=str(o.ca_file) if o.ca_file else None)
         if o.tls == "ssl":
-            smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=context)
         else:
             smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
         with smtp:
             if o.tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if o.user:
                 smtp.login(o.user, self._password())
             smtp.send_message(self.message(alert))
