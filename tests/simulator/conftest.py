@@ -47,8 +47,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {user: make_key(d / user, kind) for user, kind in kinds.items()}
 
 
-def trigger_bytes(data_name: str = DATA, size: int = 0, sender: str = KY, recipients: tuple[str, ...] = (LIS1,),
-                  routing: RoutingInfo | None = None, file_type: tuple = FILE_TYPE, file_id: str | None = None) -> bytes:
+def trigger_bytes(data_name: str = DATA, size: int = 0, sender: str = KY,
+                  recipients: tuple[str, ...] = (LIS1,), routing: RoutingInfo | None = None, file_type: tuple = FILE_TYPE, file_id: str | None = None) -> bytes:
     """A trigger built by the project's own writer."""
     descriptor = FileDescriptor(data_name, size, sender, recipients, file_id)
     return build_trigger(Trigger(descriptor, routing, () if routing else file_type))

@@ -28,7 +28,8 @@ SIZE_MISMATCH = Code(201, "SIZE_MISMATCH", "The data file's size differs from Si
 SENDER_MISMATCH = Code(300, "SENDER_MISMATCH", "Sender is not the SFTP user that uploaded the trigger")
 UNKNOWN_RECIPIENT = Code(400, "UNKNOWN_RECIPIENT", "A recipient is not a known SFTP user")
 NO_ROUTE = Code(401, "NO_ROUTE", "No route matches the dynamic routing information")
-ROUTING_INFO_MISSING = Code(402, "ROUTING_INFO_MISSING", "Recipients is ROUTING_V1_0_0 but SFTPDynamicRoutingInfo is missing")
+ROUTING_INFO_MISSING = Code(402, "ROUTING_INFO_MISSING",
+                            "Recipients is ROUTING_V1_0_0 but SFTPDynamicRoutingInfo is missing")
 INTERNAL = Code(500, "INTERNAL", "The platform failed to process the trigger")
 
 ALL: tuple[Code, ...] = (

@@ -157,7 +157,8 @@ def decide(user: str, parsed: Parsed, data: DataFacts, users: set[str], routes: 
             problems.append((codes.SIZE_MISMATCH, f"OUT/{d.file_name} has {data.size} bytes, "
                              f"SizeInBytes says {d.size_in_bytes}"))
         if d.sender != user:
-            problems.append((codes.SENDER_MISMATCH, f"Sender is {d.sender!r} but the trigger was uploaded by {user!r}"))
+            problems.append((codes.SENDER_MISMATCH,
+                             f"Sender is {d.sender!r} but the trigger was uploaded by {user!r}"))
         recipients = _recipients(trigger, user, users, routes, problems)
     senders_file_id = trigger.descriptor.senders_file_id if trigger else None
     if problems:

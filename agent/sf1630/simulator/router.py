@@ -212,8 +212,13 @@ class Router:
             except OSError:
                 pass
         server = self.config.server
-        decision = decisions.decide(user, parsed, decisions.DataFacts(size), self._users,
-                                    self.config.routes, server.metadata_root)
+        try:
+            decision = decisions.decide(user, parsed, decisions.DataFacts(size), self._users,
+                                        self.config.routes, server.metadata_root)
+        except Exception as exc:   # a bug, or input no check foresaw: answer it rather than retry forever
+            log.exception("deciding OUT/%s of %s failed", parsed.trigger_name, user)
+            failed = decisions.Parsed(parsed.trigger_name, problem=(decisions.codes.INTERNAL, f"{exc}"))
+            decision = decisions.decide(user, failed, decisions.DataFacts(None), self._users, [], server.metadata_root)
         return decision, inode
 
     # -- state for tests, demos and shutdown -------------------------------------------------------

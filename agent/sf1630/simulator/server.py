@@ -146,7 +146,7 @@ class Platform:
         if recovered:
             log.info("finishing %d route(s) left by an earlier run", recovered)
         await self._listen()
-        self._background = [asyncio.create_task(self._every(self.config.server.scan_seconds, self._scan)),
+        self._background = [asyncio.create_task(self._every(self.config.server.scan_seconds, self._scan, first=0)),
                             asyncio.create_task(self._every(self.config.retention.sweep_seconds, self.sweep, first=0))]
 
     async def _listen(self) -> None:

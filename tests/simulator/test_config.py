@@ -1,0 +1,90 @@
+"""The simulator's config: the example loads, every mistake is named with file, line and key; docs agree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sf1630.errors import ConfigError
+from sf1630.simulator import algorithms, codes
+from sf1630.simulator.config import load_platform_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_example_config_loads():
+    config = load_platform_config(REPO / "conf" / "platform.example.toml")
+    assert config.server.port == 2222 and config.server.settle_seconds == 1.0
+    assert config.server.root == (REPO / "var" / "platform").resolve()
+    assert {u.name for u in config.users} >= {"KY_SFTPSIMPEL", "AULA_SFTP", "IKAST-BRANDE_LIS01_SIMPEL"}
+    assert config.routes[0].infref == "KommunalLedelseInformationOverfør_1"
+    assert config.routes[1].recipient_it_system is None
+    assert config.retention.days == 30 and config.retention.warn_days == 20
+
+
+BAD = '''[server]
+root = "r"
+port = "2222"
+metadata_root = "Meta"
+setle_seconds = 1
+
+[[users]]
+name = "KY"
+public_keys = ["ky.pub"]
+
+[[users]]
+name = "bad/name"
+
+[[routes]]
+sender_authority = "a"
+sender_it_system = "b"
+recipient_authority = "c"
+sftp_user = "KY"
+recipient = "NOBODY"
+
+[retention]
+days = 10
+warn_days = 20
+'''
+
+
+def test_every_problem_is_reported_with_line_and_key(tmp_path):
+    path = tmp_path / "platform.toml"
+    path.write_text(BAD)
+    with pytest.raises(ConfigError) as caught:
+        load_platform_config(path)
+    text = str(caught.value)
+    for expected in (f"{path}:3: server.port: expected int", f"{path}:4: server.metadata_root: must be one of",
+                     f"{path}:5: server.setle_seconds: unknown key", f"{path}:12: users[2].name: 'bad/name'",
+                     f"{path}:19: routes[1].recipient: 'NOBODY' is not one of the [[users]]",
+                     f"{path}:23: retention.warn_days: must be less than days"):
+        assert expected in text
+
+
+def test_missing_file_and_broken_toml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the platform config"):
+        load_platform_config(tmp_path / "nope.toml")
+    (tmp_path / "broken.toml").write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_platform_config(tmp_path / "broken.toml")
+
+
+def test_print_algorithms_lists_what_is_offered_and_nothing_weak():
+    out = subprocess.run([sys.executable, "-m", "sf1630", "platform", "serve", "--print-algorithms"],
+                         capture_output=True, text=True, timeout=30).stdout
+    for name in ("aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr",
+                 "hmac-sha2-256-etm@openssh.com", "curve25519-sha256", "ecdh-sha2-nistp256", "rsa-sha2-512"):
+        assert name in out
+    for weak in ("cbc", "sha1", "ssh-rsa\n", "hmac-md5"):
+        assert weak not in out
+
+
+def test_docs_list_every_code_and_algorithm():
+    docs = (REPO / "docs" / "SIMULATOR.md").read_text(encoding="utf-8")
+    assert codes.table_markdown() in docs
+    for _, names in algorithms.GROUPS:
+        for name in names:
+            assert f"`{name}`" in docs
