@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import tomllib
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import date
 
 
 def register(subparsers: Any) -> None:
@@ -81,6 +80,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def new_key(account: Any, config_file: Path, today: date | None = None) -> dict[str, Any]:
     """Write ``<first key>_<YYYYMMDD>`` (and ``.pub``) for ``account``; what was written, as a dict."""
+    import socket
+    from datetime import date
+
     import asyncssh
 
     from sf1630.transport.auth import Secret
@@ -145,6 +147,8 @@ def _new_path(first: Path, today: date) -> Path:
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` with ``mode`` (never over an existing file), write and fsync it."""
+    import os
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         os.fchmod(fd, mode)  # the umask may have taken bits; make it exact
@@ -156,6 +160,8 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 def _keys_line(account: Any, config_file: Path, path: Path) -> str:
     """``keys = [...]``: the keys as written in the config file, then the new one."""
+    import tomllib
+
     written = [str(p) for p in account.keys]
     try:
         table = tomllib.loads(config_file.read_text(encoding="utf-8"))["accounts"][account.name]
