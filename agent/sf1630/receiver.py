@@ -187,7 +187,7 @@ class Receiver:
         steps.crash_point("sinks_loaded")
         extra = {"details": {**t.details, "schema_changes": changes}} if changes else {}
         t = await self._move(t, steps.LOADED, rows=rows, **extra)
-        self.spool.discard_tree(path.parent)
+        await asyncio.to_thread(self.spool.discard_tree, path.parent)  # unlink waits for the disk
         log.info("loaded %s (%d rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
         return t

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sf1630.api import Transfer
+from sf1630.steps import RECEIVE_OPEN, SEND_OPEN
+
+UNFINISHED = frozenset(SEND_OPEN) | frozenset(RECEIVE_OPEN) - {"quarantined"}
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], *, right: Sequence[int] = ()) -> list[str]:
@@ -24,6 +27,8 @@ def transfer_rows(transfers: Iterable[Transfer]) -> list[list[object]]:
     rows = []
     for t in transfers:
         note = t.error or ""
+        if t.state in UNFINISHED:
+            note = "unfinished: the next run resumes it" + (f"; {note}" if note else "")
         if t.details.get("resend_reason"):
             note = f"resend: {t.details['resend_reason']}" + (f"; {note}" if note else "")
         rows.append([t.municipality or "", t.source or "", getattr(t, "period", None) or "", t.state,

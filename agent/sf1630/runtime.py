@@ -43,6 +43,7 @@ class Runtime:
     emit: Emit
     links: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # jobs left out (e.g. a plugin failed), with why
+    _built: dict[int, SendSpec] = field(default_factory=dict, repr=False)  # one spec per [[send]]
 
     def send_specs(self, selection: Selection | None = None) -> list[SendSpec]:
         """The configured sends, selected; a job whose plugin or options are broken is left out and reported."""
@@ -59,6 +60,11 @@ class Runtime:
         return specs
 
     def _send_spec(self, mc, send) -> SendSpec:
+        if id(send) not in self._built:
+            self._built[id(send)] = self._make_send_spec(mc, send)
+        return self._built[id(send)]
+
+    def _make_send_spec(self, mc, send) -> SendSpec:
         from sf1630.options import build_options
 
         source = self.host.source(send.source)
@@ -102,8 +108,9 @@ class Runtime:
                            expected_senders=tuple(receive.expected_senders))
 
     def _problem(self, text: str) -> None:
-        log.error(text)
-        self.problems.append(text)
+        if text not in self.problems:
+            log.error(text)
+            self.problems.append(text)
 
     async def aclose(self) -> None:
         """Close connections and the journal."""

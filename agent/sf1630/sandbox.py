@@ -115,6 +115,16 @@ class Sandbox:
                   for s in self.sources if s.routing == "dynamic" for m in self.municipalities]
         return PlatformConfig(server=server, users=users, routes=routes)
 
+    def write_platform(self, path: Path, port: int, **server: Any) -> Path:
+        """The platform config as TOML (for ``sf1630 platform serve``), on a fixed ``port``."""
+        cfg = self.platform_config(**server)
+        doc = {"server": {"root": str(cfg.server.root), "host_key": str(cfg.server.host_key), "port": port,
+                          "settle_seconds": cfg.server.settle_seconds, "metadata_root": cfg.server.metadata_root},
+               "users": [{"name": u.name, "public_keys": u.public_keys} for u in cfg.users],
+               "routes": [{k: v for k, v in vars(r).items() if v is not None} for r in cfg.routes]}
+        path.write_text(tomli_w.dumps(doc))
+        return path
+
     def trust(self, port: int) -> Path:
         """Write known_hosts for the platform listening on ``port``; return its path."""
         import asyncssh

@@ -216,7 +216,7 @@ class Sender:
         t = await self._move(t, steps.DELIVERED, file_transfer_uuid=ftu)
         log.info("delivered %s (FileTransferUUID %s)", t.file_name, ftu, extra={"file": t.file_name, "uuid": ftu})
         self.emit(Delivered(transfer=t))
-        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
         await self._tidy(link, [f"IN/{t.file_name}.sftpreceipt"])  # rule 3
         return t
 
@@ -224,7 +224,7 @@ class Sender:
         t = await self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
         self.emit(Failed(transfer=t, reason=reason))
-        self.spool.discard(self.spool.outgoing(t.account, t.file_name))
+        await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
         return await self._clean(t, link)
 
     async def _clean(self, t: Transfer, link: Link) -> Transfer:

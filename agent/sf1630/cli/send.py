@@ -43,7 +43,6 @@ async def _send(cfg: Any, selection: Any) -> int:
     rt = build_runtime(cfg, emitters=[progress])
     try:
         progress.total = len(rt.send_specs(selection)) or None
-        rt.problems.clear()
         summary = await send_round(rt, selection, stop)
     finally:
         progress.finish()
