@@ -8,6 +8,8 @@ records the core emits are in ``sf1630.events``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +34,17 @@ class ExtractError(Sf1630Error):
 
 class LoadError(Sf1630Error):
     """A sink refused or failed a load; nothing of it was kept. The agent quarantines and retries."""
+
+
+def redact(message: str, keep: Iterable[str] = ()) -> str:
+    """A database error message without the values it quotes (issue #14: no row data in logs).
+
+    Quoted parts ("..." and '...') become "…" unless they are one of ``keep`` (table and
+    column names, which help the reader and hold no personal data).
+    """
+    kept = set(keep)
+    return re.sub(r'"([^"]*)"|\'([^\']*)\'',
+                  lambda m: m[0] if (m[1] if m[1] is not None else m[2]) in kept else '"…"', message)
 
 
 @dataclass(frozen=True)

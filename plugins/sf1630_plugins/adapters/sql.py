@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any, BinaryIO
 
-from sf1630.api import ExtractError, ExtractResult, Job
+from sf1630.api import ExtractError, ExtractResult, Job, redact
 from sf1630_plugins.adapters import check_header, write_csv
 
 PARAMETERS = ("municipality", "authority_id", "cvr", "period", "source")
@@ -40,7 +40,8 @@ def extract(job: Job, source: Any, options: Any, out: BinaryIO) -> ExtractResult
         try:
             cursor.execute(_translate(options.query, dialect), params)
         except Exception as exc:
-            raise ExtractError(f"{origin}: the query failed: {type(exc).__name__}: {exc}") from exc
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise ExtractError(f"{origin}: the query failed: {type(exc).__name__}: {redact(first)}") from None
         if cursor.description is None:
             raise ExtractError(f"{origin}: the query returned no result set; it must be a SELECT")
         header = check_header([d[0] for d in cursor.description], source.header, origin, options.strict_header)
@@ -76,7 +77,7 @@ def _cursor(url: str, origin: str) -> Iterator[tuple[Any, str]]:
         try:
             conn = psycopg.connect(url)
         except psycopg.Error as exc:
-            raise ExtractError(f"{origin}: cannot connect to the database: {exc}") from exc
+            raise ExtractError(f"{origin}: cannot connect to the database: {str(exc).strip()}") from None
         with conn, conn.transaction(), conn.cursor(name="sf1630_extract") as cur:
             cur.itersize = BATCH
             yield cur, "postgresql"

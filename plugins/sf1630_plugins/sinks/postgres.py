@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sf1630 import hookimpl
-from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
+from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
 from sf1630_plugins.sinks.table import (
     INTEGER, META, REAL, TEXT, Plan, TableOptions, infer_types, plan, read_csv, table_name,
 )
@@ -60,7 +60,10 @@ class PostgresSink:
             with psycopg.connect(dsn) as conn, conn.transaction():
                 return _load(conn, delivery, path, options, header, kinds)
         except psycopg.Error as exc:
-            raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load: {exc}; nothing was loaded") from exc
+            text = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                          [*header, options.db_schema, table_name(delivery, options)])
+            raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load ({exc.sqlstate or type(exc).__name__}: "
+                            f"{text}); nothing was loaded") from None
 
 
 def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: list[str], kinds: list) -> LoadResult:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sf1630 import hookimpl
-from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
+from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
 from sf1630_plugins.sinks.table import META, TEXT, Plan, TableOptions, convert, infer_types, plan, read_csv, table_name
 
 DELIVERIES = """CREATE TABLE IF NOT EXISTS deliveries (
@@ -60,7 +60,8 @@ class SqliteSink:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.rollback()
-            raise LoadError(f"{delivery.file_name}: SQLite refused the load: {exc}; nothing was loaded") from exc
+            text = redact(str(exc), [*header, table])
+            raise LoadError(f"{delivery.file_name}: SQLite refused the load ({text}); nothing was loaded") from None
         except BaseException:
             conn.rollback()
             raise
