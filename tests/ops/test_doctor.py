@@ -226,3 +226,21 @@ def test_after_a_real_send_and_receive_every_file_is_owner_only(platform, tmp_pa
         status, report = doctor(capsys, agent, "--offline")
         assert status == 0, "\n".join(f["message"] for f in report["findings"] if f["level"] != "ok")
         assert findings(report, "ok", "files")[0]["message"] == "the spool, journal and sink files are owner-only"
+
+
+def test_test_alert_goes_through_each_channel(agent, smtp, webhook, capsys) -> None:
+    edit(agent, lambda d: d.update(alerts={
+        "email": {"host": "127.0.0.1", "port": smtp.port, "tls": "none", "sender": "a@b.example",
+                  "recipients": ["c@d.example"]},
+        "webhook": {"url": webhook.url}}))
+    status, report = doctor(capsys, agent, "--offline", "--test-alert")
+    assert status == 0, report
+    assert {f["topic"] for f in findings(report, "ok", "alerts ")} == {"alerts email", "alerts webhook"}
+    assert smtp.wait_for(1)[0].message["X-Sf1630-Event"] == "test"
+    assert webhook.wait_for(1)[0]["event"] == "test"
+
+    edit(agent, lambda d: d["alerts"]["email"].update(port=free_port(), timeout=1))
+    status, report = doctor(capsys, agent, "--offline", "--test-alert")
+    assert status == 1
+    [bad] = findings(report, "error", "alerts email")
+    assert "test alert not sent by e-mail to c@d.example" in bad["message"] and "ConnectionRefusedError" in bad["message"]

@@ -21,6 +21,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--offline", action="store_true", help="do not connect to the platform")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="per connection step (default 10)")
+    parser.add_argument("--test-alert", action="store_true",
+                        help="send one test alert through each channel of [alerts]")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.set_defaults(func=run)
 
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     # The findings say what the connections did; the transport's own INFO lines would repeat it.
     logging.getLogger("sf1630.transport").setLevel(max(logging.WARNING, logging.getLogger().level))
-    findings = diagnose(config_path(args.config), args.env, connect=not args.offline, timeout=args.timeout)
+    findings = diagnose(config_path(args.config), args.env, connect=not args.offline, timeout=args.timeout,
+                        test_alert=args.test_alert)
     errors, warnings = summary(findings)
     if args.json:
         import json

@@ -3,7 +3,8 @@
 Each check returns :class:`Finding` records: ``ok``, ``warn`` or ``error``, a topic, what was
 found and, when something is wrong, the command or change that fixes it. :func:`diagnose` runs
 them in order: config, alerts, keys, known_hosts, connections, journal, the agent's own files.
-Nothing here changes anything: the journal is only read, never created or migrated.
+Nothing here changes anything: the journal is only read, never created or migrated. Only when
+asked (``--test-alert``) does it send something: one test alert per alert channel.
 """
 
 from __future__ import annotations
@@ -38,14 +39,17 @@ def error(topic: str, message: str, fix: str = "") -> Finding:
 
 
 def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeout: float = 10.0,
-             now: float | None = None) -> list[Finding]:
-    """Every finding for the config at ``path``; stops after the config check when it cannot load."""
+             now: float | None = None, test_alert: bool = False) -> list[Finding]:
+    """Every finding for the config at ``path``; stops after the config check when it cannot load.
+
+    ``test_alert`` sends one test alert through each configured alert channel.
+    """
     from sf1630.doctor import files, keyfiles, remote, setup
 
     findings, cfg, host = setup.check_config(path, env)
     if cfg is None:
         return findings
-    findings += setup.check_alerts(cfg)
+    findings += setup.check_alerts(cfg, test_alert)
     findings += keyfiles.check_accounts(cfg, now=now)
     trusted, found = remote.check_known_hosts(cfg, timeout if connect else None)
     findings += found
