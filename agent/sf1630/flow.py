@@ -144,6 +144,6 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -
                 return await receiver.receive(spec)
             except Sf1630Error as exc:
                 log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
-                return RoundReport(spec.link.name, skipped=[f"(account unreachable: {exc})"])
+                return RoundReport(spec.link.name, error=str(exc))
 
     return list(await asyncio.gather(*(one(s) for s in rt.receive_specs(selection))))

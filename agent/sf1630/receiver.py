@@ -38,6 +38,7 @@ class RoundReport:
     waiting: list[Transfer] = field(default_factory=list)  # stopped or offline: resumes next round
     skipped: list[str] = field(default_factory=list)  # metadata not taken (bad, not for us, unexpected)
     named: set[str] = field(default_factory=set)  # data files the metadata seen this round name
+    error: str | None = None  # the account could not be read at all this round
 
 
 class Receiver:

@@ -47,12 +47,14 @@ async def _receive(cfg: Any, selection: Any) -> int:
     transfers = [t for r in reports for t in (*r.loaded, *r.quarantined, *r.waiting)]
     for line in transfer_table(transfers):
         print(line)
-    skipped = [name for r in reports for name in r.skipped]
-    for name in skipped:
-        print(f"not taken: {name} (see the log)")
+    for r in reports:
+        for name in r.skipped:
+            print(f"{r.account}: not taken: {name} (see the log)")
+        if r.error:
+            print(f"{r.account}: not received: {r.error}")
     if not reports:
         print("nothing to receive: no [receive] matches the selection")
-    bad = any(r.quarantined or r.waiting for r in reports) or rt.problems
+    bad = any(r.quarantined or r.waiting or r.error for r in reports) or rt.problems
     return 1 if bad else 0
 
 
