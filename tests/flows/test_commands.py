@@ -106,3 +106,20 @@ def test_postgres_sink_in_a_whole_flow(make_platform, make_agent_config):
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_changed_host_key_stops_the_account_with_the_command_to_fix_it(make_platform, make_agent_config):
+    import asyncssh
+
+    from sf1630.transport.knownhosts import known_hosts_line
+
+    platform = make_platform(sources=(KY,), municipalities=(IKAST,))
+    lis = make_agent_config(platform, "lis-vendor", send=False)
+    stranger = asyncssh.generate_private_key("ssh-ed25519")
+    (platform.sandbox.keys / "known_hosts").write_text(known_hosts_line("127.0.0.1", platform.port, stranger))
+
+    done = sf1630("receive", "--config", str(lis), timeout=30)
+
+    assert done.returncode == 1
+    assert "ikast-brande: not received: host key of" in done.stdout
+    assert "ssh-keygen -R" in done.stdout
