@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,9 +149,8 @@ class PluginHost:
             missing = [m for m in _MEMBERS[kind] if not hasattr(obj, m)]
             raise PluginError(f"{label} lacks {', '.join(missing)} of the {protocol.__name__} protocol")
         name = obj.name
-        if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum() \
-                or name != name.lower():
-            raise PluginError(f"{label}: names are lower-case letters, digits, '-' and '_'")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+            raise PluginError(f"{label}: a name is a lower-case letter, then letters a-z, digits, '-' and '_'")
         taken = self._owners.get((kind, name)) or any(k == kind and o.name == name for k, o in pending)
         if taken:
             raise PluginError(f"{label} is already registered by plugin {taken!r}; disable one of them "
