@@ -228,3 +228,16 @@ def test_trace_output_goes_to_stderr_only(monkeypatch, capsys):
     host.on_delivered(transfer=TRANSFER)
     out, err = capsys.readouterr()
     assert out == "" and "sf1630_on_delivered(transfer=Transfer(id=7" in err and "-> plugin 'traced'" in err
+
+
+def test_a_badly_named_source_disables_its_plugin(sf1630_host):
+    class Shouting(Weekly):
+        name = "Weekly Extract"
+
+    class Plugin:
+        @sf1630.hookimpl
+        def sf1630_register_sources(self, register):
+            register(Shouting())
+
+    assert not sf1630_host.add(Plugin(), "shouting", "test")
+    assert "a name is a lower-case letter" in sf1630_host.failures()[-1].error
