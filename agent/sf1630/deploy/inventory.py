@@ -19,11 +19,12 @@ from sf1630.config.locate import SourceMap
 from sf1630.errors import ConfigError
 
 SERVICES = ("systemd", "none", "command")
+DOCTOR = ("online", "offline", "off")  # run the new release's doctor; offline: without connecting
 SECRET_WORDS = ("password", "passphrase", "secret", "token")
 HOST_KEYS = {
     "address", "port", "user", "key", "key_passphrase_env", "key_passphrase_file", "known_hosts", "dir",
     "service", "unit", "restart_command", "sudo", "owner", "keep_releases", "connect_timeout",
-    "min_free_mb", "files", "name",
+    "min_free_mb", "files", "name", "doctor",
 }
 FILE_KEYS = {"config", "municipalities", "plugins", "secrets"}
 DEPLOY_KEYS = {"parallel", "binary"}
@@ -60,6 +61,7 @@ class Host:
     keep_releases: int = 3
     connect_timeout: float = 10.0
     min_free_mb: int = 100
+    doctor: str = "online"
     files: HostFiles = field(default_factory=HostFiles)
 
     def passphrase(self) -> str | None:
@@ -185,6 +187,9 @@ class _Reader:
             raise self.fail(origin("service"), "service", f"expected one of {', '.join(SERVICES)}")
         if service == "command" and not merged.get("restart_command"):
             raise self.fail(where, "service", 'service = "command" needs restart_command')
+        doctor = get("doctor", str, "online")
+        if doctor not in DOCTOR:
+            raise self.fail(origin("doctor"), "doctor", f"expected one of {', '.join(DOCTOR)}")
         keep = get("keep_releases", int, 3)
         if keep < 1:
             raise self.fail(origin("keep_releases"), "keep_releases", "must be at least 1 (2 keeps a rollback)")
@@ -203,7 +208,7 @@ class _Reader:
             service=service, unit=get("unit", str, "sf1630.service"), restart_command=get("restart_command", str),
             sudo=get("sudo", bool, False), owner=get("owner", str), keep_releases=keep,
             connect_timeout=float(get("connect_timeout", (int, float), 10.0)),
-            min_free_mb=get("min_free_mb", int, 100),
+            min_free_mb=get("min_free_mb", int, 100), doctor=doctor,
             files=self.files(defaults.get("files", {}), table.get("files", {}), where + ("files",)),
         )
 

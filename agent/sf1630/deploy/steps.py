@@ -136,12 +136,14 @@ class Deploy(Change):
         return _tail(out) or "config ok"
 
     def doctor(self) -> str:
+        if self.host.doctor == "off":
+            return 'skipped: doctor = "off"'
         args = f"doctor --config {CONFIG}" if self.host.files.config else "doctor"
-        code, out = self.run_new(args)
+        code, out = self.run_new(args + (" --offline" if self.host.doctor == "offline" else ""))
         if code != 0 and "invalid choice: 'doctor'" in out:
             return "skipped: this release has no doctor command"
         if code != 0:
-            raise DeployError(f"the new release's `doctor` found problems (exit {code}): {_tail(out)}")
+            raise DeployError(f"the new release's `doctor` found problems (exit {code}): {_errors(out)}")
         return _tail(out) or "doctor ok"
 
     def prune(self) -> str:
@@ -195,6 +197,14 @@ class Rollback(Change):
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB" if n < (1 << 30) else f"{n / (1 << 30):.1f} GiB"
+
+
+def _errors(text: str) -> str:
+    """The ERROR lines of doctor's report (with the fix line under each), else its last line."""
+    lines = text.strip().splitlines()
+    found = [" ".join(ln.split()) for i, ln in enumerate(lines)
+             if ln.startswith("ERROR") or (i and lines[i - 1].startswith("ERROR") and "fix:" in ln)]
+    return " | ".join(found)[:600] if found else _tail(text)
 
 
 def _tail(text: str, lines: int = 1) -> str:
