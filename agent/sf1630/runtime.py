@@ -7,8 +7,11 @@ with Source and Sink objects in them (STYLE.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sf1630.errors import ConfigError, Sf1630Error
@@ -135,3 +138,31 @@ def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = Non
     journal = journal or open_journal(config.journal)
     pool = Pool(max_per_host=config.connections_per_host)
     return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links)
+
+
+@contextmanager
+def work_lock(journal: Path) -> Iterator[None]:
+    """Hold the journal's work lock: one sending or receiving agent process per journal at a time.
+
+    Two processes resuming the same unfinished transfer could upload its trigger twice; a second
+    ``send``, ``receive`` or ``run`` on the same journal is refused instead, with the holder's pid.
+    """
+    import fcntl
+
+    path = Path(journal).with_name(Path(journal).name + ".lock")
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise Sf1630Error(f"another sf1630 process (pid {holder}) is sending or receiving with the journal "
+                              f"{journal}; wait for it to finish, or stop it (e.g. the sf1630 service) "
+                              "before running this command") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -23,9 +23,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one receive round; print a table of the transfers."""
     from sf1630.cli import jobargs
+    from sf1630.runtime import work_lock
 
     cfg = jobargs.load(args)
-    return asyncio.run((_dry_run if args.dry_run else _receive)(cfg, jobargs.selection(args)))
+    if args.dry_run:
+        return asyncio.run(_dry_run(cfg, jobargs.selection(args)))
+    with work_lock(cfg.journal):
+        return asyncio.run(_receive(cfg, jobargs.selection(args)))
 
 
 async def _receive(cfg: Any, selection: Any) -> int:

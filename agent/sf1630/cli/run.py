@@ -25,9 +25,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the scheduler until SIGTERM/SIGINT."""
     from sf1630.cli import jobargs
+    from sf1630.runtime import work_lock
 
     cfg = jobargs.load(args)
-    return asyncio.run(_run(cfg, jobargs.selection(args), args.metrics_port))
+    with work_lock(cfg.journal):
+        return asyncio.run(_run(cfg, jobargs.selection(args), args.metrics_port))
 
 
 async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int:

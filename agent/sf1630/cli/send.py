@@ -23,11 +23,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one send round; print a table of the transfers."""
     from sf1630.cli import jobargs
+    from sf1630.runtime import work_lock
 
     cfg = jobargs.load(args)
     if args.dry_run:
         return dry_run(cfg, jobargs.selection(args))
-    return asyncio.run(_send(cfg, jobargs.selection(args)))
+    with work_lock(cfg.journal):
+        return asyncio.run(_send(cfg, jobargs.selection(args)))
 
 
 async def _send(cfg: Any, selection: Any) -> int:
