@@ -111,3 +111,18 @@ def test_a_changed_table_fires_schema_changed_and_is_journalled(make_platform, m
     assert {(c.column, c.kind) for c in changed.changes} >= {("case_id", "added"), ("retired_column", "missing")}
     assert any("retired_column missing" in line for line in t.details["schema_changes"])
     assert loaded_rows(lis_database(lis))[sent.file_name] == (10, 10, 10)
+
+
+def test_metadata_with_the_older_trigger_root_loads_the_same(make_platform, make_agent_config):
+    platform = make_platform(sources=(KY,), municipalities=(IKAST,), metadata_root="Trigger")
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=4)
+    lis = make_agent_config(platform, "lis-vendor", send=False)
+    summary, _ = run_send(sender)
+    platform.wait_idle()
+    [name] = [n for n in platform.files(IKAST.lis_user, "IN") if n.endswith(".metadata")]
+    assert b"<ns2:Trigger" in (platform.root / IKAST.lis_user / "IN" / name).read_bytes()
+
+    reports, _ = run_receive(lis)
+
+    assert [t.file_name for t in reports[0].loaded] == [summary.transfers[0].file_name]
+    assert loaded_rows(lis_database(lis))[summary.transfers[0].file_name] == (4, 4, 4)
