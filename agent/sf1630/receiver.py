@@ -99,10 +99,10 @@ class Receiver:
             return
         md = incoming.metadata
         t, created = await asyncio.to_thread(
-            self.journal.claim, "receive", steps.receive_key(link.name, md.file_transfer_uuid), municipality=spec.municipality.key,
-            source=incoming.source, account=link.name, file_name=md.descriptor.file_name,
-            file_transfer_uuid=md.file_transfer_uuid, size=md.descriptor.size_in_bytes,
-            details={"metadata_name": name, "sender": md.descriptor.sender})
+            self.journal.claim, "receive", steps.receive_key(link.name, md.file_transfer_uuid),
+            municipality=spec.municipality.key, source=incoming.source, account=link.name,
+            file_name=md.descriptor.file_name, file_transfer_uuid=md.file_transfer_uuid,
+            size=md.descriptor.size_in_bytes, details={"metadata_name": name, "sender": md.descriptor.sender})
         if created:
             steps.crash_point(steps.SEEN)
         if t.state == steps.SEEN:
@@ -208,7 +208,8 @@ class Receiver:
             for f in sorted(src.parent.iterdir()):
                 self.spool.move(f, dst.with_name(f.name))
         attempts = int((t.details or {}).get("load_attempts", 0)) + 1
-        t = await self._move(t, steps.QUARANTINED, error=reason, details={**(t.details or {}), "load_attempts": attempts})
+        t = await self._move(t, steps.QUARANTINED, error=reason,
+                             details={**(t.details or {}), "load_attempts": attempts})
         log.error("load of %s failed (attempt %d), kept in quarantine: %s", t.file_name, attempts, reason,
                   extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         if first:

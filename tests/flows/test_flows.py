@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import AULA, HERNING, IKAST, KY, edit_toml, journal_rows, lis_database, loaded_rows, run_receive, run_send
+from .conftest import (AULA, HERNING, IKAST, KY, edit_toml, journal_rows, lis_database, loaded_rows, run_receive,
+                       run_send)
 
 from sf1630.events import Delivered, Failed, Loaded, Received
 
