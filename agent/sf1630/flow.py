@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sf1630 import steps
 from sf1630.api import Transfer
@@ -106,26 +107,32 @@ class Slots:
 
 
 async def send_specs(rt: Runtime, sender: Sender, specs: list[SendSpec], *, when: datetime | None = None,
-                     resend_reason: str | None = None, slots: Slots | None = None) -> list[Transfer]:
-    """Send each spec's extract, municipalities concurrently up to ``concurrency``."""
+                     slots: Slots | None = None, **send: Any) -> list[Transfer]:
+    """Send each spec's extract, municipalities concurrently up to ``concurrency``.
+
+    ``send`` goes to :meth:`Sender.send` (``period``, ``resend_reason``, ``resend_by``).
+    """
     slots = slots or Slots(rt.config.concurrency)
 
     async def one(spec: SendSpec) -> Transfer:
         async with slots.slot(spec.municipality.key):
-            return await sender.send(spec, when=when, resend_reason=resend_reason)
+            return await sender.send(spec, when=when, **send)
 
     return list(await asyncio.gather(*(one(s) for s in specs)))
 
 
 async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, when: datetime | None = None,
-                     resend_reason: str | None = None) -> SendSummary:
-    """Resume unfinished sends, clean up, then send every selected job now (``sf1630 send``)."""
+                     **send: Any) -> SendSummary:
+    """Resume unfinished sends, clean up, then send every selected job now (``sf1630 send``).
+
+    ``send`` goes to :meth:`Sender.send`: ``period``, and ``resend_reason``/``resend_by`` for a resend.
+    """
     sender = make_sender(rt, stop)
     try:
         specs = rt.send_specs(selection)
         resumed = await resume_sends(rt, sender, selection)
         await sweep_accounts(rt, sender, specs)
-        sent = await send_specs(rt, sender, specs, when=when, resend_reason=resend_reason)
+        sent = await send_specs(rt, sender, specs, when=when, **send)
     finally:
         await sender.close()
     fresh = {t.id for t in sent}

@@ -14,7 +14,8 @@ from sf1630.api import Job, Transfer
 from sf1630.specs import SendSpec
 
 
-def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None) -> dict[str, Any]:
+def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None,
+                 resend_by: str | None = None) -> dict[str, Any]:
     """The journal details of a new send: period, recipients, route and the ids of this transfer."""
     from sf1630.documents.trigger import sender_timestamp
 
@@ -44,6 +45,7 @@ def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None) -> 
         }
     if resend_reason is not None:
         details["resend_reason"] = resend_reason
+        details["resend_by"] = resend_by or ""
     return details
 
 

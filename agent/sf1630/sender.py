@@ -53,23 +53,27 @@ class Sender:
                 return t
         return None
 
-    def plan(self, spec: SendSpec, when: datetime) -> tuple[Job, str]:
-        """The job and data file name a send made at ``when`` would have (nothing is written)."""
-        period = spec.source.period(when)
+    def plan(self, spec: SendSpec, when: datetime, period: str | None = None) -> tuple[Job, str]:
+        """The job and data file name a send made at ``when`` would have (nothing is written).
+
+        ``period`` overrides the period the source derives from ``when`` (a resend of an older one).
+        """
+        period = period or spec.source.period(when)
         job = Job(municipality=spec.municipality, source=spec.source.code, recipient=spec.recipient_code,
                   period=period, created=when, options=spec.options)
         return job, spec.source.file_name(job)
 
     # -- a new send --------------------------------------------------------------------
-    async def send(self, spec: SendSpec, *, when: datetime | None = None,
-                   resend_reason: str | None = None) -> Transfer:
+    async def send(self, spec: SendSpec, *, when: datetime | None = None, period: str | None = None,
+                   resend_reason: str | None = None, resend_by: str | None = None) -> Transfer:
         """Send ``spec``'s extract for the period of ``when`` (default now), unless already sent.
 
-        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14).
+        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new
+        timestamp, so a new data file name and SendersFileId; the reason and ``resend_by`` are journalled.
         Returns the journalled transfer (delivered, failed, or unfinished when stopped or offline).
         """
         when = (when or datetime.now()).replace(microsecond=0)
-        job, name = self.plan(spec, when)
+        job, name = self.plan(spec, when, period)
         earlier = self.already_sent(spec, job.period)
         if earlier is not None and resend_reason is None:
             log.info("%s: %s for %s already sent as %s (%s); not sent again", spec.label, spec.source.code,
@@ -77,11 +81,11 @@ class Sender:
             return earlier
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
-            job, name = self.plan(spec, when)
+            job, name = self.plan(spec, when, period)
         t, _ = await asyncio.to_thread(
             self.journal.claim, "send", steps.send_key(spec.link.name, name), municipality=spec.municipality.key,
             source=spec.source.name, account=spec.link.name, file_name=name, period=job.period,
-            recipient=spec.recipient_code, details=send_details(spec, job, resend_reason))
+            recipient=spec.recipient_code, details=send_details(spec, job, resend_reason, resend_by))
         return await self._guarded(t, spec, steps.next_send_step(t.state))
 
     # -- after a crash -----------------------------------------------------------------

@@ -120,8 +120,8 @@ def lis_database(agent_toml: Path) -> Path:
     return agent_toml.parent / "lis.sqlite3"
 
 
-def run_send(agent_toml: Path, **selection: Any) -> tuple[Any, Recorder]:
-    """One send round in-process; returns the SendSummary and the events."""
+def run_send(agent_toml: Path, selection: dict | None = None, **send: Any) -> tuple[Any, Recorder]:
+    """One send round in-process (``send``: period, resend_reason, ...); returns the SendSummary and events."""
     from sf1630.config.load import load_config
     from sf1630.flow import send_round
     from sf1630.runtime import Selection, build_runtime
@@ -131,7 +131,7 @@ def run_send(agent_toml: Path, **selection: Any) -> tuple[Any, Recorder]:
     async def go():
         rt = build_runtime(load_config(agent_toml), emitters=[recorder])
         try:
-            return await send_round(rt, Selection(**selection), asyncio.Event())
+            return await send_round(rt, Selection(**(selection or {})), asyncio.Event(), **send)
         finally:
             await rt.aclose()
 

@@ -81,3 +81,20 @@ def _history(agent, transfer_id):
 
     with open_journal(agent.parent / "state" / "journal.sqlite") as journal:
         return journal.history(transfer_id)
+
+
+def test_a_resend_is_a_second_distinct_delivery_with_its_reason(make_platform, make_agent_config):
+    platform = make_platform(sources=(KY,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=5, municipalities=(IKAST,))
+    first, _ = run_send(sender)
+    [sent] = first.transfers
+
+    again, _ = run_send(sender, period=sent.period, resend_reason="LIS lost the load", resend_by="ops")
+
+    [resent] = again.transfers
+    assert resent.state == "delivered" and resent.id != sent.id and resent.period == sent.period
+    assert resent.file_name != sent.file_name
+    assert resent.details["senders_file_id"] != sent.details["senders_file_id"]
+    assert (resent.details["resend_reason"], resent.details["resend_by"]) == ("LIS lost the load", "ops")
+    platform.wait_idle()
+    assert len(platform.files(IKAST.lis_user, "IN")) == 4
