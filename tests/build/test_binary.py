@@ -6,6 +6,7 @@ import json
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,6 +126,27 @@ def test_a_plugin_from_plugin_paths_can_import_any_stdlib_module(run_binary, tmp
     assert probe["status"] == "active", probe
     assert probe["provides"]["sinks"] == ["probe"]
     assert "plugin_paths" in probe["origin"]
+
+
+def test_the_example_plugin_installed_with_pip_target_is_found_and_configured(run_binary, tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "sf1630-example-sink"
+    config = _lis_config(run_binary, tmp_path / "site")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+                          "--target", str(tmp_path / "site" / "plugins"), str(example)],
+                         capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    config.write_text(config.read_text().replace("plugin_paths = []", 'plugin_paths = ["plugins"]'))
+    town = tmp_path / "site" / "municipalities" / "example.toml"
+    town.write_text(town.read_text().replace('{ type = "sqlite" }',
+                                             '{ type = "jsonl", options = { folder = "state/jsonl" } }'))
+
+    listing = run_binary("plugins", "--json", "--config", config)
+    check = run_binary("config", "check", "--config", config)
+
+    assert listing.returncode == 0, listing.stderr
+    example_sink = next(p for p in json.loads(listing.stdout) if "jsonl" in p["provides"]["sinks"])
+    assert example_sink["status"] == "active" and "entry point" in example_sink["origin"]
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_init_config_check_and_status_work_on_a_fresh_site(run_binary, tmp_path):
