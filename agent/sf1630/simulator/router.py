@@ -5,7 +5,8 @@ name; a periodic scan catches the rest. It then stays visible for `settle_second
 the wait again) so that a client can still `stat` it (PROTOCOL.md, "Older clients"). From the moment
 the router takes it until the route is done, the trigger and its data file are locked: the SFTP side
 refuses the sender's writes, renames and deletes on them (rule 2). All bookkeeping runs on the event
-loop; file work runs in worker threads, so big files never stall the SFTP sessions.
+loop, and so do the small file operations of a route; fsync and copies run in worker threads, so
+neither big files nor slow disks stall the SFTP sessions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from sf1630.simulator import decision as decisions
 from sf1630.simulator.config import PlatformConfig
-from sf1630.simulator.delivery import Journal, Record, StepHook, Steps
+from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files, fsync_paths
 
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
@@ -44,8 +45,8 @@ class Router:
         self._stopping = False
         self.release = asyncio.Event()                   # cleared: routes wait once locked (tests, demos)
         self.release.set()
-        self.journal = Journal(self.root / ".platform" / "journal", config.server.fsync)
-        self.steps = Steps(self.root, self.journal, fsync=config.server.fsync, hook=step_hook)
+        self.journal = Journal(self.root / ".platform" / "journal")
+        self.steps = Steps(self.root, self.journal, hook=step_hook)
 
     # -- the Gate, called by the SFTP side on the event loop --------------------------------------
     def locked(self, user: str, name: str) -> bool:
@@ -127,9 +128,7 @@ class Router:
         held: list[Key] = [key]
         try:
             async with self._sem:
-                if self._stopping:
-                    return
-                parsed = await asyncio.to_thread(self._read, user, trigger_name)
+                parsed = None if self._stopping else self._read(user, trigger_name)
                 if parsed is None:
                     return
                 if parsed.data_name:
@@ -142,8 +141,8 @@ class Router:
                 await self.release.wait()
                 if self._stopping:
                     return
-                decision, inode = await asyncio.to_thread(self._decide, user, parsed)
-                record = await asyncio.to_thread(self.journal.begin, decision)
+                decision, inode = self._decide(user, parsed)
+                record = self.journal.begin(decision)
                 for k in held:
                     self._locks[k] = decision.uuid
                 _log_decision(decision)
@@ -158,8 +157,14 @@ class Router:
     async def _carry_out(self, record: Record, keys: list[Key], copy: bool) -> bool:
         d = record.decision
         try:
-            await asyncio.to_thread(self.steps.carry_out, record, copy)
+            staged = self.steps.stage(record, copy)
+            if staged.copies:
+                await asyncio.to_thread(copy_files, staged.copies)
+            if self.config.server.fsync:
+                await asyncio.to_thread(fsync_paths, staged.sync)
+            self.steps.publish(record)
         except Exception as exc:
+            self.journal.close(record)
             log.error("route %s of %s interrupted (%s); the journal keeps it and it will be finished",
                       d.trigger_name, d.user, exc, extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
             self._failed[d.uuid] = (record, keys)

@@ -9,8 +9,9 @@ refuse writes, renames and deletes with "permission denied" (PROTOCOL.md rule 2)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import stat
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import asyncssh
@@ -141,10 +142,23 @@ class UserFiles(asyncssh.SFTPServer):
             elif part not in ("", "."):
                 parts.append(part)
         local = self._home + b"/" + "/".join(parts).encode("utf-8") if parts else self._home
-        real = os.path.realpath(local)
-        if real != self._home and not real.startswith(self._home + b"/"):
+        if self._escapes(local, len(parts)):
             raise _denied(f"{text}: leads out of your folder (symbolic link)")
         return _Target(local, tuple(parts))
+
+    def _escapes(self, local: bytes, depth: int) -> bool:
+        """Does a symbolic link below the home folder lead out of it? (lstat per level, not realpath)"""
+        path, rest = self._home, local[len(self._home) + 1:].split(b"/") if depth else []
+        for part in rest:
+            path += b"/" + part
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                return False          # nothing further exists, so no link to follow
+            if stat.S_ISLNK(mode):
+                real = os.path.realpath(local)
+                return real != self._home and not real.startswith(self._home + b"/")
+        return False
 
     def map_path(self, path: bytes) -> bytes:
         return self._resolve(path).local
