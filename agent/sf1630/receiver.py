@@ -46,10 +46,11 @@ class Receiver:
 
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
                  warn_days: float = 20, per_account: int = 16, retry_base: float = 1.0, attempts: int = 6,
-                 stop: asyncio.Event | None = None, clock=time.time):
+                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time):
         self.journal, self.emit, self.clock = journal, emit, clock
         self.spool = Spool(spool)
         self.grace_seconds, self.warn_days, self.per_account = grace_seconds, warn_days, per_account
+        self.quarantine_backoff = quarantine_backoff  # `run` spaces out retries; `receive` retries at once
         self.stop = stop or asyncio.Event()
         self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts)
         self._reported: set[str] = set()
@@ -62,7 +63,7 @@ class Receiver:
         self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
         open_ = self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
-        local = [t for t in open_ if t.state != steps.SEEN]
+        local = [t for t in open_ if t.state != steps.SEEN and not self._resting(t)]
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
         limit = asyncio.Semaphore(self.per_account)
 
@@ -208,13 +209,19 @@ class Receiver:
             for f in sorted(src.parent.iterdir()):
                 self.spool.move(f, dst.with_name(f.name))
         attempts = int((t.details or {}).get("load_attempts", 0)) + 1
-        t = await self._move(t, steps.QUARANTINED, error=reason,
+        t = await self._move(t, steps.QUARANTINED, error=reason, attempts=attempts,
+                             next_attempt_at=self.clock() + steps.quarantine_delay(attempts),
                              details={**(t.details or {}), "load_attempts": attempts})
         log.error("load of %s failed (attempt %d), kept in quarantine: %s", t.file_name, attempts, reason,
                   extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         if first:
             self.emit(Failed(transfer=t, reason=reason))
         return t
+
+    def _resting(self, t: Transfer) -> bool:
+        """A quarantined load waits for its next attempt (only when backing off)."""
+        due = getattr(t, "next_attempt_at", None)
+        return self.quarantine_backoff and t.state == steps.QUARANTINED and due is not None and due > self.clock()
 
     def _sweep_spool(self, account: str) -> None:
         """Remove local copies of loaded transfers (a crash may come between journal and removal)."""

@@ -43,7 +43,8 @@ class Scheduler:
 
     async def run(self) -> None:
         """Resume unfinished work, then run every loop until stopped."""
-        sender, receiver = make_sender(self.rt, self.stop), make_receiver(self.rt, self.stop)
+        sender = make_sender(self.rt, self.stop)
+        receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
         specs = self.rt.send_specs(self.selection)
         try:
             await resume_sends(self.rt, sender, self.selection)

@@ -103,9 +103,9 @@ def receipt_poll_delay(waited: float, *, first: float = 0.01, cap: float = 2.0) 
     return min(cap, max(first, waited / 4))
 
 
-def is_overdue(started: float, now: float, timeout: float) -> bool:
-    """Whether a receipt awaited since ``started`` is late (alert once, keep waiting: issue #13)."""
-    return now - started >= timeout
+def quarantine_delay(attempts: int, *, first: float = 30.0, cap: float = 3600.0) -> float:
+    """Seconds before a quarantined load is tried again by ``sf1630 run``: doubling from 30 s to an hour."""
+    return min(cap, first * 2 ** max(0, attempts - 1))
 
 
 def orphan_action(age: float, grace: float) -> str | None:

@@ -36,7 +36,10 @@ def test_a_failed_load_is_quarantined_then_loaded_on_a_later_round(make_platform
     assert platform.files(IKAST.lis_user, "IN") == []  # rule 4: never held on the server
 
     edit_toml(municipality, lambda doc: doc["receive"]["sinks"][0]["options"].update(schema="evolve"))
-    reports, events = run_receive(lis)
+    reports, _ = run_receive(lis, quarantine_backoff=True)  # as `sf1630 run` does: not before its time
+    assert reports[0].loaded == [] and journal_rows(lis, "receive")[0].state == "quarantined"
+
+    reports, events = run_receive(lis)  # as `sf1630 receive` does: at once
 
     assert [t.file_name for t in reports[0].loaded] == [sent.file_name]
     assert loaded_rows(database)[sent.file_name] == (10, 10, 10)

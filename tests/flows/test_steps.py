@@ -80,3 +80,8 @@ def test_retention_warning_from_warn_days():
 def test_keys_are_per_account():
     assert steps.send_key("KY", "a.csv") != steps.send_key("AULA", "a.csv")
     assert steps.receive_key("aarhus", "u-1") == "aarhus/u-1"
+
+
+def test_quarantined_loads_are_retried_less_and_less_often():
+    assert [steps.quarantine_delay(n) for n in (1, 2, 3)] == [30, 60, 120]
+    assert steps.quarantine_delay(20) == 3600
