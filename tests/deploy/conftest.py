@@ -77,12 +77,15 @@ def make_host(tmp_path):
     """Factory: start an sshd 'host' with its own host key, client key, known_hosts and install dir."""
     started: list[SshdServer] = []
 
-    def make(name: str, **extra) -> DeployHost:
+    def make(name: str, bin_dir: Path | None = None, **extra) -> DeployHost:
         root = tmp_path / name
         (root / "home").mkdir(parents=True)
         # A clean login environment, as on a server: the test machine's own ~/.bashrc would add a
-        # tenth of a second to every remote command.
-        server = SshdServer(root / "sshd", extra_config=f"SetEnv HOME={root / 'home'}\n")
+        # tenth of a second to every remote command. bin_dir goes first on the PATH of the session.
+        env = f"SetEnv HOME={root / 'home'}"
+        if bin_dir:
+            env += f" PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin"
+        server = SshdServer(root / "sshd", extra_config=env + "\n")
         key = make_key(root / "client" / "id_ed25519")
         server.authorize(key)
         server.start()
