@@ -42,8 +42,9 @@ class SendSummary:
 
 
 def make_sender(rt: Runtime, stop: asyncio.Event, **kw) -> Sender:
-    """A Sender on the runtime's journal, pool and spool."""
+    """A Sender on the runtime's journal, pool and spool; its work runs municipalities up to ``concurrency``."""
     cfg = rt.config
+    kw.setdefault("gate", Slots(cfg.concurrency).slot)
     return Sender(rt.journal, rt.pool, cfg.spool, rt.emit, receipt_timeout=cfg.receipt_timeout, stop=stop, **kw)
 
 
@@ -106,19 +107,13 @@ class Slots:
                 self._changed.notify_all()
 
 
-async def send_specs(rt: Runtime, sender: Sender, specs: list[SendSpec], *, when: datetime | None = None,
-                     slots: Slots | None = None, **send: Any) -> list[Transfer]:
-    """Send each spec's extract, municipalities concurrently up to ``concurrency``.
+async def send_specs(sender: Sender, specs: list[SendSpec], *, when: datetime | None = None,
+                     **send: Any) -> list[Transfer]:
+    """Send each spec's extract; the sender's gate bounds how many municipalities work at once.
 
     ``send`` goes to :meth:`Sender.send` (``period``, ``resend_reason``, ``resend_by``).
     """
-    slots = slots or Slots(rt.config.concurrency)
-
-    async def one(spec: SendSpec) -> Transfer:
-        async with slots.slot(spec.municipality.key):
-            return await sender.send(spec, when=when, **send)
-
-    return list(await asyncio.gather(*(one(s) for s in specs)))
+    return list(await asyncio.gather(*(sender.send(spec, when=when, **send) for spec in specs)))
 
 
 async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, when: datetime | None = None,
@@ -132,7 +127,7 @@ async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, 
         specs = rt.send_specs(selection)
         resumed = await resume_sends(rt, sender, selection)
         await sweep_accounts(rt, sender, specs)
-        sent = await send_specs(rt, sender, specs, when=when, **send)
+        sent = await send_specs(sender, specs, when=when, **send)
     finally:
         await sender.close()
     fresh = {t.id for t in sent}

@@ -10,8 +10,11 @@ never uploaded again (issue #13).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,12 +38,15 @@ class Sender:
 
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
                  retry_base: float = 1.0, retry_cap: float = 60.0, attempts: int = 8,
-                 stop: asyncio.Event | None = None):
+                 stop: asyncio.Event | None = None,
+                 gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None):
         self.journal, self.pool, self.emit = journal, pool, emit
         self.spool = Spool(spool)
         self.receipt_timeout = receipt_timeout
         self.stop = stop or asyncio.Event()
         self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts)
+        # gate(municipality) bounds the work (extract, uploads) running at once; see flow.Slots.
+        self.gate = gate or (lambda municipality: contextlib.nullcontext())
         self._watchers: dict[str, ReceiptWatcher] = {}
         self._warned: set[tuple[str, str, str]] = set()
 
@@ -128,18 +134,22 @@ class Sender:
 
     async def _drive(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
         while step is not SendStep.DONE:
-            if self.stop.is_set() and step is not SendStep.AWAIT_RECEIPT:
-                raise Stopped()
-            if step is SendStep.EXTRACT:
-                t = await self._extract(t, spec)
-            elif step is SendStep.UPLOAD_DATA:
-                t = await self._upload_data(t, link)
-            elif step is SendStep.UPLOAD_TRIGGER:
-                t = await self._upload_trigger(t, link)
-            else:
+            if step is SendStep.AWAIT_RECEIPT:  # waiting is not work: it holds no slot
                 t = await self._await_receipt(t, spec, link)
+            else:
+                async with self.gate(t.municipality or ""):
+                    if self.stop.is_set():
+                        raise Stopped()
+                    t = await self._work(t, spec, link, step)
             step = steps.next_send_step(t.state)
         return t
+
+    async def _work(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
+        if step is SendStep.EXTRACT:
+            return await self._extract(t, spec)
+        if step is SendStep.UPLOAD_DATA:
+            return await self._upload_data(t, link)
+        return await self._upload_trigger(t, link)
 
     async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
         # In a thread: the commit waits for the disk (fsync) and the event loop must not.
