@@ -98,3 +98,24 @@ def test_a_resend_is_a_second_distinct_delivery_with_its_reason(make_platform, m
     assert (resent.details["resend_reason"], resent.details["resend_by"]) == ("LIS lost the load", "ops")
     platform.wait_idle()
     assert len(platform.files(IKAST.lis_user, "IN")) == 4
+
+
+def test_a_late_receipt_alerts_once_and_the_sender_keeps_waiting(make_platform, make_agent_config):
+    import threading
+
+    from sf1630.events import ReceiptOverdue
+
+    platform = make_platform(sources=(KY,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=5, municipalities=(IKAST,),
+                               agent={"receipt_timeout": 1})
+    platform.loop.call_soon_threadsafe(platform.platform.hold)  # the platform sits on the trigger
+    release = threading.Timer(2.2, lambda: platform.loop.call_soon_threadsafe(platform.platform.release))
+    release.start()
+    try:
+        summary, events = run_send(sender)
+    finally:
+        release.cancel()
+
+    assert [t.state for t in summary.transfers] == ["delivered"]
+    [late] = events.of(ReceiptOverdue)
+    assert late.transfer.file_name == summary.transfers[0].file_name and late.waited >= 1
