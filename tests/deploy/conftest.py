@@ -77,7 +77,7 @@ def make_host(tmp_path):
     """Factory: start an sshd 'host' with its own host key, client key, known_hosts and install dir."""
     started: list[SshdServer] = []
 
-    def make(name: str, bin_dir: Path | None = None, **extra) -> DeployHost:
+    def make(name: str, bin_dir: Path | None = None, passphrase: str = "", **extra) -> DeployHost:
         root = tmp_path / name
         (root / "home").mkdir(parents=True)
         # A clean login environment, as on a server: the test machine's own ~/.bashrc would add a
@@ -86,7 +86,7 @@ def make_host(tmp_path):
         if bin_dir:
             env += f" PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin"
         server = SshdServer(root / "sshd", extra_config=env + "\n")
-        key = make_key(root / "client" / "id_ed25519")
+        key = make_key(root / "client" / "id_ed25519", passphrase=passphrase)
         server.authorize(key)
         server.start()
         started.append(server)

@@ -82,3 +82,18 @@ def test_only_the_named_hosts_are_touched(make_host, make_standin, make_inventor
 
     assert code == 0 and list(reports) == ["beta"]
     assert hosts[0].current is None and hosts[1].current == "1.0.0"
+
+
+def test_an_encrypted_deploy_key_opens_with_the_passphrase_from_the_environment(make_host, make_standin,
+                                                                                make_inventory, deploy_json,
+                                                                                monkeypatch):
+    host = make_host("alpha", passphrase="correct horse", key_passphrase_env="TEST_DEPLOY_PASSPHRASE")
+    inventory = make_inventory([host])
+    monkeypatch.delenv("TEST_DEPLOY_PASSPHRASE", raising=False)
+
+    code, reports = deploy_json("-i", inventory, "--binary", make_standin("1.0.0"))
+    assert code == 1 and "TEST_DEPLOY_PASSPHRASE (key_passphrase_env) is not set" in reports["alpha"]["error"]
+
+    monkeypatch.setenv("TEST_DEPLOY_PASSPHRASE", "correct horse")
+    code, reports = deploy_json("-i", inventory, "--binary", make_standin("1.0.0"))
+    assert code == 0 and host.current == "1.0.0"

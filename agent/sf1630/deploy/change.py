@@ -10,9 +10,9 @@ import json
 import time
 
 from sf1630.deploy.inventory import Host
-from sf1630.deploy.remote import Remote, RemoteCommandFailed, q
+from sf1630.deploy.remote import Remote, q
 from sf1630.deploy.report import FAILED, OK, ROLLED_BACK, HostReport, StepLog
-from sf1630.deploy.state import BINARY, CONFIG, DeployState, Layout, Release, release_of_link
+from sf1630.deploy.state import BINARY, CONFIG, DeployState, Layout, release_of_link
 from sf1630.errors import Sf1630Error
 
 EXPECTED_PLATFORM = "Linux x86_64"  # what build/build.sh produces (issue #4)

@@ -168,49 +168,56 @@ class _Reader:
 
     def host(self, name: str, table: dict[str, Any], defaults: dict[str, Any], where: tuple[Any, ...]) -> Host:
         self.check_keys(table, HOST_KEYS, where)
-        merged = {**defaults, **table}
-
-        def origin(key: str) -> tuple[Any, ...]:
-            return where if key in table else ("defaults",)
-
-        def get(key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-            value = merged.get(key, default)
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
-                raise self.fail(origin(key), key, f"expected {_kind_name(kind)}, got {value!r}")
-            return value
-
+        v = _Values(self, {**defaults, **table}, table, where)
         for key in ("address", "user", "key", "known_hosts"):
-            if key not in merged:
+            if key not in v.merged:
                 raise self.fail(where, None, f"host {name} has no {key} (give it here or in [defaults])")
-        service = get("service", str, "none")
-        if service not in SERVICES:
-            raise self.fail(origin("service"), "service", f"expected one of {', '.join(SERVICES)}")
-        if service == "command" and not merged.get("restart_command"):
+        service = v.choice("service", SERVICES, "none")
+        if service == "command" and not v.get("restart_command", str):
             raise self.fail(where, "service", 'service = "command" needs restart_command')
-        doctor = get("doctor", str, "online")
-        if doctor not in DOCTOR:
-            raise self.fail(origin("doctor"), "doctor", f"expected one of {', '.join(DOCTOR)}")
-        keep = get("keep_releases", int, 3)
+        keep = v.get("keep_releases", int, 3)
         if keep < 1:
-            raise self.fail(origin("keep_releases"), "keep_releases", "must be at least 1 (2 keeps a rollback)")
-        remote_dir = get("dir", str, "/opt/sf1630")
+            raise v.fail("keep_releases", "must be at least 1 (2 keeps a rollback)")
+        remote_dir = v.get("dir", str, "/opt/sf1630")
         if not remote_dir.startswith("/"):
-            raise self.fail(origin("dir"), "dir", "the install directory must be an absolute path")
-        pass_file = merged.get("key_passphrase_file")
+            raise v.fail("dir", "the install directory must be an absolute path")
         return Host(
-            name=name, address=get("address", str), user=get("user", str),
-            key=self.local_path(merged["key"], origin("key"), "key"),
-            known_hosts=self.local_path(merged["known_hosts"], origin("known_hosts"), "known_hosts"),
-            dir=remote_dir.rstrip("/") or "/", port=get("port", int, 22),
-            key_passphrase_env=get("key_passphrase_env", str),
-            key_passphrase_file=self.local_path(pass_file, origin("key_passphrase_file"), "key_passphrase_file")
-            if pass_file else None,
-            service=service, unit=get("unit", str, "sf1630.service"), restart_command=get("restart_command", str),
-            sudo=get("sudo", bool, False), owner=get("owner", str), keep_releases=keep,
-            connect_timeout=float(get("connect_timeout", (int, float), 10.0)),
-            min_free_mb=get("min_free_mb", int, 100), doctor=doctor,
+            name=name, address=v.get("address", str), user=v.get("user", str), key=v.path("key"),
+            known_hosts=v.path("known_hosts"), dir=remote_dir.rstrip("/") or "/", port=v.get("port", int, 22),
+            key_passphrase_env=v.get("key_passphrase_env", str),
+            key_passphrase_file=v.path("key_passphrase_file") if "key_passphrase_file" in v.merged else None,
+            service=service, unit=v.get("unit", str, "sf1630.service"),
+            restart_command=v.get("restart_command", str), sudo=v.get("sudo", bool, False),
+            owner=v.get("owner", str), keep_releases=keep,
+            connect_timeout=float(v.get("connect_timeout", (int, float), 10.0)),
+            min_free_mb=v.get("min_free_mb", int, 100), doctor=v.choice("doctor", DOCTOR, "online"),
             files=self.files(defaults.get("files", {}), table.get("files", {}), where + ("files",)),
         )
+
+
+class _Values:
+    """One host's settings with defaults applied; each error points at the table that set the key."""
+
+    def __init__(self, reader: _Reader, merged: dict[str, Any], own: dict[str, Any], where: tuple[Any, ...]):
+        self.reader, self.merged, self.own, self.where = reader, merged, own, where
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return self.reader.fail(self.where if key in self.own else ("defaults",), key, message)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        value = self.merged.get(key, default)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
+            raise self.fail(key, f"expected {_kind_name(kind)}, got {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}")
+        return value
+
+    def path(self, key: str) -> Path:
+        return self.reader.local_path(self.merged[key], self.where if key in self.own else ("defaults",), key)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

@@ -78,46 +78,14 @@ class Remote:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # paramiko 2.12 warns about ciphers it merely lists
             import paramiko
-            from fabric import Config, Connection
-        host = self.host
-        if not host.known_hosts.is_file():
-            raise ConfigError(f"host {host.name}: known_hosts file {host.known_hosts} does not exist; "
-                              f"create it with: ssh-keyscan -p {host.port} {host.address} > {host.known_hosts} "
-                              "(then compare the fingerprints with the host's own)")
-        if not host.key.is_file():
-            raise ConfigError(f"host {host.name}: SSH key {host.key} does not exist; create one with: "
-                              f"ssh-keygen -t ed25519 -f {host.key}, and add {host.key}.pub to the host's "
-                              "authorized_keys")
-        conn = Connection(
-            host.address, user=host.user, port=host.port, connect_timeout=int(host.connect_timeout),
-            config=Config(overrides={"load_ssh_configs": False}),
-            connect_kwargs={"key_filename": [str(host.key)], "passphrase": host.passphrase(),
-                            "look_for_keys": False, "allow_agent": False,
-                            "banner_timeout": host.connect_timeout, "auth_timeout": host.connect_timeout},
-        )
-        conn.client.load_host_keys(str(host.known_hosts))
-        conn.client.set_missing_host_key_policy(_RefuseUnknown(host))
-        self._conn = conn
+        _check_local_files(self.host)
+        self._conn = _connection(self.host)
         try:
-            conn.open()
+            self._conn.open()
             self.connected = True
-        except HostKeyError:
+        except (OSError, EOFError, paramiko.SSHException, HostKeyError) as exc:
             self.close()
-            raise
-        except paramiko.BadHostKeyException as exc:
-            self.close()
-            raise HostKeyError(
-                f"host {host.name} ({host.address}:{host.port}) offered {exc.key.get_name()} key "
-                f"{fingerprint(exc.key)}, but {host.known_hosts} holds {fingerprint(exc.expected_key)}. "
-                "The key changed: find out why before you replace the entry") from None
-        except paramiko.AuthenticationException as exc:
-            self.close()
-            raise TransportError(f"host {host.name}: {host.user}@{host.address}:{host.port} refused key "
-                                 f"{host.key}: {exc}; check authorized_keys there and the passphrase") from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            self.close()
-            raise TransportError(f"host {host.name}: cannot connect to {host.address}:{host.port}: "
-                                 f"{exc or type(exc).__name__}") from None
+            raise _connect_error(self.host, exc) from None
 
     def close(self) -> None:
         """Close SFTP and SSH; safe to call twice."""
@@ -209,6 +177,52 @@ class Remote:
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return None
+
+
+def _check_local_files(host: Host) -> None:
+    if not host.known_hosts.is_file():
+        raise ConfigError(f"host {host.name}: known_hosts file {host.known_hosts} does not exist; "
+                          f"create it with: ssh-keyscan -p {host.port} {host.address} > {host.known_hosts} "
+                          "(then compare the fingerprints with the host's own)")
+    if not host.key.is_file():
+        raise ConfigError(f"host {host.name}: SSH key {host.key} does not exist; create one with: "
+                          f"ssh-keygen -t ed25519 -f {host.key}, and add {host.key}.pub to the host's "
+                          "authorized_keys")
+
+
+def _connection(host: Host) -> Any:
+    """A fabric Connection that trusts only the inventory's known_hosts and uses only the given key."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fabric import Config, Connection
+    conn = Connection(
+        host.address, user=host.user, port=host.port, connect_timeout=int(host.connect_timeout),
+        config=Config(overrides={"load_ssh_configs": False}),  # no ~/.ssh/config surprises
+        connect_kwargs={"key_filename": [str(host.key)], "passphrase": host.passphrase(),
+                        "look_for_keys": False, "allow_agent": False,
+                        "banner_timeout": host.connect_timeout, "auth_timeout": host.connect_timeout},
+    )
+    conn.client.load_host_keys(str(host.known_hosts))
+    conn.client.set_missing_host_key_policy(_RefuseUnknown(host))
+    return conn
+
+
+def _connect_error(host: Host, exc: BaseException) -> Exception:
+    """The error a person sees for a failed connection: what happened and what to do."""
+    import paramiko
+
+    if isinstance(exc, HostKeyError):
+        return exc
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return HostKeyError(
+            f"host {host.name} ({host.address}:{host.port}) offered {exc.key.get_name()} key "
+            f"{fingerprint(exc.key)}, but {host.known_hosts} holds {fingerprint(exc.expected_key)}. "
+            "The key changed: find out why before you replace the entry")
+    if isinstance(exc, paramiko.AuthenticationException):
+        return TransportError(f"host {host.name}: {host.user}@{host.address}:{host.port} refused key "
+                              f"{host.key}: {exc}; check authorized_keys there and the passphrase")
+    return TransportError(f"host {host.name}: cannot connect to {host.address}:{host.port}: "
+                          f"{exc or type(exc).__name__}")
 
 
 class _RefuseUnknown:
