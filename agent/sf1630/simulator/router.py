@@ -165,18 +165,21 @@ class Router:
             self.steps.publish(record)
         except Exception as exc:
             self.journal.close(record)
-            log.error("route %s of %s interrupted (%s); the journal keeps it and it will be finished",
-                      d.trigger_name, d.user, exc, extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
+            log.error("route %s of %s (FileTransferUUID %s) interrupted (%s); the journal keeps it and it "
+                      "will be finished", d.trigger_name, d.user, d.uuid, exc,
+                      extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
             self._failed[d.uuid] = (record, keys)
             return False
         if d.ok:
-            log.info("delivered %s from %s to %s", d.data_name, d.user, ", ".join(u for u, _ in d.deliveries),
+            log.info("delivered %s from %s to %s (FileTransferUUID %s)", d.data_name, d.user,
+                     ", ".join(u for u, _ in d.deliveries), d.uuid,
                      extra={"file": d.data_name, "uuid": d.uuid, "user": d.user})
         return True
 
     async def _redo(self, record: Record, keys: list[Key]) -> None:
         d = record.decision
-        log.info("finishing interrupted route of %s (steps done: %s)", d.trigger_name, ", ".join(record.done) or "none",
+        log.info("finishing interrupted route of %s (FileTransferUUID %s, steps done: %s)", d.trigger_name, d.uuid,
+                 ", ".join(record.done) or "none",
                  extra={"file": d.trigger_name, "uuid": d.uuid, "user": d.user})
         ok = await self._carry_out(record, keys, copy=False)
         if ok:
@@ -255,9 +258,9 @@ class Router:
 def _log_decision(d: decisions.Decision) -> None:
     extra = {"file": d.data_name or d.trigger_name, "uuid": d.uuid, "user": d.user}
     if d.ok:
-        log.info("accepted OUT/%s from %s for %s", d.trigger_name, d.user,
-                 ", ".join(u for u, _ in d.deliveries), extra=extra)
+        log.info("accepted OUT/%s from %s for %s (FileTransferUUID %s)", d.trigger_name, d.user,
+                 ", ".join(u for u, _ in d.deliveries), d.uuid, extra=extra)
         return
     for code, text in d.problems:
-        log.warning("refused OUT/%s from %s: %s %s: %s", d.trigger_name, d.user, code,
-                    decisions.codes.BY_NUMBER[code].name, text, extra={**extra, "code": code})
+        log.warning("refused OUT/%s from %s (FileTransferUUID %s): %s %s: %s", d.trigger_name, d.user, d.uuid,
+                    code, decisions.codes.BY_NUMBER[code].name, text, extra={**extra, "code": code})
