@@ -49,3 +49,16 @@ def test_the_real_executable_deploys_and_answers_status(make_host, make_inventor
     assert host.current == report["after"]
     done = subprocess.run([str(host.dir / "current" / "sf1630"), "--version"], capture_output=True, text=True)
     assert done.stdout.strip() == f"sf1630 {report['after']}"
+
+
+def test_the_executable_itself_deploys(make_host, make_standin, make_inventory, tmp_path):
+    if not BINARY.exists():
+        pytest.skip("dist/sf1630 is missing; build it with `bash build/build.sh`")
+    host = make_host("alpha")
+    inventory = make_inventory([host])
+
+    done = subprocess.run([str(BINARY), "deploy", "-i", str(inventory), "--binary", str(make_standin("2.0.0")),
+                           "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert host.current == "2.0.0"
