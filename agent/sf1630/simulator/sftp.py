@@ -8,6 +8,7 @@ refuse writes, renames and deletes with "permission denied" (PROTOCOL.md rule 2)
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from asyncssh.packet import SSHPacket
 from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
 from asyncssh.stream import SSHReader, SSHServerStreamSession, SSHWriter
 
+log = logging.getLogger("sf1630.simulator")
 # What OpenSSH 9's sftp-server announces in limits@openssh.com; clients tuned for OpenSSH
 # (ours included) then behave the same against the simulator.
 OPENSSH_MAX_PACKET = 256 * 1024
@@ -119,6 +121,12 @@ def _denied(message: str) -> asyncssh.SFTPPermissionDenied:
     return asyncssh.SFTPPermissionDenied(message)
 
 
+def _busy(user: str, path: str, action: str) -> asyncssh.SFTPPermissionDenied:
+    """Refusal of a locked name (rule 2): permission denied, logged, no receipt."""
+    log.info("refused to %s %s of %s: it is being processed", action, path, user, extra={"file": path, "user": user})
+    return _denied(f"{path} is being processed by the platform; try again after its receipt")
+
+
 class UserFiles(asyncssh.SFTPServer):
     """The SFTP view of one user's folder."""
 
@@ -188,7 +196,7 @@ class UserFiles(asyncssh.SFTPServer):
             raise _denied(f"{target.text}: cannot {action} your IN/ or OUT/ folder")
         name = target.out_name
         if name is not None and self._gate.locked(self._user, name):
-            raise _denied(f"{target.text} is being processed by the platform; try again after its receipt")
+            raise _busy(self._user, target.text, action)
 
     # -- files ----------------------------------------------------------------------------------
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> MaybeAwait[object]:
@@ -216,7 +224,7 @@ class UserFiles(asyncssh.SFTPServer):
     def write(self, file_obj: object, offset: int, data: bytes) -> MaybeAwait[int]:
         handle: _OpenFile = file_obj  # type: ignore[assignment]
         if handle.out_name is not None and self._gate.locked(self._user, handle.out_name):
-            raise _denied(f"OUT/{handle.out_name} is being processed by the platform; try again after its receipt")
+            raise _busy(self._user, f"OUT/{handle.out_name}", "write")
         view = memoryview(data)
         while view:
             written = os.pwrite(handle.fd, view, offset)
@@ -237,7 +245,7 @@ class UserFiles(asyncssh.SFTPServer):
         handle: _OpenFile = file_obj  # type: ignore[assignment]
         if attrs.size is not None:
             if handle.out_name is not None and self._gate.locked(self._user, handle.out_name):
-                raise _denied(f"OUT/{handle.out_name} is being processed by the platform")
+                raise _busy(self._user, f"OUT/{handle.out_name}", "truncate")
             os.ftruncate(handle.fd, attrs.size)
         if attrs.permissions is not None:
             os.fchmod(handle.fd, attrs.permissions & 0o777)
@@ -266,16 +274,20 @@ class UserFiles(asyncssh.SFTPServer):
     def remove(self, path: bytes) -> MaybeAwait[None]:
         target = self._resolve(path)
         name = target.out_name
-        if target.is_top_folder or (name is not None and self._gate.locked(self._user, name)):
-            raise _denied(f"{target.text} is being processed by the platform; try again after its receipt")
+        if target.is_top_folder:
+            raise _denied(f"{target.text}: cannot delete your IN/ or OUT/ folder")
+        if name is not None and self._gate.locked(self._user, name):
+            raise _busy(self._user, target.text, "delete")
         os.remove(target.local)
         return None
 
     def _rename(self, oldpath: bytes, newpath: bytes, replace: bool) -> None:
         old, new = self._resolve(oldpath), self._resolve(newpath)
         self._check_write(new, "rename into")
-        if old.is_top_folder or (old.out_name is not None and self._gate.locked(self._user, old.out_name)):
-            raise _denied(f"{old.text} is being processed by the platform; try again after its receipt")
+        if old.is_top_folder:
+            raise _denied(f"{old.text}: cannot rename your IN/ or OUT/ folder")
+        if old.out_name is not None and self._gate.locked(self._user, old.out_name):
+            raise _busy(self._user, old.text, "rename")
         if not replace and os.path.lexists(new.local):
             raise asyncssh.SFTPFailure(f"{new.text} already exists")
         os.replace(old.local, new.local)
