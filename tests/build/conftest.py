@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "dist" / "sf1630"
-SOURCES = ("agent", "plugins", "build", "pyproject.toml")
+SOURCES = ("agent", "plugins", "build/sf1630.spec", "build/sf1630_main.py", "build/build.sh", "pyproject.toml")
 HOW = "run `SF1630_BUILD=1 python -m pytest -m binary` (or `bash build/build.sh` first)"
 
 
@@ -26,7 +26,7 @@ def newest_source() -> float:
         top = ROOT / name
         paths = [top] if top.is_file() else top.rglob("*")
         for path in paths:
-            if path.is_file() and "__pycache__" not in path.parts and "work" not in path.relative_to(ROOT).parts[:2]:
+            if path.is_file() and "__pycache__" not in path.parts:
                 newest = max(newest, path.stat().st_mtime)
     return newest
 
