@@ -59,7 +59,7 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> lis
     """Finish every unfinished send of the selection from its journalled state (issue #13)."""
     specs = {(s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
     todo = [t for t in rt.journal.list(kind="send", states=steps.SEND_OPEN, limit=None)
-            if selection.takes(t.municipality or "", t.source)]
+            if selection.takes(t.municipality or "", t.source) and not sender.busy(t)]
 
     async def one(t: Transfer) -> Transfer:
         link = rt.links.get(t.account)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from sf1630.specs import SendSpec
 log = logging.getLogger("sf1630.scheduler")
 
 SWEEP_INTERVAL = 3600.0  # clean-up and retention check of sending accounts (rules 3 and 8)
+RESUME_INTERVAL = 60.0  # how soon a send left unfinished (network down) is tried again
 MAX_SLEEP = 60.0  # re-check the clock at least this often (suspend, clock changes)
 
 
@@ -46,10 +48,8 @@ class Scheduler:
         receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
         specs = self.rt.send_specs(self.selection)
         try:
-            await resume_sends(self.rt, sender, self.selection)
-            loops = [self._send_loop(sender, spec) for spec in specs]
-            if specs:
-                loops.append(self._sweep_loop(sender, specs))
+            loops = [self._upkeep_loop(sender, specs)]
+            loops += [self._send_loop(sender, spec) for spec in specs]
             if self.rt.receive_specs(self.selection):
                 loops.append(self._receive_loop(receiver))
             log.info("running %d send job(s) and %d receiving account(s)", len(specs),
@@ -87,13 +87,22 @@ class Scheduler:
                 log.info("receive round: %d file(s) loaded", loaded)
             await self._sleep(self.rt.config.poll_interval)
 
-    async def _sweep_loop(self, sender: Sender, specs: list[SendSpec]) -> None:
+    async def _upkeep_loop(self, sender: Sender, specs: list[SendSpec]) -> None:
+        """Resume unfinished sends now and every minute (e.g. the network was down); sweep hourly (rules 3, 8)."""
+        resuming: set[asyncio.Task] = set()
+        swept = -SWEEP_INTERVAL
         while not self.stop.is_set():
-            try:
-                await sweep_accounts(self.rt, sender, specs)
-            except Sf1630Error as exc:
-                log.warning("sweep failed: %s", exc)
-            await self._sleep(SWEEP_INTERVAL)
+            task = asyncio.create_task(resume_sends(self.rt, sender, self.selection))  # skips busy sends
+            resuming.add(task)
+            task.add_done_callback(resuming.discard)
+            if time.monotonic() - swept >= SWEEP_INTERVAL:
+                swept = time.monotonic()
+                try:
+                    await sweep_accounts(self.rt, sender, specs)
+                except Sf1630Error as exc:
+                    log.warning("sweep failed: %s", exc)
+            await self._sleep(RESUME_INTERVAL)
+        await asyncio.gather(*resuming, return_exceptions=True)
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -48,6 +48,7 @@ class Sender:
         # gate(municipality) bounds the work (extract, uploads) running at once; see flow.Slots.
         self.gate = gate or (lambda municipality: contextlib.nullcontext())
         self._watchers: dict[str, ReceiptWatcher] = {}
+        self._active: set[str] = set()  # keys of the transfers being driven now
         self._warned: set[tuple[str, str, str]] = set()
 
     # -- what is due -------------------------------------------------------------------
@@ -88,18 +89,32 @@ class Sender:
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
             job, name = self.plan(spec, when, period)
-        t, _ = await asyncio.to_thread(
-            self.journal.claim, "send", steps.send_key(spec.link.name, name), municipality=spec.municipality.key,
-            source=spec.source.name, account=spec.link.name, file_name=name, period=job.period,
-            recipient=spec.recipient_code, details=send_details(spec, job, resend_reason, resend_by))
-        return await self._guarded(t, spec, steps.next_send_step(t.state))
+        key = steps.send_key(spec.link.name, name)
+        self._active.add(key)  # before the claim: a resume round must not take it meanwhile
+        try:
+            t, _ = await asyncio.to_thread(
+                self.journal.claim, "send", key, municipality=spec.municipality.key, source=spec.source.name,
+                account=spec.link.name, file_name=name, period=job.period, recipient=spec.recipient_code,
+                details=send_details(spec, job, resend_reason, resend_by))
+            return await self._guarded(t, spec, steps.next_send_step(t.state))
+        finally:
+            self._active.discard(key)
 
     # -- after a crash -----------------------------------------------------------------
     async def resume(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
         """Finish an unfinished send from its journalled state and what the server holds."""
-        step = await self._resume_step(t, link)
-        log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
-        return await self._guarded(t, spec, step, link)
+        if self.busy(t):
+            return t
+        self._active.add(t.key)
+        try:
+            step = await self._resume_step(t, link)
+            log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
+            return await self._guarded(t, spec, step, link)
+        except Sf1630Error as exc:  # the look at the server failed
+            log.error("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
+            return t
+        finally:
+            self._active.discard(t.key)
 
     async def _resume_step(self, t: Transfer, link: Link) -> SendStep:
         if t.state in (steps.PLANNED, steps.EXTRACTED, steps.TRIGGER_UPLOADED):  # no need to look
@@ -131,6 +146,10 @@ class Sender:
         except Sf1630Error as exc:
             log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
         return self.journal.get_id(t.id) or t
+
+    def busy(self, t: Transfer) -> bool:
+        """Whether this sender is working on ``t`` right now (then it must not be resumed)."""
+        return t.key in self._active
 
     async def _drive(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
         while step is not SendStep.DONE:

@@ -129,3 +129,25 @@ def test_a_changed_host_key_stops_the_account_with_the_command_to_fix_it(make_pl
     assert done.returncode == 1
     assert "ikast-brande: not received: host key of" in done.stdout
     assert "ssh-keygen -R" in done.stdout
+
+
+def test_run_finishes_sends_a_killed_agent_left(make_platform, make_agent_config):
+    from sf1630.steps import CRASH_ENV
+
+    platform = make_platform(sources=(KY, AULA), municipalities=(IKAST,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=3)
+    assert sf1630("send", "--config", str(sender), env={CRASH_ENV: "data_uploaded"}).returncode == 137
+
+    agent = subprocess.Popen([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "run", "--config", str(sender)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and [t.state for t in journal_rows(sender, "send")] != ["delivered"] * 2:
+            time.sleep(0.1)
+        agent.send_signal(signal.SIGTERM)
+        _, err = agent.communicate(timeout=15)
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, err
+    assert [t.state for t in journal_rows(sender, "send")] == ["delivered"] * 2  # one per extract
+    assert platform.files(KY.user, "OUT") == [] and platform.files(AULA.user, "OUT") == []
