@@ -126,6 +126,7 @@ class Platform:
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._background: list[asyncio.Task] = []
+        self._sweeping = asyncio.Lock()
         self.port = config.server.port
 
     def _prepare(self) -> None:
@@ -145,9 +146,10 @@ class Platform:
         recovered = self.router.recover()
         if recovered:
             log.info("finishing %d route(s) left by an earlier run", recovered)
+        await self.sweep()
         await self._listen()
         self._background = [asyncio.create_task(self._every(self.config.server.scan_seconds, self._scan, first=0)),
-                            asyncio.create_task(self._every(self.config.retention.sweep_seconds, self.sweep, first=0))]
+                            asyncio.create_task(self._every(self.config.retention.sweep_seconds, self.sweep))]
 
     async def _listen(self) -> None:
         server = self.config.server
@@ -187,8 +189,9 @@ class Platform:
         self.router.scan()
 
     async def sweep(self) -> None:
-        """Run one retention sweep now."""
-        announce(await asyncio.to_thread(self.retention.sweep), self.on_retention_warning)
+        """Run one retention sweep now (also done at start and every sweep_seconds)."""
+        async with self._sweeping:
+            announce(await asyncio.to_thread(self.retention.sweep), self.on_retention_warning)
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no trigger is settling, being written or in processing (tests, demo)."""
