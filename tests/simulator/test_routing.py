@@ -39,7 +39,9 @@ def test_simple_routing_to_two_recipients(make_platform, connect, metadata_root)
     assert list(running.outbox(KY).iterdir()) == []
 
 
-def test_dynamic_routing_delivers_to_the_routed_user(platform, connect):
+@pytest.mark.parametrize("metadata_root", ["FileMetadata", "Trigger"])
+def test_dynamic_routing_delivers_to_the_routed_user(make_platform, connect, metadata_root):
+    platform = make_platform(server={"metadata_root": metadata_root})
     client = connect(platform, AULA)
     data = "elev;klasse\nÅse;7.b\n".encode()
     send(client, data, name="AULA_LIS_29189560_M03_20240402134858.csv", sender=AULA,
@@ -118,3 +120,18 @@ def test_many_triggers_at_once(platform, connect):
         assert (platform.inbox(LIS1) / name).read_bytes() == f"row {n}\n".encode()
     assert not list((platform.root / ".platform" / "journal").iterdir())
     assert not list((platform.root / ".platform" / "staging").iterdir())
+
+
+def test_data_file_still_open_for_writing_is_copied_not_linked(platform, connect):
+    client = connect(platform, KY)
+
+    async def deliver_while_open() -> None:
+        async with client.sftp.open(f"OUT/{DATA}", "wb") as f:
+            await f.write(b"complete")
+            async with client.sftp.open(f"OUT/{DATA}.trigger", "wb") as t:
+                await t.write(trigger_bytes(DATA, 8))
+            await platform.platform.wait_idle(5)
+            await f.write(b" and more", 8)       # reaches only the sender's own (now unlinked) file
+    platform.run(deliver_while_open())
+    assert receipt_of(platform, KY, DATA).ok
+    assert (platform.inbox(LIS1) / DATA).read_bytes() == b"complete"
