@@ -28,7 +28,7 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
     from sf1630 import __version__
 
     parser = argparse.ArgumentParser(
@@ -43,14 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sf1630.cli.{name}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while commands are being written
-            if exc.name != f"sf1630.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"sf1630.cli.{name}").register(subparsers)
+    if with_plugins:
+        _add_plugin_commands(subparsers)
     return parser
+
+
+def _add_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Commands from plugins (``sf1630_register_commands``), found through $SF1630_CONFIG or ./agent.toml."""
+    from sf1630.config.check import make_host_for
+    from sf1630.config.load import config_path
+
+    path = config_path()
+    if path.is_file():
+        host = make_host_for(path)
+    else:
+        from sf1630.plugins import make_plugin_host
+
+        host = make_plugin_host()
+    if host is not None:
+        host.register_commands(subparsers)
+
+
+def _wants_plugins(argv: list[str]) -> bool:
+    """Loading plugins costs ~0.1 s: do it only for a command that is not built in, or for help."""
+    words = [a for i, a in enumerate(argv) if not a.startswith("-") and argv[i - 1 : i] not in (["--log-format"], ["--log-level"])]
+    if not words:
+        return "-h" in argv or "--help" in argv
+    return words[0] not in COMMANDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sf1630 {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(with_plugins=_wants_plugins(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
