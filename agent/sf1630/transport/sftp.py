@@ -20,7 +20,7 @@ from typing import BinaryIO
 import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
-from sf1630.transport import localfile, pipeline
+from sf1630.transport import localfile, pipeline, speedups
 from sf1630.transport.auth import Client, Secret, load_keys, open_connection
 from sf1630.transport.failures import guarded, quietly
 
@@ -72,6 +72,7 @@ class Tuning:
     upload_requests: int = 8
     op_timeout: float = 60.0
     stall_timeout: float = 60.0
+    speedups: bool = True  # sf1630.transport.speedups; False measures asyncssh as it comes
 
 
 async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 30.0,
@@ -91,9 +92,13 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
     except BaseException:
         conn.abort()
         raise
+    tuning = tuning or Tuning()
+    applied = speedups.tune(conn) if tuning.speedups else ()
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
-    return Session(endpoint, credentials.user, client, conn, sftp, tuning or Tuning())
+    session = Session(endpoint, credentials.user, client, conn, sftp, tuning)
+    session.speedups = applied
+    return session
 
 
 class Session:
@@ -105,6 +110,7 @@ class Session:
         self.key_used: Path = client.key_used
         self._client, self._conn, self._sftp = client, conn, sftp
         self._closed = False
+        self.speedups: tuple[str, ...] = ()  # names of the speed-ups in effect
         limits = sftp.limits
         self.block_size = min(tuning.block_size, limits.max_read_len or MAX_BLOCK,
                               limits.max_write_len or MAX_BLOCK, MAX_BLOCK)
