@@ -51,8 +51,8 @@ def test_a_resend_arrives_as_a_second_distinct_delivery_and_the_journal_shows_wh
 
     status = cli("status", "--config", str(sender), "--json")
     [shown] = json.loads(status.stdout)["resends"]
-    assert (shown["file_name"], shown["why"]) == (resent.file_name,
-                                                   f"LIS lost the load of 3 April (by {getpass.getuser()} (sudo by mette))")
+    by = f"{getpass.getuser()} (sudo by mette)"
+    assert (shown["file_name"], shown["why"]) == (resent.file_name, f"LIS lost the load of 3 April (by {by})")
     table = cli("status", "--config", str(sender))
     assert "Resends (1)" in table.stdout and "LIS lost the load of 3 April" in table.stdout
 

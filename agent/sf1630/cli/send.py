@@ -37,7 +37,7 @@ RESEND_NEEDS = (("municipality", "--municipality KEY"), ("source", "--source NAM
 
 
 def check_resend(args: argparse.Namespace) -> None:
-    """Refuse a bad --period and an incomplete --resend (issue #14): one municipality, one source, a period, a reason."""
+    """Refuse a bad --period, and a --resend without one municipality, source, period and reason (issue #14)."""
     from sf1630.errors import ConfigError
 
     if args.period and not PERIOD.fullmatch(args.period):
