@@ -14,6 +14,7 @@ from typing import Any
 from sf1630.api import (
     API_VERSION,
     Delivery,
+    Expectation,
     ExtractError,
     ExtractResult,
     Job,
@@ -48,10 +49,11 @@ _LAZY = {
     "Loaded": "sf1630.events",
     "RetentionWarning": "sf1630.events",
     "SchemaChanged": "sf1630.events",
+    "Missing": "sf1630.events",
 }
 
 __all__ = [
-    "API_VERSION", "ConfigError", "Delivery", "DocumentError", "ExtractError", "ExtractResult",
+    "API_VERSION", "ConfigError", "Delivery", "DocumentError", "Expectation", "ExtractError", "ExtractResult",
     "HostKeyError", "Job", "LoadError", "LoadResult", "Municipality", "PluginError", "RemoteMissing",
     "RemoteRefused", "SchemaChange", "Sf1630Error", "Sink", "Source", "Transfer", "TransportError",
     "option", *_LAZY,

@@ -130,6 +130,24 @@ class Transfer:
     details: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """An extract a LIS expects on a schedule ([[receive.expect]]) that did not arrive by ``deadline``.
+
+    ``arrived_file``, ``arrived_uuid`` and ``arrived_at`` tell the delivery that came after all
+    (set only when the missing extract is cleared). Issue #14.
+    """
+
+    municipality: str
+    source: str  # as configured, e.g. "ky"
+    schedule: str  # cron expression of when it is due
+    grace_seconds: float
+    deadline: datetime  # the scheduled time plus grace
+    arrived_file: str | None = None
+    arrived_uuid: str | None = None
+    arrived_at: datetime | None = None
+
+
 @runtime_checkable
 class Source(Protocol):
     """Produces extracts for one source system (DUBU, KY, KSD, AULA, KP, or a vendor's own)."""

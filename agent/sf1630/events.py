@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sf1630.api import Delivery, LoadResult, Transfer
+from sf1630.api import Delivery, Expectation, LoadResult, Transfer
 
 log = logging.getLogger("sf1630.events")
 
@@ -86,6 +86,14 @@ class Stray:
 
 
 @dataclass(frozen=True)
+class Missing:
+    """An expected extract is overdue (``cleared`` False), or it came after all (``cleared`` True). Issue #14."""
+
+    expectation: Expectation
+    cleared: bool = False
+
+
+@dataclass(frozen=True)
 class Progress:
     """Bytes moved, for progress display only."""
 
@@ -93,7 +101,8 @@ class Progress:
     nbytes: int
 
 
-Event = Delivered | Failed | Received | Loaded | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Progress
+Event = (Delivered | Failed | Received | Loaded | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Missing
+         | Progress)
 Emit = Callable[[Event], None]
 
 
@@ -114,6 +123,8 @@ def plugin_emitter(host: Any) -> Emit:
                 host.on_schema_changed(delivery=d, sink=sink, changes=changes)
             case RetentionWarning(account=account, path=path, age_days=age):
                 host.on_retention_warning(account=account, path=path, age_days=age)
+            case Missing(expectation=expectation, cleared=cleared):
+                host.on_missing(expectation=expectation, cleared=cleared)
             case _:
                 pass  # alerts without a hook yet are logged where they happen
 

@@ -23,7 +23,7 @@ from sf1630.api import API_VERSION
 if TYPE_CHECKING:
     import argparse
 
-    from sf1630.api import Delivery, LoadResult, SchemaChange, Sink, Source, Transfer
+    from sf1630.api import Delivery, Expectation, LoadResult, SchemaChange, Sink, Source, Transfer
 
 __all__ = ["API_VERSION", "PROJECT", "hookimpl"]
 
@@ -126,4 +126,17 @@ def sf1630_on_schema_changed(delivery: Delivery, sink: str, changes: tuple[Schem
     Runs in the receiver after the load that made the changes has committed.
     Gets the ``delivery``, the ``sink`` type name and the ``changes`` (column added, missing,
     or widened to text). Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_on_missing(expectation: Expectation, cleared: bool) -> None:
+    """An expected extract did not arrive by its deadline, or it came after all (issue #14).
+
+    Runs at a receiving agent that declares ``[[receive.expect]]``: once when a deadline (schedule
+    plus grace) passes with no delivery of that source for that municipality (``cleared`` False),
+    and once more when a delivery then arrives (``cleared`` True, ``expectation.arrived_file`` set).
+    Each is journalled first, so neither repeats after a restart.
+    Gets the ``expectation`` (municipality, source, schedule, grace, deadline) and ``cleared``.
+    Returns nothing; an exception is logged and ignored.
     """

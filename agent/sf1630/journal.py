@@ -62,6 +62,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX history_transfer ON history (transfer_id, id);
     """,
+    # Issue #14: expected extracts that did not arrive by their deadline, so each fires once.
+    """
+    CREATE TABLE missing (
+        id INTEGER PRIMARY KEY,
+        municipality TEXT NOT NULL,
+        source TEXT NOT NULL,
+        deadline REAL NOT NULL,
+        opened REAL NOT NULL,
+        fired_at REAL NOT NULL,
+        cleared_at REAL,
+        arrived_at REAL,
+        transfer_id INTEGER,
+        UNIQUE (municipality, source, deadline)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -80,6 +95,21 @@ class JournalTransfer(Transfer):
     next_attempt_at: float | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MissingRecord:
+    """An expected extract that had not arrived by ``deadline`` (issue #14); ``cleared_at`` once it came."""
+
+    id: int
+    municipality: str
+    source: str
+    deadline: float
+    opened: float  # arrivals after this count for the deadline
+    fired_at: float
+    cleared_at: float | None = None
+    arrived_at: float | None = None  # created_at of the receive that cleared it
+    transfer_id: int | None = None
 
 
 class Journal(abc.ABC):
@@ -127,6 +157,20 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
         """Sends made with ``--resend`` (their details hold ``resend_reason``), newest first (issue #14)."""
+
+    @abc.abstractmethod
+    def note_missing(self, municipality: str, source: str, deadline: float, opened: float,
+                     at: float) -> MissingRecord | None:
+        """Record an overdue expected extract; the record when new, None when it was known (issue #14)."""
+
+    @abc.abstractmethod
+    def clear_missing(self, record_id: int, at: float, arrived_at: float, transfer_id: int | None) -> bool:
+        """Mark a missing extract as arrived; True when it was still open."""
+
+    @abc.abstractmethod
+    def list_missing(self, municipality: str | None = None, source: str | None = None, *,
+                     open_only: bool = False) -> list[MissingRecord]:
+        """Missing-extract records, oldest deadline first."""
 
     def __enter__(self) -> Journal:
         return self
@@ -279,6 +323,32 @@ class SqliteJournal(Journal):
                "ORDER BY created_at DESC, id DESC" + (" LIMIT ?" if limit is not None else ""))
         with self._lock:
             return [_transfer(r) for r in self._db.execute(sql, [limit] if limit is not None else []).fetchall()]
+
+    def note_missing(self, municipality: str, source: str, deadline: float, opened: float,
+                     at: float) -> MissingRecord | None:
+        with self._lock, self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO missing (municipality, source, deadline, opened, fired_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (municipality, source, deadline) DO NOTHING", (municipality, source, deadline, opened, at))
+            row = self._db.execute("SELECT * FROM missing WHERE id = ?", (cursor.lastrowid,)).fetchone() \
+                if cursor.rowcount == 1 else None
+        return MissingRecord(**dict(row)) if row else None
+
+    def clear_missing(self, record_id: int, at: float, arrived_at: float, transfer_id: int | None) -> bool:
+        with self._lock, self._transaction():
+            cursor = self._db.execute(
+                "UPDATE missing SET cleared_at = ?, arrived_at = ?, transfer_id = ? "
+                "WHERE id = ? AND cleared_at IS NULL", (at, arrived_at, transfer_id, record_id))
+        return cursor.rowcount == 1
+
+    def list_missing(self, municipality: str | None = None, source: str | None = None, *,
+                     open_only: bool = False) -> list[MissingRecord]:
+        where, params = _filters(municipality=municipality, source=source)
+        if open_only:
+            where.append("cleared_at IS NULL")
+        sql = "SELECT * FROM missing" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY deadline, id"
+        with self._lock:
+            return [MissingRecord(**dict(r)) for r in self._db.execute(sql, params).fetchall()]
 
     def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
         with self._lock:

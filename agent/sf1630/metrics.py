@@ -20,8 +20,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sf1630.events import (Delivered, Event, Failed, Loaded, Progress, ReceiptOverdue, Received, RetentionWarning,
-                           SchemaChanged, Stray)
+from sf1630.events import (Delivered, Event, Failed, Loaded, Missing, Progress, ReceiptOverdue, Received,
+                           RetentionWarning, SchemaChanged, Stray)
 
 log = logging.getLogger("sf1630.metrics")
 
@@ -32,7 +32,7 @@ WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[^:;]+:")
 EVENT_NAMES = {Delivered: "delivered", Failed: "failed", Received: "received", Loaded: "loaded",
                RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray",
-               SchemaChanged: "schema_changed"}
+               SchemaChanged: "schema_changed", Missing: "missing"}
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -67,6 +67,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self._last_success: dict[Labels, float] = {}
+        self._missing: dict[Labels, float] = {}  # overdue expected extracts (issue #14)
         self._wait = Histogram()
         if journal is not None:
             self.attach(journal)
@@ -78,6 +79,9 @@ class Metrics:
         for kind, state in (("send", "delivered"), ("receive", "loaded")):
             for t in journal.list(kind=kind, states=[state], limit=None):
                 self._success(kind, t.municipality, t.source, t.updated_at)
+        for r in journal.list_missing(open_only=True):
+            key = (("municipality", r.municipality), ("source", r.source))
+            self._missing[key] = self._missing.get(key, 0) + 1
 
     def __call__(self, event: Event) -> None:
         try:
@@ -88,6 +92,8 @@ class Metrics:
 
     def _count(self, event: Event) -> None:
         name = EVENT_NAMES.get(type(event))
+        if isinstance(event, Missing) and event.cleared:
+            name = "missing_cleared"
         if name:
             self._inc("sf1630_events_total", (("event", name),))
         match event:
@@ -108,6 +114,9 @@ class Metrics:
                 if not result.duplicate:
                     self._inc("sf1630_rows_total", _where("receive", d.municipality, d.source), result.rows)
                 self._success("receive", d.municipality, d.source, self.clock())
+            case Missing(expectation=e, cleared=cleared):
+                key = (("municipality", e.municipality), ("source", e.source))
+                self._missing[key] = max(0, self._missing.get(key, 0) + (-1 if cleared else 1))
             case Progress(kind=kind, nbytes=n):
                 self._inc("sf1630_transferred_bytes_total", (("direction", kind),), n)
 
@@ -141,6 +150,9 @@ class Metrics:
             out += _family("sf1630_last_success_timestamp_seconds", "gauge",
                            "Last delivered send or loaded receive per municipality and source (Unix time).",
                            dict(self._last_success))
+            out += _family("sf1630_missing_extracts", "gauge",
+                           "Expected extracts past their deadline that have not arrived, per municipality and source.",
+                           dict(self._missing))
             out += _histogram("sf1630_receipt_wait_seconds",
                               "Time from uploading a trigger to the platform's receipt.", self._wait)
         return "".join(out)

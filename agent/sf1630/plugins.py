@@ -28,7 +28,8 @@ from typing import Any, Iterable
 import pluggy
 
 from sf1630 import __version__, hookspecs
-from sf1630.api import API_VERSION, Delivery, LoadResult, PluginError, SchemaChange, Sink, Source, Transfer
+from sf1630.api import (API_VERSION, Delivery, Expectation, LoadResult, PluginError, SchemaChange, Sink, Source,
+                        Transfer)
 from sf1630.options import build_options, check_options
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginFailure", "PluginHost", "PluginInfo", "build_options",
@@ -235,6 +236,10 @@ class PluginHost:
     def on_schema_changed(self, *, delivery: Delivery, sink: str, changes: tuple[SchemaChange, ...]) -> None:
         """Fire ``sf1630_on_schema_changed`` to every plugin; exceptions are logged."""
         self._broadcast("sf1630_on_schema_changed", delivery=delivery, sink=sink, changes=changes)
+
+    def on_missing(self, *, expectation: Expectation, cleared: bool) -> None:
+        """Fire ``sf1630_on_missing`` to every plugin; exceptions are logged."""
+        self._broadcast("sf1630_on_missing", expectation=expectation, cleared=cleared)
 
     def _broadcast(self, hook: str, **kwargs: Any) -> None:
         # Called per implementation, not through pm.hook, so one failing plugin cannot keep the

@@ -80,11 +80,18 @@ class Scheduler:
         return datetime.fromtimestamp(max(getattr(t, "created_at", 0.0) for t in sends))
 
     async def _receive_loop(self, receiver) -> None:
+        from sf1630.expect import MissingWatch, expectations
+
+        # Issue #14: after each round, expected extracts past their deadline fire `missing` once.
+        watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())
+        expected = expectations(self.rt.config, self.rt.host, self.selection.municipalities)
         while not self.stop.is_set():
             reports = await receive_round(self.rt, receiver, self.selection)
             loaded = sum(len(r.loaded) for r in reports)
             if loaded:
                 log.info("receive round: %d file(s) loaded", loaded)
+            if expected:
+                watch.check(expected)
             await self._sleep(self.rt.config.poll_interval)
 
     async def _upkeep_loop(self, sender: Sender, specs: list[SendSpec]) -> None:

@@ -165,3 +165,65 @@ def cli(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
 
     return subprocess.run([sys.executable, "-m", "sf1630", *args], env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=timeout, preexec_fn=before)
+
+
+class Webhook:
+    """A loopback HTTP server keeping every JSON body POSTed to it (alerts)."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict] = []
+        self.changed = threading.Condition()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with hook.changed:
+                    hook.bodies.append(body)
+                    hook.changed.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.bodies) >= count, timeout), self.bodies
+        return list(self.bodies)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    from sf1630_plugins import alerts
+
+    hook = Webhook()
+    try:
+        yield hook
+    finally:
+        alerts.deactivate(timeout=2)
+        hook.close()
+
+
+class FakeClock:
+    """A clock the test moves by hand (Unix seconds)."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

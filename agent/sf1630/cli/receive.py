@@ -45,6 +45,7 @@ async def _receive(cfg: Any, selection: Any) -> int:
     rt = build_runtime(cfg, emitters=[progress])
     try:
         reports = await receive_round(rt, make_receiver(rt, stop), selection)
+        _check_expected(rt, selection)
     finally:
         progress.finish()
         await rt.aclose()
@@ -60,6 +61,17 @@ async def _receive(cfg: Any, selection: Any) -> int:
         print("nothing to receive: no [receive] matches the selection")
     bad = any(r.quarantined or r.waiting or r.error for r in reports) or rt.problems
     return 1 if bad else 0
+
+
+def _check_expected(rt: Any, selection: Any) -> None:
+    """Expected extracts past their deadline fire `missing` once, arrivals clear them (issue #14)."""
+    from sf1630.expect import MissingWatch, expectations
+
+    expected = expectations(rt.config, rt.host, selection.municipalities)
+    for event in MissingWatch(rt.journal, rt.emit).check(expected) if expected else ():
+        e = event.expectation
+        print(f"{e.municipality}: {e.source} extract due by {e.deadline:%Y-%m-%d %H:%M} "
+              + (f"arrived: {e.arrived_file}" if event.cleared else "has not arrived (see sf1630 status)"))
 
 
 async def _dry_run(cfg: Any, selection: Any) -> int:

@@ -93,21 +93,14 @@ def _resend(t: Any) -> str:
 
 def _overdue(cfg: Any, journal: Any, now: float) -> list[dict[str, Any]]:
     """Expected extracts ([[receive.expect]]) whose deadline passed with nothing arrived (issue #14)."""
-    from sf1630.cron import last_deadline
+    from sf1630.expect import expectations, overdue
 
     out = []
-    for m in cfg.municipalities:
-        for expect in (m.receive.expect if m.receive else []):
-            window = last_deadline(expect.schedule, expect.grace_seconds, datetime.fromtimestamp(now))
-            if window is None:
-                continue
-            opened, deadline = (w.timestamp() for w in window)
-            arrived = [t for t in journal.list(kind="receive", municipality=m.municipality.key, since=opened,
-                                               limit=None)
-                       if (t.source or "").lower() == expect.source and t.created_at > opened]
-            if not arrived:
-                out.append({"municipality": m.municipality.key, "source": expect.source, "schedule": expect.schedule,
-                            "deadline": _iso(deadline), "overdue_for": _age(now - deadline)})
+    for e in expectations(cfg):
+        due = overdue(journal, e, now)
+        if due is not None:
+            out.append({"municipality": e.municipality, "source": e.source, "schedule": e.schedule,
+                        "deadline": _iso(due.deadline), "overdue_for": _age(now - due.deadline)})
     return out
 
 

@@ -1,8 +1,9 @@
 """Built-in alert plugin: e-mail (SMTP) and webhook (JSON POST), off until ``[alerts]`` configures them.
 
 It is an event plugin like any other: ``sf1630_on_failed`` (a failed delivery, or a load that
-failed and went to quarantine) and ``sf1630_on_retention_warning`` (PROTOCOL.md rule 8) reach it
-through the plugin host. A missing receipt has no hook yet, so :func:`activate` also returns an
+failed and went to quarantine), ``sf1630_on_retention_warning`` (PROTOCOL.md rule 8) and
+``sf1630_on_missing`` (an expected extract overdue, then arrived; issue #14) reach it through the
+plugin host. A missing receipt has no hook yet, so :func:`activate` also returns an
 ``emit`` target for those events (``sf1630 run`` passes it to the runtime).
 
 Nothing is sent until :func:`activate` has read ``[alerts.email]`` and/or ``[alerts.webhook]`` from
@@ -75,6 +76,12 @@ def _on_event(event: Any) -> None:
 def sf1630_on_failed(transfer: Any, reason: str) -> None:
     """Alert on an error receipt (delivery failed) or a load that failed."""
     _submit(message.failed(transfer, reason))
+
+
+@hookimpl
+def sf1630_on_missing(expectation: Any, cleared: bool) -> None:
+    """Alert when an expected extract is overdue, and again when it arrives (issue #14)."""
+    _submit(message.missing(expectation, cleared))
 
 
 @hookimpl

@@ -19,7 +19,9 @@ DELIVERY_FAILED = "delivery_failed"
 RECEIPT_OVERDUE = "receipt_overdue"
 LOAD_FAILED = "load_failed"
 RETENTION_WARNING = "retention_warning"
-KINDS = (DELIVERY_FAILED, RECEIPT_OVERDUE, LOAD_FAILED, RETENTION_WARNING)
+EXTRACT_MISSING = "extract_missing"  # issue #14: an expected extract did not come in time
+EXTRACT_ARRIVED = "extract_arrived"  # ... and then it came
+KINDS = (DELIVERY_FAILED, RECEIPT_OVERDUE, LOAD_FAILED, RETENTION_WARNING, EXTRACT_MISSING, EXTRACT_ARRIVED)
 
 # One error entry of a receipt as the sender words it: "<code> <code description>: <description>".
 # The code and its description come from the platform's table; the free text after ":" may quote
@@ -87,6 +89,22 @@ def retention_warning(account: str, path: str, age_days: float) -> Alert:
              "note": "the platform deletes files after 30 days"}
     return Alert(RETENTION_WARNING, f"{path} of account {account} is {age_days:.0f} days old on the platform",
                  f"{RETENTION_WARNING}:{account}:{path}", facts)
+
+
+def missing(expectation: Any, cleared: bool) -> Alert:
+    """An expected extract is overdue, or it arrived after its deadline (``sf1630_on_missing``)."""
+    e = expectation
+    due = e.deadline.strftime("%Y-%m-%d %H:%M")
+    facts = {"municipality": e.municipality, "source": e.source, "deadline": due, "schedule": e.schedule,
+             "grace_seconds": round(e.grace_seconds)}
+    key = f"{e.municipality}:{e.source}:{due}"
+    if cleared:
+        facts.update(file=e.arrived_file, file_transfer_uuid=e.arrived_uuid,
+                     arrived=e.arrived_at.strftime("%Y-%m-%d %H:%M") if e.arrived_at else None)
+        return Alert(EXTRACT_ARRIVED, f"the {e.source} extract for {e.municipality} due by {due} has arrived",
+                     f"{EXTRACT_ARRIVED}:{key}", {k: v for k, v in facts.items() if v not in (None, "")})
+    return Alert(EXTRACT_MISSING, f"the {e.source} extract for {e.municipality} due by {due} has not arrived",
+                 f"{EXTRACT_MISSING}:{key}", facts)
 
 
 def receipt_errors(reason: str) -> str:
