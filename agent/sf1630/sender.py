@@ -193,8 +193,21 @@ class Sender:
 
     async def _upload_trigger(self, t: Transfer, link: Link) -> Transfer:
         data = build_send_trigger(t)
+        tries = 0
+
+        async def put(session) -> None:
+            nonlocal tries
+            tries += 1
+            # A retry after a lost answer: the last try may have put the trigger in place and the
+            # platform taken it. A second trigger would fail ("data file missing") and its error
+            # receipt would stand for a delivered extract (issue #5). Trigger first, then receipt.
+            if tries > 1 and (await session.stat(f"OUT/{t.file_name}.trigger")
+                              or await session.stat(f"IN/{t.file_name}.sftpreceipt")):
+                return
+            await session.write_bytes(f"OUT/{t.file_name}.trigger", data)
+
         # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
-        await self.remote.run(link, lambda s: s.write_bytes(f"OUT/{t.file_name}.trigger", data), refused_too=True)
+        await self.remote.run(link, put, refused_too=True)
         steps.crash_point("trigger_written")
         return await self._move(t, steps.TRIGGER_UPLOADED)
 
