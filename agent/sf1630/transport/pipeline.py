@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
 import asyncssh
@@ -18,6 +18,7 @@ import asyncssh
 from sf1630.errors import TransportError
 
 Progress = Callable[[int], None] | None
+Writer = Callable[[asyncssh.SFTPClientFile, bytes, int], Awaitable[int]]
 
 
 async def _settle(pending: set[asyncio.Future], stall: float, what: str) -> set[asyncio.Future]:
@@ -41,11 +42,13 @@ async def _write_at(rf: asyncssh.SFTPClientFile, data: bytes, offset: int) -> in
 
 
 async def push(rf: asyncssh.SFTPClientFile, src: BinaryIO, *, block: int, depth: int, stall: float,
-               what: str, progress: Progress = None) -> int:
+               what: str, progress: Progress = None, write: Writer | None = None) -> int:
     """Write all of ``src`` (from its current position) to the remote file; returns bytes sent.
 
-    ``rf`` must be opened with ``block_size=0`` so each write is a single request.
+    ``rf`` must be opened with ``block_size=0`` so each write is a single request; ``write``
+    sends one request (default: ``rf.write``; see :mod:`sf1630.transport.fastpath`).
     """
+    write = write or _write_at
     pending: set[asyncio.Future] = set()
     offset = sent = 0
     eof = False
@@ -56,7 +59,7 @@ async def push(rf: asyncssh.SFTPClientFile, src: BinaryIO, *, block: int, depth:
                 if not chunk:
                     eof = True
                     break
-                pending.add(asyncio.ensure_future(_write_at(rf, chunk, offset)))
+                pending.add(asyncio.ensure_future(write(rf, chunk, offset)))
                 offset += len(chunk)
             if not pending:
                 return sent

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
-from sf1630.transport import localfile, pipeline, speedups
+from sf1630.transport import fastpath, localfile, pipeline, speedups
 from sf1630.transport.auth import Client, Secret, load_keys, open_connection
 from sf1630.transport.failures import guarded, quietly
 
@@ -94,10 +94,12 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
         raise
     tuning = tuning or Tuning()
     applied = speedups.tune(conn) if tuning.speedups else ()
+    bulk = fastpath.BulkWriter.attach(conn, sftp) if applied else None
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
     session = Session(endpoint, credentials.user, client, conn, sftp, tuning)
-    session.speedups = applied
+    session.speedups = applied + (("lean_writes",) if bulk else ())
+    session._bulk = bulk
     return session
 
 
@@ -111,6 +113,7 @@ class Session:
         self._client, self._conn, self._sftp = client, conn, sftp
         self._closed = False
         self.speedups: tuple[str, ...] = ()  # names of the speed-ups in effect
+        self._bulk: fastpath.BulkWriter | None = None
         limits = sftp.limits
         self.block_size = min(tuning.block_size, limits.max_read_len or MAX_BLOCK,
                               limits.max_write_len or MAX_BLOCK, MAX_BLOCK)
@@ -170,7 +173,7 @@ class Session:
             async with guarded(self._where("upload", part), None):  # the stall timeout applies
                 sent = await pipeline.push(rf, src, block=self.block_size, depth=self.tuning.upload_requests,
                                            stall=self.tuning.stall_timeout, what=self._where("upload", part),
-                                           progress=progress)
+                                           progress=progress, write=self._bulk.write if self._bulk else None)
         except BaseException:
             await quietly(rf.close(), min(self.tuning.op_timeout, 5.0))
             raise
