@@ -247,6 +247,7 @@ class SqliteJournal(Journal):
     def _backup(self, version: int) -> None:
         """Keep a copy of the journal as it was before an upgrade changes it (issue #4)."""
         copy = self.path.with_name(f"{self.path.name}.schema{version}.bak")
+        _create_private(copy)  # owner-only from the start, not only after the copy (issue #14)
         target = sqlite3.connect(str(copy))
         try:
             self._db.backup(target)
@@ -385,8 +386,9 @@ class SqliteJournal(Journal):
 
 def _create_private(path: Path) -> None:
     """Create the journal owner-only: folder 0700, file 0600 (it names people's files, issue #14)."""
-    if not path.parent.exists():
-        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+    from sf1630.privacy import private_dirs
+
+    private_dirs(path.parent)  # every level made is 0700, not only the last (os.makedirs' mode)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -149,9 +149,10 @@ def work_lock(journal: Path) -> Iterator[None]:
     """
     import fcntl
 
+    from sf1630.privacy import private_dirs
+
     path = Path(journal).with_name(Path(journal).name + ".lock")
-    if not path.parent.is_dir():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(path.parent)  # owner-only, every level (issue #14)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

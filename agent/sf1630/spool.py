@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from sf1630.privacy import private_dirs
+
 T = TypeVar("T")
 
 
@@ -41,12 +43,8 @@ class Spool:
 
     def folder(self, path: Path) -> Path:
         """Create ``path``'s folder (and its parents under the spool) owner-only; return it."""
-        folder = path.parent
-        if not folder.is_dir():
-            # mkdir(parents=True) gives the parents the default mode; each level must be 0700 (issue #14).
-            for level in [p for p in (*reversed(folder.parents), folder) if not p.exists()]:
-                level.mkdir(mode=0o700, exist_ok=True)
-        return folder
+        # mkdir(parents=True) gives the parents the default mode; each level must be 0700 (issue #14).
+        return path.parent if path.parent.is_dir() else private_dirs(path.parent)
 
     def write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
         """Stream ``writer(out)`` into ``path`` durably (fsync, rename, fsync folder); returns its result and size."""

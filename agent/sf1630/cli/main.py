@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Name of each command module under sf1630.cli; each defines register(subparsers).
@@ -26,6 +27,9 @@ COMMANDS = [
     "doctor",
     "keys",
 ]
+
+# Commands that write extracts, deliveries or the journal: they run with umask 077 (sf1630.privacy).
+PRIVATE_COMMANDS = frozenset({"demo", "send", "receive", "run", "status"})
 
 
 def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
@@ -89,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(args.log_format, args.log_level)
     from sf1630.errors import Sf1630Error
+    from sf1630.privacy import private_umask
 
+    # Files made on the agent's behalf are owner-only too (issue #14); restored for in-process callers.
+    umask = private_umask() if args.command in PRIVATE_COMMANDS else None
     try:
         return int(args.func(args) or 0)
     except Sf1630Error as exc:
@@ -97,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if umask is not None:
+            os.umask(umask)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from typing import Any
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
+from sf1630.privacy import private_dirs
 from sf1630_plugins.sinks.table import read_csv, table_name
 
 INCOMING = ".incoming"
@@ -124,10 +125,7 @@ class _create:
 
 
 def _mkdirs(folder: Path) -> Path:
-    if not folder.is_dir():
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
-    return folder
+    return private_dirs(folder)  # each level made is 0700 whatever the umask (issue #14)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -9,7 +9,6 @@ neither rows nor a ``deliveries`` row. The database file is created owner-only (
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
+from sf1630.privacy import create_private
 from sf1630_plugins.sinks.table import META, TEXT, Plan, TableOptions, convert, infer_types, plan, read_csv, table_name
 
 DELIVERIES = """CREATE TABLE IF NOT EXISTS deliveries (
@@ -74,8 +74,7 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
     """Open (creating owner-only) the database, in autocommit mode: transactions are explicit."""
     path = Path(path)
     if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # issue #14: owner-only files
+        create_private(path)  # issue #14: owner-only file, and 0700 for each folder made for it
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     return conn
