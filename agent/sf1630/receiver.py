@@ -20,6 +20,7 @@ from sf1630.api import Delivery, Transfer
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
 from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, SchemaChanged, Stray
 from sf1630.inbound import Incoming, delivery_of, for_us
+from sf1630.privacy import error_text
 from sf1630.remote import Remote, Stopped
 from sf1630.spool import Spool
 from sf1630.specs import ReceiveSpec, SinkSpec
@@ -185,7 +186,7 @@ class Receiver:
                     changes += [f"{label}: {c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in result.changes]
                     self.emit(SchemaChanged(delivery=delivery, sink=label, changes=tuple(result.changes)))
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
-            return await self._quarantine(t, f"{type(exc).__name__}: {exc}")
+            return await self._quarantine(t, error_text(exc))  # no row data in logs (issue #14)
         steps.crash_point("sinks_loaded")
         extra = {"details": {**t.details, "schema_changes": changes}} if changes else {}
         t = await self._move(t, steps.LOADED, rows=rows, **extra)
