@@ -70,6 +70,18 @@ class World:
             edit_toml(municipality_file(path), lambda doc: doc["receive"].update(expect=expect))
         return path
 
+    def register_only(self, user: str, public_key: str) -> None:
+        """Restart the platform (same port and host key) with ``public_key`` as ``user``'s only key."""
+        from sf1630.simulator.server import Platform
+
+        port = self.platform.port
+        self.run(self.platform.stop())
+        self.sandbox.public_keys[user] = public_key.strip()
+        config = self.sandbox.platform_config(settle_seconds=0.0)
+        config.server.port = port
+        self.platform = Platform(config)
+        self.run(self.platform.start())
+
     def stop(self) -> None:
         try:
             self.run(self.platform.stop())
