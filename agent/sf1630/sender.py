@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sf1630 import steps
-from sf1630.api import Job, Transfer
+from sf1630.api import ExtractError, Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
 from sf1630.outbound import build_send_trigger, job_of, send_details
+from sf1630.privacy import error_text
 from sf1630.receipts import ReceiptWatcher
 from sf1630.remote import Remote, Stopped
 from sf1630.specs import Link, SendSpec
@@ -182,7 +183,13 @@ class Sender:
                               f"{t.municipality!r} is no longer configured; restore it in the config")
         job = job_of(spec, t)
         path = self.spool.outgoing(t.account, t.file_name)
-        result, size = await asyncio.to_thread(self.spool.write, path, lambda out: spec.source.write_extract(job, out))
+        try:
+            result, size = await asyncio.to_thread(self.spool.write, path,
+                                                   lambda out: spec.source.write_extract(job, out))
+        except Sf1630Error:
+            raise
+        except Exception as exc:  # a source's own failure: said without the values it quotes (issue #14)
+            raise ExtractError(f"{t.file_name}: source {spec.source.name} failed: {error_text(exc)}") from None
         log.info("extracted %s: %d rows, %d bytes", t.file_name, result.rows, size)
         return await self._move(t, steps.EXTRACTED, size=size, rows=result.rows)
 

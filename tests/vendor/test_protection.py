@@ -51,6 +51,25 @@ def sf1630_register_sinks(register):
 '''
 
 
+BRITTLE_SOURCE = '''
+"""The KY source under another name, failing the way parsing code fails: quoting the value."""
+import dataclasses
+
+import sf1630
+from sf1630_plugins.sources import ky
+
+
+class Brittle(type(ky.SOURCE)):
+    def write_extract(self, job, out):
+        raise ValueError("row 1: '070761-4285' (0707614285) is not a valid amount")
+
+
+@sf1630.hookimpl
+def sf1630_register_sources(register):
+    register(Brittle(dataclasses.replace(ky.DESCRIPTOR, name="brittle"), ky.Options, ky.fake_row))
+'''
+
+
 def with_picky_sink(world, name: str, column: str = "cpr", **kw) -> Path:
     """A LIS agent whose sinks are SQLite, the directory sink and, first, the picky sink (it fails)."""
     folder = world.root / name
@@ -156,6 +175,21 @@ def test_no_row_data_in_logs_status_or_alerts_and_commands_write_owner_only(worl
         assert all(CPR not in (t.error or "") for t in journal.list(limit=None))
     written = agent_written(sender) + agent_written(lis)
     assert "journal.sqlite.lock" in {p.name for p in written} and loose(written) == []
+
+
+def test_a_source_failing_with_row_data_is_logged_without_it(world):
+    sender = world.sender()
+    (sender.parent / "plugins").mkdir()
+    (sender.parent / "plugins" / "brittle_source.py").write_text(BRITTLE_SOURCE)
+    edit_toml(sender, lambda doc: doc["agent"].update(plugin_paths=["plugins"]))
+    edit_toml(municipality_file(sender), lambda doc: doc["send"][0].update(source="brittle"))
+
+    done = _cli("send", "--config", str(sender))
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "source brittle failed: ValueError: row 1: \"…\" (…) is not a valid amount (values left out)" \
+        in done.stderr
+    assert CPR not in done.stderr + done.stdout and CPR.replace("-", "") not in done.stderr + done.stdout
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
