@@ -95,6 +95,7 @@ class PlatformProcess(Process):
 
     def __init__(self, sandbox: Any, folder: Path, port: int | None = None, **server: Any):
         self.sandbox, self.port = sandbox, port or free_port()
+        folder.mkdir(parents=True, exist_ok=True)
         self.config = sandbox.write_platform(folder / "platform.toml", self.port, **server)
         self.root = sandbox.root / "platform"
         super().__init__(["--log-level", "INFO", "platform", "serve", "--config", str(self.config)],
@@ -115,9 +116,16 @@ class PlatformProcess(Process):
         return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
 
     def in_flight(self) -> list[str]:
-        """Route records of the simulator's journal (routes begun and not finished)."""
+        """Route records of the simulator's journal (routes decided and not finished)."""
         folder = self.root / ".platform" / "journal"
-        return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+        found = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            try:
+                if path.stat().st_size:  # empty: being created, nothing decided yet
+                    found.append(path.name)
+            except FileNotFoundError:
+                pass
+        return found
 
 
 # -- journal peeks ---------------------------------------------------------------------------
