@@ -160,3 +160,17 @@ def test_sf1630_run_checks_expectations_after_each_receive_round(world):
     assert missing.expectation.deadline == expected
     with open_journal(journal_path(lis)) as journal:
         assert [r.deadline for r in journal.list_missing(open_only=True)] == [expected.timestamp()]
+
+
+def test_sf1630_receive_says_what_is_overdue_once(world):
+    due = datetime.now() - timedelta(hours=2)
+    lis = world.lis(expect=[{"source": "ky", "schedule": daily_at(due), "grace": "1h"}])
+
+    first = cli("receive", "--config", str(lis))
+    second = cli("receive", "--config", str(lis))
+
+    deadline = (due.replace(second=0, microsecond=0) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert f"{IKAST.key}: ky extract due by {deadline} has not arrived (see sf1630 status)" in first.stdout
+    assert "has not arrived" in first.stderr  # the log's warning
+    assert "extract due" not in second.stdout
