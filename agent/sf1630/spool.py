@@ -2,20 +2,40 @@
 
 Extracts hold personal data (CPR numbers), so every folder is created 0700 and every file 0600
 (issue #14). A file is complete only once renamed into place after an fsync; a crash leaves at most
-a ``.part`` file, which the next write replaces.
+a ``.part`` file, which the next write replaces. A full or read-only disk is an ``SpoolError`` that
+names the file (issue #5): the step is tried again on the next round.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from sf1630.errors import Sf1630Error
 from sf1630.privacy import private_dirs
 
 T = TypeVar("T")
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+
+
+class SpoolError(Sf1630Error):
+    """The spool's disk refused a write (full, over quota, read-only)."""
+
+
+@contextmanager
+def disk_errors(path: Path) -> Iterator[None]:
+    """Turn a full or read-only disk under ``path`` into a SpoolError saying where and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        raise SpoolError(f"cannot write {path}: {exc.strerror}; free space on that disk") from None
 
 
 class Spool:
@@ -48,6 +68,10 @@ class Spool:
 
     def write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
         """Stream ``writer(out)`` into ``path`` durably (fsync, rename, fsync folder); returns its result and size."""
+        with disk_errors(path):
+            return self._write(path, writer)
+
+    def _write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
         folder = self.folder(path)
         part = path.with_name(path.name + ".part")
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
