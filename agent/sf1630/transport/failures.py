@@ -2,12 +2,14 @@
 
 Permission denied -> RemoteRefused (a locked name, PROTOCOL rule 2, keeps the server's text);
 no such file -> RemoteMissing; connection lost, timeouts and other SFTP failures ->
-TransportError (worth a retry). Local file errors (disk full, ...) are left as they are.
+TransportError (worth a retry). A full or read-only local disk during a download is said as such
+and not retried (issue #5); other local file errors are left as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
@@ -19,6 +21,7 @@ _MISSING = (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath)
 _REFUSED = (asyncssh.SFTPPermissionDenied, asyncssh.SFTPWriteProtect, asyncssh.SFTPLockConflict,
             asyncssh.SFTPFileAlreadyExists)
 _NETWORK = (asyncssh.Error, ConnectionError, EOFError, BrokenPipeError)
+_LOCAL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 def translate(exc: BaseException, what: str) -> Sf1630Error | None:
@@ -35,6 +38,9 @@ def translate(exc: BaseException, what: str) -> Sf1630Error | None:
         return TransportError(f"{what}: the server failed ({exc.reason}, SFTP status {exc.code})")
     if isinstance(exc, asyncssh.DisconnectError):
         return TransportError(f"{what}: the server disconnected ({exc.reason})")
+    if isinstance(exc, OSError) and exc.errno in _LOCAL_DISK:  # our disk, not the network: no retry helps now
+        return Sf1630Error(f"{what}: cannot write the local copy ({exc.strerror}); free space on the agent's "
+                           "disk")
     if isinstance(exc, _NETWORK):
         return TransportError(f"{what}: connection lost ({exc or type(exc).__name__})")
     if isinstance(exc, OSError) and exc.filename is None:
