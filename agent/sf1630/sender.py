@@ -220,22 +220,31 @@ class Sender:
 
     async def _await_receipt(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
         name = f"{t.file_name}.sftpreceipt"
-        receipt = None
-        for _ in range(2):  # a receipt caught while still being written parses on the second look
+        receipt, looks, started = None, 0, time.monotonic()
+        while receipt is None:
             data = await self._wait_receipt(t, link, name)
             try:
                 receipt = parse_receipt(data, origin=f"{link.user}:IN/{name}")
-                break
             except DocumentError as exc:
-                error = exc
-                await self.remote.pause(0.5)
+                # Still being written, or broken: no verdict either way. Failing the send would clean
+                # up and later resend an extract the platform may well have delivered (issue #5).
+                looks += 1
+                self._unreadable(t, exc, looks, time.monotonic() - started)
+                await self.remote.pause(min(30.0, 0.5 * 2 ** min(looks, 6)))
         steps.crash_point("receipt_read")
-        if receipt is None:
-            return await self._failed(t, link, f"the receipt cannot be read: {error}", None)
         if receipt.ok:
             return await self._delivered(t, spec, link, receipt.file_transfer_uuid)
         reason = "; ".join(f"{e.code} {e.code_description}: {e.description}" for e in receipt.errors)
         return await self._failed(t, link, reason or f"receipt message {receipt.message!r}", receipt.file_transfer_uuid)
+
+    def _unreadable(self, t: Transfer, error: DocumentError, looks: int, waited: float) -> None:
+        """Report a receipt that cannot be read: once when seen twice, and once more when overdue."""
+        if looks == 2:
+            log.error("%s: the receipt cannot be read (%s); the outcome is unknown, so the send stays open "
+                      "until a readable receipt is there", t.file_name, error, extra={"file": t.file_name})
+        elif waited > self.receipt_timeout and (t.key, "receipt", "unreadable") not in self._warned:
+            self._warned.add((t.key, "receipt", "unreadable"))
+            self.emit(ReceiptOverdue(transfer=t, waited=waited))
 
     async def _wait_receipt(self, t: Transfer, link: Link, name: str) -> bytes:
         watcher = self._watchers.get(link.name)
