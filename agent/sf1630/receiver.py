@@ -107,6 +107,13 @@ class Receiver:
             size=md.descriptor.size_in_bytes, details={"metadata_name": name, "sender": md.descriptor.sender})
         if created:
             steps.crash_point(steps.SEEN)
+        elif (t.details or {}).get("metadata_name") != name:
+            # Another delivery under a FileTransferUUID already taken: broken or forged. Taking it would
+            # load one file under the other's identity or delete it as a leftover (issue #5).
+            self._stray(link.name, f"IN/{name}", f"FileTransferUUID {md.file_transfer_uuid} already belongs to "
+                        f"{t.file_name} ({t.state}); left in place for someone to look at")
+            report.skipped.append(name)
+            return
         if t.state == steps.SEEN:
             await self._write_metadata(t, raw)
         elif t.state in (steps.REMOTE_DELETED, steps.LOADED, steps.QUARANTINED):
