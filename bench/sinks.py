@@ -1,0 +1,158 @@
+"""Part 4: loading one extract of 1,000,000 rows: the agent's sinks against the native bulk loaders.
+
+SQLite: the ``sqlite`` sink against the ``sqlite3`` shell's ``.import`` into a fresh database.
+PostgreSQL: the ``postgres`` sink against ``psql``'s ``\\copy`` into a fresh schema. The native
+loaders load text columns as they are; the sinks also infer column types, add the line number
+and FileTransferUUID to every row and record the delivery, all in one transaction. The sinks run
+in a child process that times ``load()`` alone; the shells are timed whole (they start in ms).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import Stats, run_child
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class SinkRow:
+    """One loader's repeated runs."""
+
+    loader: str
+    rows: int
+    per_second: Stats = field(default_factory=Stats)
+    cpu: Stats = field(default_factory=Stats)
+    errors: list[str] = field(default_factory=list)
+
+
+def _sink_child(kind: str, path: Path, target: str) -> list[str]:
+    code = f"""
+import json, sys, time
+from pathlib import Path
+from sf1630.api import Delivery
+from sf1630.options import build_options
+from sf1630.plugins import make_plugin_host
+sink = make_plugin_host().sink({kind!r})
+opts = {{"path": {target!r}}} if {kind!r} == "sqlite" else {{"dsn": {PG_DSN!r}, "db_schema": {target!r}}}
+options = build_options(sink.Options, opts, "bench")
+path = Path({str(path)!r})
+d = Delivery("bench-{kind}-" + str(time.time()), path.name, "AULA_SFTP", "BENCH_LIS", path.stat().st_size, source="AULA")
+t = time.perf_counter()
+result = sink.load(d, path, options)
+print(json.dumps({{"seconds": time.perf_counter() - t, "rows": result.rows}}))
+"""
+    return [sys.executable, "-c", code]
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return next(csv.reader(f, delimiter=";"))
+
+
+def _psql(sql: str) -> list[str]:
+    return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", sql]
+
+
+class SinkBench:
+    """Runs the four loaders on one extract, ``repeats`` times, interleaved."""
+
+    def __init__(self, work: Path, extract: Path, rows: int, repeats: int, log=print):
+        self.work, self.extract, self.rows, self.repeats, self.log = work, extract, rows, repeats, log
+
+    def run(self, postgres: bool = True) -> list[SinkRow]:
+        loaders = ["sqlite sink", "sqlite3 .import"]
+        if postgres and shutil.which("psql"):
+            loaders += ["postgres sink", "psql \\copy"]
+        rows = {name: SinkRow(name, self.rows) for name in loaders}
+        for rep in range(self.repeats):
+            for name in loaders:
+                run, ok = self._once(name, rep)
+                row = rows[name]
+                if ok:
+                    row.per_second.add(self.rows / run.timed)
+                    row.cpu.add(run.cpu)
+                    self.log(f"  {name:16s} {self.rows / run.timed:10.0f} rows/s  cpu {run.cpu:5.2f} s")
+                else:
+                    row.errors.append((run.err or run.out)[-300:])
+                    self.log(f"  {name} FAILED: {row.errors[-1]}")
+        return list(rows.values())
+
+    def _once(self, name: str, rep: int):
+        db = self.work / f"load_{rep}.sqlite3"
+        schema = f"bench_{os.getpid()}_{rep}"
+        for p in (db, Path(str(db) + "-wal"), Path(str(db) + "-shm")):
+            p.unlink(missing_ok=True)
+        try:
+            if name == "sqlite sink":
+                run = run_child(_sink_child("sqlite", self.extract, str(db)))
+                return run, run.code == 0 and _loaded(run) == self.rows
+            if name == "sqlite3 .import":
+                script = f'.mode csv\n.separator ";"\n.import "{self.extract}" extract\n'
+                run = run_child(["sqlite3", str(db)], stdin=script)
+                return run, run.code == 0 and _sqlite_count(db) == self.rows
+            if name == "postgres sink":
+                run = run_child(_sink_child("postgres", self.extract, schema))
+                return run, run.code == 0 and _loaded(run) == self.rows
+            columns = ", ".join(f'"{c}" text' for c in _header(self.extract))
+            prep = run_child(_psql(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.extract ({columns})"))
+            if prep.code:
+                return prep, False
+            start = time.perf_counter()
+            run = run_child(_psql(f"\\copy {schema}.extract FROM '{self.extract}' "
+                                  "WITH (FORMAT csv, DELIMITER ';', HEADER true)"))
+            run.seconds = time.perf_counter() - start
+            return run, run.code == 0 and _pg_count(schema) == self.rows
+        finally:
+            db.unlink(missing_ok=True)
+            if name.startswith("p"):
+                run_child(_psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+def _loaded(run) -> int:
+    for line in run.out.splitlines():
+        if line.startswith("{"):
+            return int(json.loads(line)["rows"])
+    return -1
+
+
+def _sqlite_count(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM extract").fetchone()[0]
+
+
+def _pg_count(schema: str) -> int:
+    run = run_child(["psql", "-X", "-At", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c",
+                     f"SELECT count(*) FROM {schema}.extract"])
+    return int(run.out.strip() or -1)
+
+
+def make_rows_extract(path: Path, rows: int, source: str = "aula") -> Path:
+    """A valid extract of ``source`` with exactly ``rows`` rows (made once, then kept)."""
+    stamp = path.with_suffix(".rows")
+    if path.exists() and stamp.exists() and stamp.read_text() == str(rows):
+        return path
+    from datetime import datetime
+
+    from sf1630.api import Job, Municipality
+    from sf1630.options import build_options
+    from sf1630.plugins import make_plugin_host
+
+    src = make_plugin_host().source(source)
+    opts = build_options(src.Options, {"adapter": "synthetic", "rows": rows}, "bench")
+    job = Job(Municipality("m", "M", "12345678", "12345678"), src.code, "LIS", "M03", datetime(2024, 4, 2), opts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        src.write_extract(job, out)
+    stamp.write_text(str(rows))
+    return path

@@ -1,0 +1,40 @@
+"""``python -m bench --quick`` runs through and writes the report with its rows and plots (issue #9)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("matplotlib", reason="the bench extra is not installed (pip install -e '.[bench]')")
+if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+    pytest.skip("OpenSSH sshd is not installed", allow_module_level=True)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_tables_and_plots(tmp_path):
+    clients = ["sftp", "session"] + (["rclone"] if shutil.which("rclone") else [])
+    out = tmp_path / "docs"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--parts", "1,3,4", "--sizes", "1",
+                           "--clients", ",".join(clients), "--municipalities", "4", "--big", "1", "--big-mib", "2",
+                           "--rows", "20000", "--out", str(out), "--work", str(tmp_path / "work")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    text = (out / "PERFORMANCE.md").read_text()
+    labels = {"sftp": "OpenSSH sftp (defaults)", "session": "sf1630 session", "rclone": "rclone"}
+    for client in clients:
+        for op in ("up", "down"):
+            assert f"| 1 MiB | {op} | {labels[client]} | " in text
+    assert "| 20 × 20 KiB | 20 of 20 |" in text  # 4 municipalities x 5 sources, all loaded
+    assert "| 1 × 2 MiB | 1 of 1 |" in text
+    for loader in ("sqlite sink", "sqlite3 .import"):
+        assert f"| {loader} | " in text
+    assert "failed" not in text
+    assert "## Targets" in text and "| `sf1630 --version`" not in text  # part 5 was not asked for
+    for png in ("transfer_sshd.png", "deliveries.png", "sinks.png"):
+        assert (out / "img" / png).stat().st_size > 1000
