@@ -63,6 +63,7 @@ def load_keys(paths: tuple[Path, ...], secret: Secret) -> list[tuple[Path, async
     keys = []
     for path in paths:
         try:
+            _check_private(path)
             keys.append((path, asyncssh.read_private_key(path, passphrase)))
         except OSError as exc:
             raise ConfigError(f"SSH key {path}: {exc.strerror}; check keys in the account") from exc
@@ -71,6 +72,14 @@ def load_keys(paths: tuple[Path, ...], secret: Secret) -> list[tuple[Path, async
                 in str(exc).lower() else "is it an OpenSSH private key?"
             raise ConfigError(f"SSH key {path}: cannot be read ({exc}); {hint}") from exc
     return keys
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a key of ours that others may read, as OpenSSH does (issue #5): it may have leaked."""
+    st = os.stat(path)
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        raise ConfigError(f"SSH key {path} can be read by others (mode {st.st_mode & 0o777:04o}); run "
+                          f"chmod 600 {path}, and replace the key if others may have copied it")
 
 
 class Client(asyncssh.SSHClient):
