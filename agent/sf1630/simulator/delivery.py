@@ -78,6 +78,16 @@ def copy_files(pairs: list[tuple[str, str]]) -> None:
         shutil.copyfile(src, dst)   # sendfile() in large chunks
 
 
+def _replace_into(tmp: str, folder: str, name: str) -> None:
+    try:
+        os.replace(tmp, os.path.join(folder, name))
+    except FileNotFoundError:
+        if not os.path.exists(tmp):
+            raise
+        os.makedirs(folder, exist_ok=True)    # a user's IN/ removed by hand since start
+        os.replace(tmp, os.path.join(folder, name))
+
+
 def _write(path: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
@@ -214,8 +224,7 @@ class Steps:
                 continue
             kind, _, user = step.partition(":")
             if kind == "receipt":
-                os.makedirs(self._inbox(d.user), exist_ok=True)
-                os.replace(self._tmp(d, step), os.path.join(self._inbox(d.user), d.receipt_name))
+                _replace_into(self._tmp(d, step), self._inbox(d.user), d.receipt_name)
             elif kind == "data":
                 self._publish_data(d, user, self._tmp(d, step))
             elif kind == "metadata":
@@ -229,7 +238,6 @@ class Steps:
 
     def _publish_data(self, d: Decision, user: str, tmp: str) -> None:
         inbox = self._inbox(user)
-        os.makedirs(inbox, exist_ok=True)
         dest = os.path.join(inbox, d.data_name)
         # An older delivery of the same name: drop its metadata first, so it never describes new data.
         try:
@@ -239,7 +247,7 @@ class Steps:
         if os.path.exists(dest) and os.path.samefile(tmp, dest):
             os.unlink(tmp)     # published before a restart; rename() between two links of one file is a no-op
         else:
-            os.replace(tmp, dest)
+            _replace_into(tmp, inbox, d.data_name)
 
     def _publish_metadata(self, d: Decision, user: str, tmp: str) -> None:
         inbox = self._inbox(user)
