@@ -7,7 +7,7 @@ import pytest
 from sf1630.documents.receipt import parse_receipt
 from sf1630.simulator import codes
 
-from .conftest import AULA, DATA, FLIS, KY, LIS1, LIS2, routing_info, send, trigger_bytes
+from .conftest import AULA, DATA, FLIS, KY, LIS1, LIS2, routing_info, trigger_bytes
 
 NS = "http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types"
 

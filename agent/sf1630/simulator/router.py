@@ -17,7 +17,6 @@ import os
 import stat
 import time
 from collections import Counter
-from pathlib import Path
 
 from sf1630.simulator import decision as decisions
 from sf1630.simulator.config import PlatformConfig

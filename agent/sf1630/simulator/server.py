@@ -21,7 +21,8 @@ from sf1630.simulator.config import PlatformConfig
 from sf1630.simulator.delivery import StepHook
 from sf1630.simulator.retention import Retention, WarningCallback, announce
 from sf1630.simulator.router import Router
-from sf1630.simulator.sftp import SFTPSession, UserFiles
+from sf1630.simulator.handler import SFTPSession
+from sf1630.simulator.sftp import UserFiles
 
 log = logging.getLogger("sf1630.simulator")
 

@@ -17,15 +17,8 @@ from typing import Protocol
 
 import asyncssh
 from asyncssh.misc import MaybeAwait
-from asyncssh.packet import SSHPacket
-from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
-from asyncssh.stream import SSHReader, SSHServerStreamSession, SSHWriter
 
 log = logging.getLogger("sf1630.simulator")
-# What OpenSSH 9's sftp-server announces in limits@openssh.com; clients tuned for OpenSSH
-# (ours included) then behave the same against the simulator.
-OPENSSH_MAX_PACKET = 256 * 1024
-OPENSSH_MAX_READ_WRITE = OPENSSH_MAX_PACKET - 1024
 _WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
 
 
@@ -43,48 +36,6 @@ class Gate(Protocol):
 
     def renamed(self, user: str, out_name: str) -> None:
         """A file was renamed into OUT/<out_name>."""
-
-
-class _TolerantPacket(SSHPacket):
-    """A request whose trailing bytes are ignored, as OpenSSH's sftp-server ignores them.
-
-    rclone 1.60 (pkg/sftp with concurrent writes) sends its last WRITE with bytes after the data;
-    OpenSSH skips whatever a request carries beyond its fields, asyncssh answers SSH_FX_BAD_MESSAGE.
-    """
-
-    def check_end(self) -> None:
-        return None
-
-
-class TolerantSFTPHandler(SFTPServerHandler):
-    """asyncssh's SFTP server handler, lenient about trailing bytes and announcing OpenSSH's limits."""
-
-    async def recv_packet(self) -> SSHPacket:
-        assert self._reader is not None
-        size = int.from_bytes(await self._reader.readexactly(4), "big")
-        if size > MAX_SFTP_PACKET_LEN:
-            raise SFTPBadMessage("Max packet size exceeded")
-        return _TolerantPacket(await self._reader.readexactly(size))
-
-    async def _process_limits(self, packet: SSHPacket) -> SFTPLimits:
-        nfiles = os.sysconf("SC_OPEN_MAX") - 5
-        return SFTPLimits(OPENSSH_MAX_PACKET, OPENSSH_MAX_READ_WRITE, OPENSSH_MAX_READ_WRITE, nfiles)
-
-    _packet_handlers = {**SFTPServerHandler._packet_handlers, b"limits@openssh.com": _process_limits}
-
-
-class SFTPSession(SSHServerStreamSession):
-    """An SSH session that serves only the SFTP subsystem, through TolerantSFTPHandler."""
-
-    def __init__(self, sftp_factory):
-        super().__init__(None, sftp_factory, sftp_version=3)
-
-    def session_started(self) -> None:
-        assert self._chan is not None and self._conn is not None
-        server = self._init_sftp_server()
-        reader, writer = SSHReader[bytes](self, self._chan), SSHWriter[bytes](self, self._chan)
-        handler = TolerantSFTPHandler(server, reader, writer, 3)
-        self._conn.create_task(handler.run(), reader.logger)
 
 
 @dataclass
