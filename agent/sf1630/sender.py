@@ -53,11 +53,17 @@ class Sender:
         self._warned: set[tuple[str, str, str]] = set()
 
     # -- what is due -------------------------------------------------------------------
-    def already_sent(self, spec: SendSpec, period: str) -> Transfer | None:
-        """The send of the same extract that did not fail, if any (never uploaded twice, issue #13)."""
+    def already_sent(self, spec: SendSpec, period: str, when: datetime | None = None) -> Transfer | None:
+        """The send of the same extract that did not fail, if any (never uploaded twice, issue #13).
+
+        ``when`` is when the new one would be made (default now): ``M03`` of next year is another extract.
+        """
+        covered = steps.covered_period(period, when or datetime.now())
         for t in self.journal.list(kind="send", municipality=spec.municipality.key, source=spec.source.name,
                                    limit=None):
-            if (t.recipient, t.period) == (spec.recipient_code, period) and t.state not in steps.SEND_FAILED:
+            if t.recipient != spec.recipient_code or t.state in steps.SEND_FAILED or not t.period:
+                continue
+            if steps.covered_period(t.period, _made(t)) == covered:
                 return t
         return None
 
@@ -82,7 +88,7 @@ class Sender:
         """
         when = (when or datetime.now()).replace(microsecond=0)
         job, name = self.plan(spec, when, period)
-        earlier = self.already_sent(spec, job.period)
+        earlier = self.already_sent(spec, job.period, when)
         if earlier is not None and resend_reason is None:
             log.info("%s: %s for %s already sent as %s (%s); not sent again", spec.label, spec.source.code,
                      job.period, earlier.file_name, earlier.state)
@@ -360,6 +366,12 @@ def parse_receipt(data: bytes, origin: str):
 
 async def _list_both(session) -> list[tuple[str, object]]:
     return [(folder, f) for folder in ("OUT", "IN") for f in await session.listdir(folder)]
+
+
+def _made(t: Transfer) -> datetime:
+    """When a journalled send's extract was made (its job's time; else when it was claimed)."""
+    made = (t.details or {}).get("created")
+    return datetime.fromisoformat(made) if made else datetime.fromtimestamp(getattr(t, "created_at", 0.0))
 
 
 def _data_name(name: str) -> str:

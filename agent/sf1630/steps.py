@@ -8,6 +8,8 @@ state plus a look at the server is enough to finish a transfer without doing any
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime
 from enum import Enum
 
 # Send states (sf1630.journal): planned -> extracted -> data_uploaded -> trigger_uploaded -> delivered | failed
@@ -115,6 +117,22 @@ def orphan_action(age: float, grace: float) -> str | None:
     if age >= grace:
         return "report"
     return None
+
+
+_MONTHLY = re.compile(r"M(0[1-9]|1[0-2])")
+
+
+def covered_period(period: str, made: datetime) -> str:
+    """The period an extract covers, with the year its name leaves out (PROTOCOL.md rule 7).
+
+    ``M03`` made in April 2025 covers March 2025, made in January 2025 March 2024 (the latest March
+    before the month it was made in). Other forms are taken as they are written.
+    """
+    match = _MONTHLY.fullmatch(period)
+    if not match:
+        return period
+    year = made.year if int(match[1]) < made.month else made.year - 1
+    return f"{year}-{period}"
 
 
 def retention_due(mtime: float, now: float, warn_days: float) -> float | None:
