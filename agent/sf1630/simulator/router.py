@@ -114,9 +114,14 @@ class Router:
             for entry in entries:
                 key = (user, entry.name)
                 if (not entry.name.endswith(TRIGGER_SUFFIX) or key in self._locks or key in self._settling
-                        or self._writing.get(key) or not entry.is_file(follow_symlinks=False)):
+                        or self._writing.get(key)):
                     continue
-                self._settle(key, settle - (now - entry.stat().st_mtime))
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue          # gone since the listing
+                if stat.S_ISREG(st.st_mode):
+                    self._settle(key, settle - (now - st.st_mtime))
         for uuid, (record, keys) in list(self._failed.items()):
             del self._failed[uuid]
             self._spawn(self._redo(record, keys))
