@@ -248,12 +248,16 @@ class Router:
                 raise TimeoutError(f"platform still busy after {timeout} s with {pending}")
             await asyncio.sleep(0.005)
 
-    async def stop(self) -> None:
-        """Stop taking triggers; let routes already journalled finish."""
+    def stop_taking(self) -> None:
+        """Take no more triggers (settling ones stay in OUT/ for the next start)."""
         self._stopping = True
         for timer in self._settling.values():
             timer.cancel()
         self._settling.clear()
+
+    async def stop(self) -> None:
+        """Stop taking triggers; let routes already journalled finish."""
+        self.stop_taking()
         self.release.set()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

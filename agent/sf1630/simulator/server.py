@@ -208,6 +208,8 @@ class Platform:
 
     async def stop(self) -> None:
         """Stop accepting, close sessions, finish the routes in flight (the rest stays journalled)."""
+        if self.router is not None:
+            self.router.stop_taking()
         if self._server is not None:
             self._server.close()
         for task in self._background:
