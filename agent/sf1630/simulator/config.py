@@ -16,7 +16,7 @@ from sf1630.errors import ConfigError
 
 METADATA_ROOTS = ("FileMetadata", "Trigger")
 DEFAULT_INF_REF = "KommunalLedelseInformationOverfør_1"
-_KEY_LINE = re.compile(r"^\s*(ssh-|ecdsa-sha2-|sk-)")
+KEY_LINE = re.compile(r"^\s*(ssh-|ecdsa-sha2-|sk-)")   # an OpenSSH key line, not a path
 _USER_NAME = re.compile(r"^[A-Za-z0-9ÆØÅæøå][A-Za-z0-9ÆØÅæøå_.@-]{0,99}$")
 
 
@@ -176,7 +176,7 @@ def _users(raw: Any, base: Path, problems: _Problems) -> list[UserConfig]:
         elif any(u.name == name for u in users):
             problems.add("users", n, "name", f"user {name!r} is defined twice")
         keys = _take(table, "public_keys", list, [], problems, where)
-        resolved = [k if _KEY_LINE.match(str(k)) else str((base / str(k)).absolute()) for k in keys]
+        resolved = [k if KEY_LINE.match(str(k)) else str((base / str(k)).absolute()) for k in keys]
         users.append(UserConfig(name=name, public_keys=resolved))
     return users
 

@@ -17,7 +17,7 @@ from asyncssh.packet import SSHPacket
 
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.simulator import algorithms
-from sf1630.simulator.config import PlatformConfig
+from sf1630.simulator.config import KEY_LINE, PlatformConfig
 from sf1630.simulator.delivery import StepHook
 from sf1630.simulator.retention import Retention, WarningCallback, announce
 from sf1630.simulator.router import Router
@@ -54,13 +54,13 @@ def load_user_keys(config: PlatformConfig) -> dict[str, set[bytes]]:
     keys: dict[str, set[bytes]] = {}
     for user in config.users:
         found: set[bytes] = set()
-        for n, entry in enumerate(user.public_keys):
-            where = f"{config.path}: users {user.name!r} public_keys[{n}]"
+        for n, entry in enumerate(map(str, user.public_keys)):
+            where = f"{config.path or 'platform config'}: users {user.name!r} public_keys[{n}]"
             try:
-                if os.path.isabs(entry) and not entry.startswith(("ssh-", "ecdsa-", "sk-")):
-                    found |= {k.public_data for k in asyncssh.read_public_key_list(entry)}
-                else:
+                if KEY_LINE.match(entry):
                     found.add(asyncssh.import_public_key(entry).public_data)
+                else:
+                    found |= {k.public_data for k in asyncssh.read_public_key_list(entry)}
             except (OSError, asyncssh.KeyImportError, ValueError) as exc:
                 raise ConfigError(f"{where}: cannot read the public key {entry[:60]!r}: {exc}") from None
         keys[user.name] = found
