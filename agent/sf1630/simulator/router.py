@@ -17,10 +17,11 @@ import os
 import stat
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
 from sf1630.simulator.config import PlatformConfig
-from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files, fsync_paths
+from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files, fsync_path
 
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
@@ -41,6 +42,8 @@ class Router:
         self._failed: dict[str, tuple[Record, list[Key]]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(config.server.max_routes)
+        self._loop = asyncio.get_running_loop()
+        self._io = ThreadPoolExecutor(max_workers=4 * config.server.max_routes, thread_name_prefix="sf1630-io")
         self._stopping = False
         self.release = asyncio.Event()                   # cleared: routes wait once locked (tests, demos)
         self.release.set()
@@ -163,9 +166,10 @@ class Router:
         try:
             staged = self.steps.stage(record, copy)
             if staged.copies:
-                await asyncio.to_thread(copy_files, staged.copies)
+                await self._loop.run_in_executor(self._io, copy_files, staged.copies)
             if self.config.server.fsync:
-                await asyncio.to_thread(fsync_paths, staged.sync)
+                # All at once: concurrent fsyncs share the file system's journal commits.
+                await asyncio.gather(*(self._loop.run_in_executor(self._io, fsync_path, p) for p in staged.sync))
             self.steps.publish(record)
         except Exception as exc:
             self.journal.close(record)
@@ -261,6 +265,7 @@ class Router:
         self.release.set()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._io.shutdown(wait=False)
 
 
 def _log_decision(d: decisions.Decision) -> None:
