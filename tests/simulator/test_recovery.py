@@ -84,14 +84,30 @@ def test_restart_after_a_crash_finishes_a_refusal(make_platform, connect):
     assert sorted(p.name for p in second.outbox(KY).iterdir()) == [DATA]
 
 
-def start_serve(config: Path) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "sf1630", "platform", "serve", "--config", str(config)],
-                            stderr=subprocess.PIPE, text=True)
+@pytest.fixture
+def serve():
+    """Factory: serve(config) starts `sf1630 platform serve` -> (process, port); killed at the end if still up."""
+    started: list[subprocess.Popen] = []
+
+    def start(config: Path) -> tuple[subprocess.Popen, int]:
+        proc = subprocess.Popen([sys.executable, "-m", "sf1630", "platform", "serve", "--config", str(config)],
+                                stderr=subprocess.PIPE, text=True)
+        started.append(proc)
+        return proc, _port_of(proc)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _port_of(proc: subprocess.Popen) -> int:
     for line in proc.stderr:
         found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
         if found:
             threading.Thread(target=proc.stderr.read, daemon=True).start()   # keep draining
-            return proc, int(found.group(1))
+            return int(found.group(1))
     raise AssertionError(f"serve did not start (exit {proc.wait()})")
 
 
@@ -111,10 +127,10 @@ async def keep_sending(port: int, known_hosts: Path, key: Path, names: list[str]
         pass     # the server went away mid-upload: expected
 
 
-def test_sigterm_during_transfers_leaves_nothing_half_delivered(tmp_path, keys):
+def test_sigterm_during_transfers_leaves_nothing_half_delivered(tmp_path, keys, serve):
     config = write_config(tmp_path / "serve", keys)
     root = tmp_path / "serve" / "root"
-    proc, port = start_serve(config)
+    proc, port = serve(config)
     known = tmp_path / "known_hosts"
     host_pub = (root / ".platform" / "host_key_ed25519.pub").read_text().split()
     known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -143,7 +159,7 @@ def test_sigterm_during_transfers_leaves_nothing_half_delivered(tmp_path, keys):
         assert {p.name for p in (root / user / "IN").iterdir()} == \
                {n for d in delivered for n in (d, f"{d}.metadata")}
 
-    proc, port = start_serve(config)         # what was left in OUT is routed after a restart
+    proc, port = serve(config)         # what was left in OUT is routed after a restart
     try:
         waiting = {p.name[: -len(".trigger")] for p in (root / KY / "OUT").glob("*.trigger")}
         deadline = time.monotonic() + 20
@@ -155,9 +171,9 @@ def test_sigterm_during_transfers_leaves_nothing_half_delivered(tmp_path, keys):
         assert proc.wait(15) == 0
 
 
-def test_serve_reports_port_in_use_and_bad_keys_in_one_line(tmp_path, keys):
+def test_serve_reports_port_in_use_and_bad_keys_in_one_line(tmp_path, keys, serve):
     config = write_config(tmp_path / "a", keys)
-    proc, port = start_serve(config)
+    proc, port = serve(config)
     try:
         busy = write_config(tmp_path / "b", keys, server={"port": port})
         done = subprocess.run([sys.executable, "-m", "sf1630", "platform", "serve", "--config", str(busy)],
