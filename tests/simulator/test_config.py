@@ -88,3 +88,15 @@ def test_docs_list_every_code_and_algorithm():
     for _, names in algorithms.GROUPS:
         for name in names:
             assert f"`{name}`" in docs
+
+
+def test_first_start_creates_folders_and_a_private_host_key(make_platform, caplog):
+    caplog.set_level("INFO", logger="sf1630.simulator")
+    running = make_platform()
+    for user in running.config.users:
+        assert (running.root / user.name / "IN").is_dir() and (running.root / user.name / "OUT").is_dir()
+    key = running.config.server.host_key
+    assert key.stat().st_mode & 0o777 == 0o600
+    fingerprint = running.platform.host_key.get_fingerprint()
+    assert f"platform listening on 127.0.0.1:{running.port}" in caplog.text and fingerprint in caplog.text
+    assert running.known_hosts.read_text().split()[0] == f"[127.0.0.1]:{running.port}"
