@@ -45,11 +45,15 @@ class World:
 
 @pytest.fixture
 def make_world(make_platform, make_agent_config) -> Iterator[Callable[..., World]]:
-    """``make_world(sources=(KY,), municipalities=(IKAST,), rows=20, **agent)``: platform, proxy, configs."""
+    """``make_world(sources=(KY,), municipalities=(IKAST,), rows=20, agent=..., lis_agent=..., sinks=...)``.
+
+    ``agent`` settings go to both agents, ``lis_agent`` to the LIS agent only.
+    """
     proxies: list[FaultProxy] = []
 
     def make(sources=(KY,), municipalities=(IKAST,), rows: int = 20, agent: dict[str, Any] | None = None,
-             sinks: list[dict[str, Any]] | None = None, **platform: Any) -> World:
+             sinks: list[dict[str, Any]] | None = None, lis_agent: dict[str, Any] | None = None,
+             **platform: Any) -> World:
         running = make_platform(sources=sources, municipalities=municipalities, **platform)
         proxy = FaultProxy.start_thread("127.0.0.1", running.port)
         proxies.append(proxy)
@@ -57,7 +61,7 @@ def make_world(make_platform, make_agent_config) -> Iterator[Callable[..., World
         settings = {"receipt_timeout": 60, **(agent or {})}
         sender = make_agent_config(running, "source-vendor", receive=False, rows=rows, agent=dict(settings))
         lis_kw = {"sinks": sinks} if sinks else {}
-        lis = make_agent_config(running, "lis-vendor", send=False, agent=dict(settings), **lis_kw)
+        lis = make_agent_config(running, "lis-vendor", send=False, agent={**settings, **(lis_agent or {})}, **lis_kw)
         return World(running, proxy, sender, lis)
 
     yield make
