@@ -46,7 +46,7 @@ async def push(rf: asyncssh.SFTPClientFile, src: BinaryIO, *, block: int, depth:
     """Write all of ``src`` (from its current position) to the remote file; returns bytes sent.
 
     ``rf`` must be opened with ``block_size=0`` so each write is a single request; ``write``
-    sends one request (default: ``rf.write``; see :mod:`sf1630.transport.fastpath`).
+    sends one request (default: ``rf.write``; see :mod:`sf1630.transport.fastsend`).
     """
     write = write or _write_at
     pending: set[asyncio.Future] = set()

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
-from sf1630.transport import fastpath, localfile, pipeline, speedups
+from sf1630.transport import fastrecv, fastsend, localfile, pipeline, speedups
 from sf1630.transport.auth import Client, Secret, load_keys, open_connection
 from sf1630.transport.failures import guarded, quietly
 
@@ -94,11 +94,12 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
         raise
     tuning = tuning or Tuning()
     applied = speedups.tune(conn) if tuning.speedups else ()
-    bulk = fastpath.BulkWriter.attach(conn, sftp) if applied else None
+    bulk = fastsend.BulkWriter.attach(conn, sftp) if applied else None
+    fast_reads = fastrecv.FastReceiver.attach(conn) if applied else None
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
     session = Session(endpoint, credentials.user, client, conn, sftp, tuning)
-    session.speedups = applied + (("lean_writes",) if bulk else ())
+    session.speedups = applied + (("lean_writes",) if bulk else ()) + (("lean_reads",) if fast_reads else ())
     session._bulk = bulk
     return session
 
@@ -113,7 +114,7 @@ class Session:
         self._client, self._conn, self._sftp = client, conn, sftp
         self._closed = False
         self.speedups: tuple[str, ...] = ()  # names of the speed-ups in effect
-        self._bulk: fastpath.BulkWriter | None = None
+        self._bulk: fastsend.BulkWriter | None = None
         limits = sftp.limits
         self.block_size = min(tuning.block_size, limits.max_read_len or MAX_BLOCK,
                               limits.max_write_len or MAX_BLOCK, MAX_BLOCK)
