@@ -12,7 +12,7 @@ import pytest
 
 from sf1630.transport.sftp import Credentials, Endpoint, Tuning, connect
 
-ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads"}
+ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads", "big_packets"}
 
 
 def _file(path: Path, size: int) -> str:

@@ -118,7 +118,8 @@ async def _host_key_error(host: str, port: int, known_hosts: Path, client: Clien
 
 async def open_connection(host: str, port: int, user: str, known_hosts: Path,
                           keys: list[tuple[Path, asyncssh.SSHKey]], timeout: float,
-                          keepalive: float = 15.0) -> tuple[asyncssh.SSHClientConnection, Client]:
+                          keepalive: float = 15.0, max_packet: int = MAX_PACKET,
+                          ) -> tuple[asyncssh.SSHClientConnection, Client]:
     """Connect and authenticate; raises HostKeyError, RemoteRefused (keys refused) or TransportError."""
     where = f"connect to {user}@{knownhosts.host_pattern(host, port)}"
     if not known_hosts.is_file():
@@ -134,7 +135,7 @@ async def open_connection(host: str, port: int, user: str, known_hosts: Path,
         return await asyncssh.create_connection(
             factory, host, port, username=user, known_hosts=str(known_hosts), client_keys=None,
             agent_path=None, config=None, preferred_auth="publickey", encryption_algs=list(CIPHERS),
-            compression_algs=["none"], max_pktsize=MAX_PACKET, connect_timeout=timeout, login_timeout=timeout,
+            compression_algs=["none"], max_pktsize=max_packet, connect_timeout=timeout, login_timeout=timeout,
             keepalive_interval=keepalive, keepalive_count_max=3)
     except asyncssh.HostKeyNotVerifiable:
         raise await _host_key_error(host, port, known_hosts, made[0] if made else None, timeout) from None

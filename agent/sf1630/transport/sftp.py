@@ -21,7 +21,7 @@ import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
 from sf1630.transport import fastrecv, fastsend, localfile, pipeline, speedups
-from sf1630.transport.auth import Client, Secret, load_keys, open_connection
+from sf1630.transport.auth import MAX_PACKET, Client, Secret, load_keys, open_connection
 from sf1630.transport.failures import guarded, quietly
 
 log = logging.getLogger(__name__)
@@ -84,18 +84,20 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
     """
     secret = Secret(credentials.passphrase_env, credentials.passphrase_file)
     keys = await asyncio.to_thread(load_keys, credentials.keys, secret)  # bcrypt KDF is slow
-    conn, client = await open_connection(endpoint.host, endpoint.port, credentials.user,
-                                         endpoint.known_hosts, keys, timeout)
+    tuning = tuning or Tuning()
+    fast = tuning.speedups and speedups.enabled()
+    big_packets = fast and speedups.enabled("big_packets")
+    conn, client = await open_connection(endpoint.host, endpoint.port, credentials.user, endpoint.known_hosts,
+                                         keys, timeout, max_packet=MAX_PACKET if big_packets else 32768)
     try:
         async with guarded(f"start SFTP on {endpoint.host}:{endpoint.port}", timeout):
             sftp = await conn.start_sftp_client()
     except BaseException:
         conn.abort()
         raise
-    tuning = tuning or Tuning()
-    applied = speedups.tune(conn) if tuning.speedups else ()
-    bulk = fastsend.BulkWriter.attach(conn, sftp) if applied else None
-    fast_reads = fastrecv.FastReceiver.attach(conn) if applied else None
+    applied = (speedups.tune(conn) + (("big_packets",) if big_packets else ())) if fast else ()
+    bulk = fastsend.BulkWriter.attach(conn, sftp) if fast and speedups.enabled("lean_writes") else None
+    fast_reads = fastrecv.FastReceiver.attach(conn) if fast and speedups.enabled("lean_reads") else None
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
     session = Session(endpoint, credentials.user, client, conn, sftp, tuning)

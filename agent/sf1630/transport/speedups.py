@@ -15,7 +15,10 @@ the client's CPU per uploaded GiB by about a quarter:
   top, so every 255 KiB block was a fresh mmap or brk plus page faults; keep some slack instead.
 
 Each step checks the asyncssh internals it relies on and is left out when they changed (the
-connection then works as before, only slower). ``SF1630_PLAIN_SSH=1`` turns all of them off.
+connection then works as before, only slower). ``SF1630_PLAIN_SSH=1`` turns all of them off;
+``SF1630_SSH_STEPS=no_ignore,quiet_packets`` keeps only the steps named (for measuring each step,
+see ``python -m bench --parts 6``), including ``lean_writes`` and ``lean_reads`` of
+:mod:`sf1630.transport.fastsend` and :mod:`sf1630.transport.fastrecv`.
 """
 
 from __future__ import annotations
@@ -37,17 +40,21 @@ _EMPTY_STRING = (b"\0\0\0\0",)  # the argument asyncssh passes with its padding 
 _allocator_done = False
 
 
-def enabled() -> bool:
-    """False when ``SF1630_PLAIN_SSH`` asks for asyncssh as it comes."""
-    return os.environ.get("SF1630_PLAIN_SSH", "") in ("", "0")
+def enabled(step: str = "") -> bool:
+    """Whether the speed-ups (or the one named) are wanted: not with ``SF1630_PLAIN_SSH=1``, and
+    only those listed in ``SF1630_SSH_STEPS`` when it is set."""
+    if os.environ.get("SF1630_PLAIN_SSH", "") not in ("", "0"):
+        return False
+    only = os.environ.get("SF1630_SSH_STEPS")
+    return not step or only is None or step in {s.strip() for s in only.split(",")}
 
 
 def tune(conn: asyncssh.SSHClientConnection) -> tuple[str, ...]:
     """Apply every step that fits this connection and its channels; returns the names applied."""
     if not enabled():
         return ()
-    applied = [name for name, step in _STEPS if step(conn)]
-    if tune_allocator():
+    applied = [name for name, step in _STEPS if enabled(name) and step(conn)]
+    if enabled("allocator") and tune_allocator():
         applied.append("allocator")
     log.debug("asyncssh speed-ups applied: %s", ", ".join(applied) or "none")
     return tuple(applied)
