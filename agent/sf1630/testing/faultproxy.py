@@ -9,6 +9,9 @@ names the proxy's port (and its known_hosts trusts the platform's key under that
   ``resume()`` -- a link that goes quiet; ``throttle(rate)``: a slow link;
 - ``refuse(count=None)``: close new connections at once (``count`` of them, or until ``allow()``);
 - ``chaos(every=20, rng=...)``: on average every ``every`` client messages, one random fault.
+  A client message is about one SFTP request (``listdir`` is 4: open, 2 reads, close; an atomic
+  ``write_bytes`` 5). The first ``HANDSHAKE`` messages of a connection (key exchange, login, SFTP
+  start: one connect) are spared, so that faults land on operations; ``refuse`` breaks connects.
 
 Counters (``faults`` by kind, ``bytes_up``/``bytes_down``, ``connections``, ``messages``) let a test
 tell where a transfer is (e.g. "the download has started": ``bytes_down`` grew past the handshake).
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHUNK = 64 * 1024
+HANDSHAKE = 12  # client messages of an SSH connect up to a ready SFTP session (asyncssh client)
 CHAOS_KINDS = ("cut", "cut_mid", "stall", "refuse")
 
 
@@ -49,6 +53,7 @@ class _Link:
     server: asyncio.StreamWriter
     flowing: asyncio.Event = field(default_factory=asyncio.Event)
     cut_after: int | None = None  # chaos "cut_mid": bytes left before this link is cut
+    messages: int = 0  # client messages relayed on this link
     tasks: list[asyncio.Task] = field(default_factory=list)
 
     def cut(self) -> None:
@@ -246,7 +251,9 @@ class FaultProxy:
         if direction == "up":
             self.bytes_up += n
             self.messages += 1
-            self._maybe_chaos(link)
+            link.messages += 1
+            if link.messages > HANDSHAKE:
+                self._maybe_chaos(link)
         else:
             self.bytes_down += n
         if link.cut_after is not None:
@@ -277,7 +284,7 @@ class FaultProxy:
             link.flowing.clear()
             self._loop.call_later(rng.uniform(0.2, 3.0), link.flowing.set)
         else:
-            self._refusing = (self._refusing or 0) + rng.randrange(1, 4)
+            self._refusing = (self._refusing or 0) + rng.randrange(1, 3)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
