@@ -1,7 +1,7 @@
 """``python -m bench``: run the measurements of issue #9 and write docs/PERFORMANCE.md and docs/img/.
 
 Parts: 1 one file to sshd, 2 the same through the simulator, 3 whole deliveries, 4 sink loads,
-5 memory of a 2 GiB transfer and start-up time. The full run takes about 12 minutes on 2 cores;
+5 memory of a 2 GiB transfer and start-up time, 6 the transport's speed-ups one step at a time. The full run takes about 12 minutes on 2 cores;
 ``--quick`` runs small sizes once (about 2 minutes).
 """
 
@@ -24,18 +24,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run of about 2 minutes")
-    ap.add_argument("--parts", default="1,2,3,4,5", help="which parts to run, e.g. 1,4")
+    ap.add_argument("--parts", default="1,2,3,4,5,6", help="which parts to run, e.g. 1,4")
     ap.add_argument("--sizes", help="file sizes in MiB for parts 1 and 2 (default 1,64,1024; quick: 1,16)")
     ap.add_argument("--repeats", type=int, help="repeats of each transfer and load (default 3; quick: 1)")
     ap.add_argument("--clients", default="sftp,sftp-gcm,rclone,session,paramiko",
                     help="clients of part 1 (also: session-plain, the session without its asyncssh speed-ups)")
     ap.add_argument("--municipalities", type=int, help="part 3: municipalities (default 98; quick: 10)")
     ap.add_argument("--lis", type=int, help="part 3: LIS per municipality (default 3; quick: 1)")
-    ap.add_argument("--big", type=int, help="part 3: number of big extracts (default 98; quick: 4)")
+    ap.add_argument("--big", type=int, help="part 3: number of big extracts (default 20, the issue's 98 add "
+                                                "about 7 minutes; quick: 4)")
     ap.add_argument("--big-mib", type=int, help="part 3: size of a big extract in MiB (default 50; quick: 8)")
     ap.add_argument("--concurrency", type=int, default=8, help="part 3: the agents' [agent] concurrency")
     ap.add_argument("--rows", type=int, help="part 4: rows of the extract (default 1000000; quick: 100000)")
     ap.add_argument("--memory-mib", type=int, help="part 5: file size in MiB (default 2048; quick: 64)")
+    ap.add_argument("--steps-mib", type=int, help="part 6: file size in MiB (default 64; quick: 16)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for PERFORMANCE.md and img/")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed at the end)")
     return ap.parse_args(argv)
@@ -50,10 +52,11 @@ def settings(a: argparse.Namespace) -> argparse.Namespace:
     a.clients = tuple(c.strip() for c in a.clients.split(",") if c.strip())
     a.municipalities = a.municipalities or (10 if q else 98)
     a.lis = a.lis or (1 if q else 3)
-    a.big = a.big if a.big is not None else (4 if q else 98)
+    a.big = a.big if a.big is not None else (4 if q else 20)
     a.big_mib = a.big_mib or (8 if q else 50)
     a.rows = a.rows or (100_000 if q else 1_000_000)
     a.memory_mib = a.memory_mib or (64 if q else 2048)
+    a.steps_mib = a.steps_mib or (16 if q else 64)
     return a
 
 
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"work folder {work}; load {res.load_start}", flush=True)
     key = user_key(work)
     try:
-        if a.parts & {1, 5}:
+        if a.parts & {1, 5, 6}:
             (work / "sshd-run").mkdir(exist_ok=True)
             server, target = start_sshd(work / "sshd-run", key)
             try:
@@ -84,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
 
                     print("part 5: memory of a big transfer", flush=True)
                     res.memory = big_transfers(target, work, a.memory_mib * MiB)
+                if 6 in a.parts:
+                    from bench.steps import run_steps
+
+                    print("part 6: the transport's speed-ups step by step", flush=True)
+                    res.steps = run_steps(target, work, a.steps_mib * MiB, a.repeats)
+                    res.steps_size = a.steps_mib * MiB
             finally:
                 server.stop()
         if 2 in a.parts:
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 platform.stop()
         if 3 in a.parts:
-            res.deliveries = run_deliveries(a, work)
+            res.deliveries = run_deliveries(a, work, res)
         if 4 in a.parts:
             from bench.sinks import SinkBench, make_rows_extract
 
@@ -117,11 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_deliveries(a: argparse.Namespace, work: Path) -> list:
-    """Part 3: the small extracts, then the big ones."""
-    from bench.deliveries import DeliveryBench, make_export
+def run_deliveries(a: argparse.Namespace, work: Path, res) -> list:
+    """Part 3: the transport alone with small files, the small extracts, then the big ones."""
+    from bench.deliveries import DeliveryBench, make_export, small_files
 
     print("part 3: whole deliveries through the simulator", flush=True)
+    res.small_files = small_files(work, count=100 if a.quick else 500)
+    print(f"  transport alone: {res.small_files}", flush=True)
     bench, results = DeliveryBench(work / "deliveries"), []
     small = a.municipalities * a.lis * 5
     results.append(bench.run(f"{small:,} × 20 KiB", municipalities=a.municipalities, lis=a.lis,

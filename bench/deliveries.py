@@ -197,3 +197,30 @@ def make_export(path: Path, source: str, size: int) -> Path:
 
 
 BIG = 50 * MiB
+
+
+def small_files(work: Path, count: int = 500, concurrency: int = 16, size: int = 20 * 1024) -> dict:
+    """The transport alone: ``count`` files of ``size`` bytes up, then down and removed, over one
+    connection to the simulator, ``concurrency`` at a time (a child process; its JSON figures)."""
+    import json
+
+    from bench.common import make_file
+    from bench.servers import start_simulator, user_key
+
+    folder = work / "small-files"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    key = user_key(folder)
+    platform, t = start_simulator(folder, "BENCH_SMALL", key)
+    try:
+        src = make_file(folder / "small.csv", size)
+        run = run_child([sys.executable, "-m", "bench.client", "session", "small", str(src), "OUT",
+                         "--host", t.host, "--port", str(t.port), "--user", t.user, "--key", str(key),
+                         "--known-hosts", str(t.known_hosts), "--count", str(count),
+                         "--concurrency", str(concurrency)], cwd=Path(__file__).resolve().parent.parent)
+    finally:
+        platform.stop()
+    for line in run.out.splitlines():
+        if line.startswith("{"):
+            return dict(json.loads(line), count=count, concurrency=concurrency, size=size)
+    return {"error": (run.err or run.out)[-300:], "count": count, "concurrency": concurrency, "size": size}

@@ -33,6 +33,9 @@ class Results:
     sinks: list[SinkRow] = field(default_factory=list)
     memory: list[MemoryRow] = field(default_factory=list)
     version: tuple[float, list[float], str] | None = None
+    steps: list = field(default_factory=list)  # bench.steps.StepRow
+    small_files: dict = field(default_factory=dict)
+    steps_size: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -128,6 +131,15 @@ def markdown(res: Results, img: str = "img") -> str:
                   "", *_transfer_table(res.simulator), "", f"![MB/s per client, simulator]({img}/transfer_simulator.png)", ""]
     if res.deliveries:
         lines += _deliveries(res.deliveries, img)
+    sf = res.small_files
+    if sf and "error" not in sf:
+        lines += [f"The transport alone, for comparison: {sf['count']} files of {sf['size'] // 1024} KiB over one "
+                  f"connection to the simulator, {sf['concurrency']} at a time: {sf['up_per_s']:.0f} uploads per second "
+                  f"({sf['cpu_up_ms']:.2f} ms CPU each, atomic: `.part`, size check, rename), then "
+                  f"{sf['down_per_s']:.0f} downloads per second, each removed after (durable: fsync of file and folder; "
+                  f"{sf['cpu_down_ms']:.2f} ms CPU each).", ""]
+    elif sf:
+        lines += [f"The transport alone with small files failed: {sf['error'][:200]}", ""]
     if res.sinks:
         lines += _sinks(res.sinks, img)
     if res.memory or res.version:
@@ -146,6 +158,8 @@ def markdown(res: Results, img: str = "img") -> str:
             med, runs, exe = res.version
             lines += [f"`sf1630 --version` ({exe}): median {med:.3f} s of {len(runs)} runs "
                       f"({', '.join(f'{t:.3f}' for t in runs)}).", ""]
+    if res.steps:
+        lines += _steps(res.steps, res.steps_size, img)
     lines += [f"> {n}" for n in res.notes] + ([""] if res.notes else [])
     if NARRATIVE.exists():
         lines += [NARRATIVE.read_text().rstrip(), ""]
@@ -171,6 +185,27 @@ def _deliveries(results: list[DeliveryResult], img: str) -> list[str]:
             lines.append(f"| {d.label} | {step} | {len(q)} | {statistics.median(q) * 1000:.1f} | "
                          f"{q[int(0.9 * (len(q) - 1))] * 1000:.1f} | {sum(q):.1f} |")
     return lines + ["", f"![median time per step]({img}/deliveries.png)", ""]
+
+
+def _steps(rows: list, size: int, img: str) -> list[str]:
+    from bench.steps import HELP
+
+    base = rows[0]
+    lines = ["## 6. The transport's speed-ups, one step at a time", "",
+             f"The session up and down one file of {_size(size)} to sshd, with asyncssh as it comes (`none`), then with "
+             "each step of `sf1630.transport.speedups` added to the ones above it (`SF1630_SSH_STEPS`). MB/s and the "
+             "CPU seconds of the transfer alone (in the client) are medians; CPU is the steadier figure on a busy "
+             "machine.", "",
+             "| + step | what it does | up MB/s | down MB/s | CPU s up | CPU s down | CPU vs none, up / down |",
+             "|---|---|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        rel_up = r.cpu_up.median / base.cpu_up.median if base.cpu_up.values and r.cpu_up.values else float("nan")
+        rel_down = (r.cpu_down.median / base.cpu_down.median if base.cpu_down.values and r.cpu_down.values
+                    else float("nan"))
+        lines.append(f"| {r.step} | {HELP.get(r.step, 'asyncssh as it comes, 32 KiB packets offered')} | "
+                     f"{_f(r.up.median)} | {_f(r.down.median)} | {_f(r.cpu_up.median, 2)} | {_f(r.cpu_down.median, 2)} | "
+                     f"{_f(rel_up, 2)} / {_f(rel_down, 2)} |")
+    return lines + ["", f"![CPU seconds per step]({img}/steps.png)", ""]
 
 
 def _sinks(rows: list[SinkRow], img: str) -> list[str]:
@@ -218,6 +253,21 @@ def plots(res: Results, folder: Path) -> list[Path]:
         fig.savefig(folder / "deliveries.png", dpi=100)
         plt.close(fig)
         written.append(folder / "deliveries.png")
+    if res.steps:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        names = [r.step for r in res.steps]
+        x = range(len(names))
+        ax.plot(x, [r.cpu_up.median if r.cpu_up.values else float("nan") for r in res.steps], "o-", label="upload")
+        ax.plot(x, [r.cpu_down.median if r.cpu_down.values else float("nan") for r in res.steps], "s-",
+                label="download")
+        ax.set_xticks(list(x), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("client CPU s of the transfer (median)")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(folder / "steps.png", dpi=100)
+        plt.close(fig)
+        written.append(folder / "steps.png")
     if res.sinks:
         fig, ax = plt.subplots(figsize=(6, 3))
         names = [r.loader for r in res.sinks]
