@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -137,7 +136,7 @@ class Stats:
         """min-max, as text."""
         if not self.values:
             return "-"
-        return f"{min(self.values):.3g}–{max(self.values):.3g}"
+        return f"{_num(min(self.values))}–{_num(max(self.values))}"
 
     @property
     def rel_spread(self) -> float:
@@ -145,6 +144,10 @@ class Stats:
         if len(self.values) < 2 or not self.median:
             return 0.0
         return (max(self.values) - min(self.values)) / self.median
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def make_file(path: Path, size: int) -> Path:
@@ -179,12 +182,6 @@ def loadavg() -> str:
     return "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
 
 
-def own_cpu() -> float:
-    """CPU seconds of this process so far."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def version_of(argv: Sequence[str]) -> str:
     """First line of a program's version output, or "not installed"."""
     if shutil.which(argv[0]) is None:
@@ -216,11 +213,9 @@ def machine() -> dict[str, str]:
         paramiko_version = paramiko.__version__
     except ImportError:
         paramiko_version = "not installed"
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop available (not used: no gain measured)"
-    except ImportError:
-        loop = "asyncio"
+    import importlib.util
+
+    loop = "asyncio" + (" (uvloop installed, not used: no gain measured)" if importlib.util.find_spec("uvloop") else "")
     return {
         "CPU": f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM",
         "OS": f"{platform.system()} {platform.release()} ({_os_name()})",
