@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sf1630 import journal as journal_module
+from sf1630.journal import schema as journal_schema
 from sf1630.journal import SCHEMA_VERSION, JournalError, open_journal
 
 
@@ -128,8 +128,8 @@ def test_an_older_journal_is_migrated_and_backed_up(path: Path, monkeypatch: pyt
     with open_journal(path) as j:
         j.claim("send", "k1", file_name="a.csv")
     step = "ALTER TABLE transfers ADD COLUMN note TEXT"  # a future release's migration
-    monkeypatch.setattr(journal_module, "MIGRATIONS", (*journal_module.MIGRATIONS, step))
-    monkeypatch.setattr(journal_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(journal_schema, "MIGRATIONS", (*journal_schema.MIGRATIONS, step))
+    monkeypatch.setattr(journal_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with open_journal(path) as j:
         assert j.get("k1").file_name == "a.csv"
     with sqlite3.connect(path) as db:
@@ -178,3 +178,128 @@ def test_an_unreadable_file_is_reported(path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(JournalError, match="cannot use the journal"):
         open_journal(path)
+
+
+# -- group commit (issue #9): concurrent writes share a commit, each durable before it returns --------
+
+def _drive(j, n: int, per: int) -> None:
+    """Thread n claims ``per`` transfers and moves each through the send states, with fields and notes."""
+    for i in range(per):
+        t, created = j.claim("send", f"g{n}-{i}", account=f"A{n}", file_name=f"f{n}-{i}.csv", period="M03")
+        assert created
+        j.move(t.id, "extracted", size=n * 1000 + i, rows=i)
+        j.move(t.id, "data_uploaded", note=f"data {n}-{i}")
+        j.move(t.id, "trigger_uploaded", details={"thread": n, "i": i})
+        done = j.move(t.id, "delivered", note=f"receipt {n}-{i}")
+        assert (done.state, done.size, done.rows) == ("delivered", n * 1000 + i, i)
+
+
+def _run_threads(target, count: int) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            target(n)
+        except BaseException as exc:  # collected: an assertion in a thread must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_many_threads_moving_many_transfers_all_end_durable_and_correct(path: Path) -> None:
+    threads, per = 12, 20
+    with open_journal(path) as j:
+        assert _run_threads(lambda n: _drive(j, n, per), threads) == []
+    with open_journal(path) as j:  # reopened: what is read now was on disk
+        everything = j.list(limit=None)
+        assert len(everything) == threads * per
+        for t in everything:
+            n, i = (int(x) for x in t.key[1:].split("-"))
+            assert (t.state, t.size, t.rows, t.account, t.period) == ("delivered", n * 1000 + i, i, f"A{n}", "M03")
+            assert t.details == {"thread": n, "i": i}
+            history = j.history(t.id)
+            assert [h[0] for h in history] == ["planned", "extracted", "data_uploaded", "trigger_uploaded",
+                                               "delivered"]
+            assert [h[2] for h in history] == ["claimed", "", f"data {n}-{i}", "", f"receipt {n}-{i}"]
+        assert j.counts() == {("send", "delivered"): threads * per}
+
+
+def test_a_bad_write_in_a_group_fails_only_its_own_caller(path: Path) -> None:
+    j = open_journal(path)
+    send, _ = j.claim("send", "s1", file_name="a.csv")
+    receive, _ = j.claim("receive", "r1", file_name="b.csv")
+    goods = [j.claim("send", f"ok{n}", file_name=f"ok{n}.csv")[0] for n in range(6)]
+    # Another connection holds the write lock, so the first write waits in its commit and every
+    # write after it queues behind it: those form one group together, the bad ones among them.
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    outcomes: dict[str, object] = {}
+
+    def call(name: str, fn, *args, **kw) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcomes[name] = fn(*args, **kw)
+            except Exception as exc:
+                outcomes[name] = exc
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = [call("first", j.move, send.id, "extracted", size=1)]
+    while not j._group._leading:  # the first write leads, and waits for the lock
+        threading.Event().wait(0.005)
+    threads += [call(f"ok{n}", j.move, t.id, "extracted", size=n) for n, t in enumerate(goods)]
+    threads += [call("no such id", j.move, 999, "extracted"), call("wrong kind", j.move, receive.id, "delivered"),
+                call("new", j.claim, "send", "new1", file_name="new.csv")]
+    while len(j._group._queue) < len(threads) - 1:
+        threading.Event().wait(0.005)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    for t in threads:
+        t.join(60)
+    j.close()
+
+    assert isinstance(outcomes["no such id"], JournalError) and "no transfer with id 999" in str(outcomes["no such id"])
+    assert isinstance(outcomes["wrong kind"], ValueError)
+    assert "'delivered' is not a receive state" in str(outcomes["wrong kind"])
+    with open_journal(path) as again:
+        assert again.get_id(send.id).state == "extracted" and outcomes["first"].size == 1
+        for n, t in enumerate(goods):
+            assert outcomes[f"ok{n}"].state == "extracted"
+            assert (again.get_id(t.id).state, again.get_id(t.id).size) == ("extracted", n)
+            assert [h[0] for h in again.history(t.id)] == ["planned", "extracted"]
+        assert outcomes["new"][1] is True and again.get("new1").file_name == "new.csv"
+        assert again.get_id(receive.id).state == "seen" and len(again.history(receive.id)) == 1
+
+
+def test_a_write_that_returned_survives_a_kill_in_the_middle_of_others(path: Path) -> None:
+    # Eight threads write as fast as they can; each prints a move once move() returned. The process
+    # is killed while writes are queued and committing: every move it printed must be on disk.
+    script = textwrap.dedent(f"""
+        import os, signal, threading, time
+        from sf1630.journal import open_journal
+        j = open_journal({str(path)!r})
+        def work(n):
+            for i in range(10_000):
+                t, _ = j.claim("send", f"k{{n}}-{{i}}", file_name="x.csv")
+                for state in ("extracted", "data_uploaded"):
+                    j.move(t.id, state)
+                    os.write(1, f"{{t.key}} {{state}}\\n".encode())
+        for n in range(8):
+            threading.Thread(target=work, args=(n,), daemon=True).start()
+        time.sleep(0.8)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert result.returncode == -9, result.stderr.decode()
+    said = [line.split() for line in result.stdout.decode().splitlines()]
+    assert len(said) > 50
+    with open_journal(path) as j:
+        for key, state in said:
+            t = j.get(key)
+            assert t is not None and state in [h[0] for h in j.history(t.id)], (key, state)
