@@ -95,7 +95,8 @@ class SqliteJournal(Journal):
                 "ON CONFLICT (municipality, source, deadline) DO NOTHING", (municipality, source, deadline, opened, at))
             if cursor.rowcount != 1:
                 return None
-            return MissingRecord(**dict(db.execute("SELECT * FROM missing WHERE id = ?", (cursor.lastrowid,)).fetchone()))
+            row = db.execute("SELECT * FROM missing WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            return MissingRecord(**dict(row))
 
         return self._write(write)
 
