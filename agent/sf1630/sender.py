@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -201,23 +203,30 @@ class Sender:
 
     async def _upload_data(self, t: Transfer, link: Link) -> Transfer:
         path = self.spool.outgoing(t.account, t.file_name)
-        await self.remote.run(link, lambda s: s.upload(path, f"OUT/{t.file_name}"))
+        remote, parts = f"OUT/{t.file_name}", []
+
+        async def put(session) -> None:
+            parts.append(part_name(remote))
+            await session.upload(path, remote, part=parts[-1])
+            await _drop(session, parts[:-1])
+
+        await self.remote.run(link, put)
         return await self._move(t, steps.DATA_UPLOADED)
 
     async def _upload_trigger(self, t: Transfer, link: Link) -> Transfer:
         data = build_send_trigger(t)
-        tries = 0
+        remote, parts = f"OUT/{t.file_name}.trigger", []
 
         async def put(session) -> None:
-            nonlocal tries
-            tries += 1
             # A retry after a lost answer: the last try may have put the trigger in place and the
             # platform taken it. A second trigger would fail ("data file missing") and its error
             # receipt would stand for a delivered extract (issue #5). Trigger first, then receipt.
-            if tries > 1 and (await session.stat(f"OUT/{t.file_name}.trigger")
-                              or await session.stat(f"IN/{t.file_name}.sftpreceipt")):
+            if parts and (await session.stat(remote) or await session.stat(f"IN/{t.file_name}.sftpreceipt")):
+                await _drop(session, parts)
                 return
-            await session.write_bytes(f"OUT/{t.file_name}.trigger", data)
+            parts.append(part_name(remote))
+            await session.write_bytes(remote, data, part=parts[-1])
+            await _drop(session, parts[:-1])
 
         # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
         await self.remote.run(link, put, refused_too=True)
@@ -329,7 +338,11 @@ class Sender:
         now = time.time() if now is None else now
         stale = []
         for folder, f in listing:
-            t = self.journal.get(steps.send_key(link.name, _data_name(f.name)))
+            key = steps.send_key(link.name, _data_name(f.name))
+            if folder == "OUT" and f.name.endswith(".part") and key not in self._active:
+                stale.append(f"{folder}/{f.name}")  # left by an upload attempt that died (one process per journal)
+                continue
+            t = self.journal.get(key)
             if t is not None and t.state in steps.SEND_DONE and f.name.endswith(".sftpreceipt"):
                 stale.append(f"{folder}/{f.name}")
                 continue
@@ -374,8 +387,27 @@ def _made(t: Transfer) -> datetime:
     return datetime.fromisoformat(made) if made else datetime.fromtimestamp(getattr(t, "created_at", 0.0))
 
 
+def part_name(remote: str) -> str:
+    """A temporary name of its own for one upload attempt of ``remote``: a late request of an attempt
+    that died (killed, link lost) cannot reach this one's file (issue #5)."""
+    return f"{remote}.{secrets.token_hex(4)}.part"
+
+
+async def _drop(session, parts: list[str]) -> None:
+    """Remove the temporary files of earlier attempts (their connection died); the sweep does what fails."""
+    try:
+        for part in parts:
+            await session.remove(part)
+    except Sf1630Error as exc:
+        log.info("could not remove %s now (the next sweep does): %s", ", ".join(parts), exc)
+
+
+_PART = re.compile(r"(\.[0-9a-f]{8})?\.part$")
+
+
 def _data_name(name: str) -> str:
     """The data file a trigger, receipt or temporary upload belongs to."""
-    for suffix in (".part", ".sftpreceipt", ".trigger"):
+    name = _PART.sub("", name)
+    for suffix in (".sftpreceipt", ".trigger"):
         name = name.removesuffix(suffix)
     return name

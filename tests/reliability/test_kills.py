@@ -10,8 +10,10 @@ the steps in order.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import threading
 from pathlib import Path
 
 from sf1630.testing.faultproxy import wait_for
@@ -48,6 +50,11 @@ def _out(world) -> list[str]:
     return world.platform.files(KY.user, "OUT")
 
 
+def _part_of(name: str, kind: str) -> bool:
+    """Is ``name`` an upload's temporary file of the data file (".csv") or of the trigger?"""
+    return re.fullmatch(rf".*{re.escape(kind)}\.[0-9a-f]{{8}}\.part", name) is not None
+
+
 # -- sending -------------------------------------------------------------------------------------
 
 def test_killed_in_the_middle_of_the_data_upload(make_world):
@@ -55,7 +62,7 @@ def test_killed_in_the_middle_of_the_data_upload(make_world):
     world.proxy.stall(after=200_000, direction="up")
     agent = _start(world.sender, "send")
 
-    wait_for(lambda: world.proxy.faults["stall"] and any(n.endswith(".csv.part") for n in _out(world)))
+    wait_for(lambda: world.proxy.faults["stall"] and any(_part_of(n, ".csv") for n in _out(world)))
     assert agent.kill() == -9
     assert _state(world.sender, "send") == ["extracted"]
     world.proxy.resume()
@@ -69,7 +76,7 @@ def test_killed_while_writing_the_trigger(make_world):
     world.proxy.throttle(3000)  # a slow link: the trigger's .part lives long enough to be seen
     agent = _start(world.sender, "send")
 
-    wait_for(lambda: any(n.endswith(".trigger.part") for n in _out(world)), timeout=60, every=0.002)
+    wait_for(lambda: any(_part_of(n, ".trigger") for n in _out(world)), timeout=60, every=0.002)
     assert agent.kill() == -9
     assert _state(world.sender, "send") == ["data_uploaded"]
     world.proxy.throttle(None)
@@ -172,3 +179,49 @@ def test_killed_between_deleting_the_data_file_and_its_metadata(make_world):
 
     _finish(world, send=False)
     assert list(stories(world.lis, "receive").values()) == [RECEIVE_STORY]
+
+
+def test_a_request_of_a_killed_agent_served_late_cannot_spoil_the_next_upload(make_world, monkeypatch):
+    """A request a killed agent sent can be served after the restarted agent began the same upload on
+    another connection (TCP orders one connection, not two). Here the killed agent's request to open
+    its temporary file for writing is served between the new agent's size check and its rename.
+    Sharing one temporary name, it emptied the new upload's file, and the platform refused the
+    trigger (SIZE_MISMATCH): a delivered send marked failed. The soak found it."""
+    from sf1630.simulator.sftp import UserFiles
+
+    world = make_world(rows=300)
+    opened, renamed = UserFiles.open, UserFiles.posix_rename
+    late, served = threading.Event(), threading.Event()
+
+    def open_late_once(self, path: bytes, pflags: int, attrs):
+        if path.endswith(b".part") and b".csv" in path and b"trigger" not in path and not late.is_set():
+            late.set()  # the first agent's open: held until the second agent is about to rename
+
+            async def later():
+                await asyncio.to_thread(served.wait, 60)
+                return opened(self, path, pflags, attrs)
+            return later()
+        return opened(self, path, pflags, attrs)
+
+    def rename_after_the_late_open(self, old: bytes, new: bytes):
+        if new.endswith(b".csv") and late.is_set() and not served.is_set():
+            served.set()
+
+            async def later():
+                await asyncio.sleep(0.5)
+                return renamed(self, old, new)
+            return later()
+        return renamed(self, old, new)
+
+    monkeypatch.setattr(UserFiles, "open", open_late_once)
+    monkeypatch.setattr(UserFiles, "posix_rename", rename_after_the_late_open)
+    first = _start(world.sender, "send")
+    assert late.wait(30)
+    world.proxy.hold_links()  # its connection stays open towards the server: the open is still served
+    assert first.kill() == -9
+
+    again = sf1630("send", "--config", str(world.sender))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert served.is_set()  # the late open made a file of its own name, which the round's sweep removed
+    _finish(world)
+    assert list(stories(world.sender, "send").values()) == [SEND_STORY]

@@ -88,9 +88,9 @@ def test_a_short_stall_only_slows_the_transfer_down(make_world):
 
 
 def _send_round(agent_toml, *, stall_timeout: float, attempts: int):
-    """One send round in-process with short transfer timeouts and fast retries."""
+    """One send round in-process (as flow.send_round) with short transfer timeouts and fast retries."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_sender, resume_sends, send_specs
+    from sf1630.flow import make_sender, resume_sends, send_specs, sweep_accounts
     from sf1630.runtime import Selection, build_runtime
     from sf1630.transport.pool import Pool
     from sf1630.transport.sftp import Tuning
@@ -101,7 +101,8 @@ def _send_round(agent_toml, *, stall_timeout: float, attempts: int):
         rt.pool = Pool(tuning=Tuning(op_timeout=stall_timeout, stall_timeout=stall_timeout))
         sender = make_sender(rt, asyncio.Event(), retry_base=0.05, attempts=attempts)
         try:
-            resumed = await resume_sends(rt, sender, Selection())
+            resumed = await resume_sends(rt, sender, Selection())  # as send_round does
+            await sweep_accounts(rt, sender, rt.send_specs())
             sent = await send_specs(sender, rt.send_specs())
             return list({t.id: t for t in resumed + sent}.values())
         finally:
@@ -136,7 +137,7 @@ def test_a_platform_that_refuses_every_connection_leaves_the_send_to_the_next_ro
 
     [first] = _send_round(world.sender, stall_timeout=5, attempts=3)
 
-    assert first.state == "extracted" and world.proxy.faults["refused"] == 3
+    assert first.state == "extracted" and world.proxy.faults["refused"] >= 3
     assert "connection" in caplog.text and "retried on the next round" in caplog.text
     world.proxy.allow()
     [again] = _send_round(world.sender, stall_timeout=5, attempts=3)

@@ -8,6 +8,8 @@ names the proxy's port (and its known_hosts trusts the platform's key under that
 - ``stall(after=0, seconds=None)``: stop relaying (connections stay open) for ``seconds`` or until
   ``resume()`` -- a link that goes quiet; ``throttle(rate)``: a slow link;
 - ``refuse(count=None)``: close new connections at once (``count`` of them, or until ``allow()``);
+- ``hold_links()``: the connections open now stop carrying anything (new ones flow), e.g. to keep
+  a killed client's connection open towards the server;
 - ``chaos(every=20, rng=...)``: on average every ``every`` client messages, one random fault.
   A client message is about one SFTP request (``listdir`` is 4: open, 2 reads, close; an atomic
   ``write_bytes`` 5). The first ``HANDSHAKE`` messages of a connection (key exchange, login, SFTP
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHUNK = 64 * 1024
+IN_FLIGHT = 16  # chunks held per direction while a link stalls (about 1 MiB), then back-pressure
 HANDSHAKE = 12  # client messages of an SSH connect up to a ready SFTP session (asyncssh client)
 CHAOS_KINDS = ("cut", "cut_mid", "stall", "refuse")
 
@@ -131,7 +134,7 @@ class FaultProxy:
         self._call(self._arm, _Arm("stall", after, direction, seconds))
 
     def resume(self) -> None:
-        """End a stall; disarm faults not yet fired."""
+        """End every stall (of the proxy and of single connections); disarm faults not yet fired."""
         self._call(self._resume)
 
     def throttle(self, rate: float | None) -> None:
@@ -151,6 +154,20 @@ class FaultProxy:
         """Inject one random fault of ``kinds`` per ``every`` client messages on average (None: stop)."""
         value = None if every is None else (1.0 / every, rng or random.Random(), kinds)
         self._call(setattr, self, "_chaos", value)
+
+    def hold_links(self) -> None:
+        """Stop the connections open now (until resume()); connections opened later flow."""
+        self._call(self._hold_links)
+
+    def _hold_links(self) -> None:
+        for link in self._links:
+            link.flowing.clear()
+        self.faults["hold"] += 1
+
+    @property
+    def held(self) -> int:
+        """Connections stalled on their own (by hold_links or a chaos stall) right now."""
+        return sum(1 for link in list(self._links) if not link.flowing.is_set())
 
     def cut_all(self) -> None:
         """Cut every open connection now (also counted as a fault)."""
@@ -191,6 +208,8 @@ class FaultProxy:
     def _resume(self) -> None:
         self._arms.clear()
         self._flowing.set()
+        for link in self._links:
+            link.flowing.set()
 
     def _refuse(self, count: int | None) -> None:
         self._refusing = None if count is None else (self._refusing or 0) + count
@@ -226,26 +245,24 @@ class FaultProxy:
 
     async def _pump(self, link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     direction: str) -> None:
+        """Forward one direction. Bytes a peer sent before it went away are still delivered, as a
+        network delivers what is in flight: reading never waits for a stall, forwarding does."""
+        flight: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=IN_FLIGHT)
+        filling = asyncio.ensure_future(_fill(reader, flight))
         try:
-            while True:
+            while (data := await flight.get()) is not None:
                 await self._flowing.wait()
-                await link.flowing.wait()
-                data = await reader.read(CHUNK)
-                if not data:
-                    break
-                await self._flowing.wait()  # a stall that began while reading holds this chunk too
                 await link.flowing.wait()
                 if self._rate:
                     await asyncio.sleep(len(data) / self._rate)
                 writer.write(data)
                 await writer.drain()
                 self._count(link, direction, len(data))
+            writer.close()  # the sender closed: so does its way through the proxy
         except (ConnectionError, OSError):
             pass
         finally:
-            for task in link.tasks:  # one side gone: end the other too
-                if task is not asyncio.current_task():
-                    task.cancel()
+            filling.cancel()
 
     def _count(self, link: _Link, direction: str, n: int) -> None:
         if direction == "up":
@@ -285,6 +302,16 @@ class FaultProxy:
             self._loop.call_later(rng.uniform(0.2, 3.0), link.flowing.set)
         else:
             self._refusing = (self._refusing or 0) + rng.randrange(1, 3)
+
+
+async def _fill(reader: asyncio.StreamReader, flight: asyncio.Queue) -> None:
+    """Read one direction into ``flight`` until the end (None marks it, also after a reset)."""
+    try:
+        while data := await reader.read(CHUNK):
+            await flight.put(data)
+    except (ConnectionError, OSError):
+        pass
+    await flight.put(None)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

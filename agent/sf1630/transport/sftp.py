@@ -138,22 +138,24 @@ class Session:
         return guarded(self._where(op, path), self.tuning.op_timeout)
 
     # -- uploads -------------------------------------------------------------------------
-    async def upload(self, local: Path, remote: str, *, progress: Callable[[int], None] | None = None) -> int:
+    async def upload(self, local: Path, remote: str, *, progress: Callable[[int], None] | None = None,
+                     part: str | None = None) -> int:
         """Upload ``local`` atomically to ``remote``; returns the bytes sent.
 
-        Writes ``remote + ".part"``, checks its size on the server, then renames it into place.
-        ``progress`` gets the running byte count.
+        Writes ``part`` (default ``remote + ".part"``), checks its size on the server, then renames it
+        into place. ``progress`` gets the running byte count. A name of its own per attempt keeps a
+        late request of an abandoned attempt off this one's file (issue #5).
         """
         with open(local, "rb") as src:
             size = os.fstat(src.fileno()).st_size
-            return await self._put(src, remote, size, progress)
+            return await self._put(src, remote, size, progress, part)
 
-    async def write_bytes(self, remote: str, data: bytes) -> None:
+    async def write_bytes(self, remote: str, data: bytes, *, part: str | None = None) -> None:
         """Write ``data`` to ``remote`` atomically, the way :meth:`upload` does (triggers)."""
-        await self._put(io.BytesIO(data), remote, len(data), None)
+        await self._put(io.BytesIO(data), remote, len(data), None, part)
 
-    async def _put(self, src: BinaryIO, remote: str, size: int, progress) -> int:
-        part = remote + ".part"
+    async def _put(self, src: BinaryIO, remote: str, size: int, progress, part: str | None = None) -> int:
+        part = part or remote + ".part"
         try:
             sent = await self._send(src, part, progress)
             async with self._guard("check size of", part):
