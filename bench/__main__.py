@@ -1,7 +1,8 @@
 """``python -m bench``: run the measurements of issue #9 and write docs/PERFORMANCE.md and docs/img/.
 
 Parts: 1 one file to sshd, 2 the same through the simulator, 3 whole deliveries, 4 sink loads,
-5 memory of a 2 GiB transfer and start-up time, 6 the transport's speed-ups one step at a time. The full run takes about 12 minutes on 2 cores;
+5 memory of a 2 GiB transfer and start-up time, 6 the transport's speed-ups one step at a time.
+The full run takes about 11 minutes on 2 cores;
 ``--quick`` runs small sizes once (about 2 minutes).
 """
 
@@ -31,8 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="clients of part 1 (also: session-plain, the session without its asyncssh speed-ups)")
     ap.add_argument("--municipalities", type=int, help="part 3: municipalities (default 98; quick: 10)")
     ap.add_argument("--lis", type=int, help="part 3: LIS per municipality (default 3; quick: 1)")
-    ap.add_argument("--big", type=int, help="part 3: number of big extracts (default 20, the issue's 98 add "
-                                                "about 7 minutes; quick: 4)")
+    ap.add_argument("--big", type=int, help="part 3: number of big extracts (default 98; quick: 4)")
     ap.add_argument("--big-mib", type=int, help="part 3: size of a big extract in MiB (default 50; quick: 8)")
     ap.add_argument("--concurrency", type=int, default=8, help="part 3: the agents' [agent] concurrency")
     ap.add_argument("--rows", type=int, help="part 4: rows of the extract (default 1000000; quick: 100000)")
@@ -52,7 +52,7 @@ def settings(a: argparse.Namespace) -> argparse.Namespace:
     a.clients = tuple(c.strip() for c in a.clients.split(",") if c.strip())
     a.municipalities = a.municipalities or (10 if q else 98)
     a.lis = a.lis or (1 if q else 3)
-    a.big = a.big if a.big is not None else (4 if q else 20)
+    a.big = a.big if a.big is not None else (4 if q else 98)
     a.big_mib = a.big_mib or (8 if q else 50)
     a.rows = a.rows or (100_000 if q else 1_000_000)
     a.memory_mib = a.memory_mib or (64 if q else 2048)

@@ -148,12 +148,7 @@ def markdown(res: Results, img: str = "img") -> str:
             lines += ["| what | file | peak RSS MB | MB/s | CPU s |", "|---|--:|--:|--:|--:|"]
             lines += [f"| {m.what} with the session | {_size(m.size)} | {m.rss_mb:.0f} | {_f(m.mbps)} | {m.cpu:.1f} |"
                       + (f" failed: {m.error[:60]}" if m.error else "") for m in res.memory]
-            for d in res.deliveries:
-                lines.append(f"| `sf1630 send`, {d.label} | {d.files:,} × {_size(int(d.mean_size))} | "
-                             f"{d.send.rss_mb:.0f} | | {d.send.cpu:.1f} |")
-                lines.append(f"| `sf1630 receive`, {d.label} | {d.files:,} × {_size(int(d.mean_size))} | "
-                             f"{d.receive.rss_mb:.0f} | | {d.receive.cpu:.1f} |")
-            lines.append("")
+            lines += ["", "The agent commands' own peak RSS is in the table of part 3.", ""]
         if res.version:
             med, runs, exe = res.version
             lines += [f"`sf1630 --version` ({exe}): median {med:.3f} s of {len(runs)} runs "
@@ -247,6 +242,7 @@ def plots(res: Results, folder: Path) -> list[Path]:
                     height=width, label=d.label)
         ax.set_yticks([j + width * (len(res.deliveries) - 1) / 2 for j in range(len(steps))], steps)
         ax.set_xscale("log")
+        ax.invert_yaxis()  # the first step on top
         ax.set_xlabel("median ms per transfer (log)")
         ax.legend()
         fig.tight_layout()
