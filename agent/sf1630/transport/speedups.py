@@ -1,8 +1,8 @@
 """Less work per SSH packet for the agent's asyncssh connections (issue #9).
 
 A bulk SFTP transfer is cut into 32 KiB channel packets (OpenSSH's limit), so the per-packet
-cost of asyncssh decides the speed. Measured on 2 cores (docs/PERFORMANCE.md), these steps cut
-the client's CPU per uploaded GiB by about a quarter:
+cost of asyncssh decides the speed. Measured on 2 cores (docs/PERFORMANCE.md, part 6), these
+steps cut the client's CPU per uploaded GiB by about a quarter:
 
 * ``no_ignore``: asyncssh sends an empty SSH_MSG_IGNORE before every packet, a defence for CBC
   ciphers (RFC 4251, 9.3.1). The agent offers no CBC cipher; the extra packet doubled the
@@ -18,7 +18,8 @@ Each step checks the asyncssh internals it relies on and is left out when they c
 connection then works as before, only slower). ``SF1630_PLAIN_SSH=1`` turns all of them off;
 ``SF1630_SSH_STEPS=no_ignore,quiet_packets`` keeps only the steps named (for measuring each step,
 see ``python -m bench --parts 6``), including ``lean_writes`` and ``lean_reads`` of
-:mod:`sf1630.transport.fastsend` and :mod:`sf1630.transport.fastrecv`.
+:mod:`sf1630.transport.fastsend` and :mod:`sf1630.transport.fastrecv` and ``big_packets`` (the
+256 KiB channel packets offered to the server, ``auth.MAX_PACKET``).
 """
 
 from __future__ import annotations
