@@ -64,3 +64,17 @@ def test_plain_asyncssh_on_request(sshd, tmp_path, monkeypatch, how):
     applied, _, _ = _round_trip(sshd.endpoint, sshd.credentials, tmp_path / "src.bin", tmp_path / "back", tuning)
     assert applied == ()
     assert hashlib.sha256((sshd.home / "copy2.bin").read_bytes()).hexdigest() == digest
+
+
+def test_speedups_are_off_for_an_untested_asyncssh(monkeypatch):
+    """A newer asyncssh may change the internals the speed-ups use: it runs plain until tested."""
+    import asyncssh
+
+    from sf1630.transport import speedups
+
+    monkeypatch.setattr(asyncssh, "__version__", "9.0.0")
+    assert speedups.enabled() is False and speedups.enabled("no_ignore") is False
+    monkeypatch.setattr(asyncssh, "__version__", "2.24.1")
+    monkeypatch.delenv("SF1630_PLAIN_SSH", raising=False)
+    monkeypatch.delenv("SF1630_SSH_STEPS", raising=False)
+    assert speedups.enabled() is True

@@ -41,10 +41,20 @@ _EMPTY_STRING = (b"\0\0\0\0",)  # the argument asyncssh passes with its padding 
 _allocator_done = False
 
 
+# asyncssh releases the speed-ups were measured and tested with. They reach into its internals, so a
+# release not listed runs plain asyncssh (slower, never wrong) until it is tested and added here.
+TESTED_ASYNCSSH = ("2.24.",)
+
+
+def tested_asyncssh() -> bool:
+    """Whether the installed asyncssh is one the speed-ups were tested with."""
+    return asyncssh.__version__.startswith(TESTED_ASYNCSSH)
+
+
 def enabled(step: str = "") -> bool:
     """Whether the speed-ups (or the one named) are wanted: not with ``SF1630_PLAIN_SSH=1``, and
     only those listed in ``SF1630_SSH_STEPS`` when it is set."""
-    if os.environ.get("SF1630_PLAIN_SSH", "") not in ("", "0"):
+    if os.environ.get("SF1630_PLAIN_SSH", "") not in ("", "0") or not tested_asyncssh():
         return False
     only = os.environ.get("SF1630_SSH_STEPS")
     return not step or only is None or step in {s.strip() for s in only.split(",")}
