@@ -9,6 +9,10 @@ neither rows nor a ``deliveries`` row. The database file is created owner-only (
 
 from __future__ import annotations
 
+import csv
+import itertools
+import operator
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -17,7 +21,9 @@ from pathlib import Path
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
 from sf1630.privacy import create_private
-from sf1630_plugins.sinks.table import META, TEXT, Plan, TableOptions, convert, infer_types, plan, read_csv, table_name
+from sf1630_plugins.sinks.table import (
+    INTEGER, META, REAL, TEXT, Plan, TableOptions, check_kinds, classify, merge, plan, sample_types, table_name,
+)
 
 DELIVERIES = """CREATE TABLE IF NOT EXISTS deliveries (
     file_transfer_uuid TEXT PRIMARY KEY, file_name TEXT NOT NULL, sender TEXT, recipient TEXT,
@@ -41,7 +47,7 @@ class SqliteSink:
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
-        header, kinds = infer_types(path, options.types)
+        header, kinds = sample_types(path, options.types)
         table = table_name(delivery, options)
         conn = connect(options.path, options.timeout)
         try:
@@ -52,8 +58,8 @@ class SqliteSink:
             if done:
                 conn.execute("ROLLBACK")
                 return LoadResult(0, done[0], duplicate=True)
-            steps = prepare(conn, table, header, kinds, options.schema == "strict")
-            rows = insert(conn, table, path, steps, delivery.file_transfer_uuid)
+            steps, rows = load_rows(conn, table, path, header, kinds, options.schema == "strict",
+                                    delivery.file_transfer_uuid)
             conn.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (delivery.file_transfer_uuid, delivery.file_name, delivery.sender, delivery.recipient,
                           delivery.source, table, rows, delivery.size, time.strftime("%Y-%m-%dT%H:%M:%S")))
@@ -77,6 +83,7 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
         create_private(path)  # issue #14: owner-only file, and 0700 for each folder made for it
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
     return conn
 
 
@@ -130,23 +137,87 @@ def widen(conn: sqlite3.Connection, table: str, names: set[str]) -> None:
         conn.execute(sql)
 
 
-def insert(conn: sqlite3.Connection, table: str, path: Path, steps: Plan, uuid: str) -> int:
-    """Second pass: insert every row; returns how many."""
-    count = 0
-    with read_csv(path) as (header, rows):
-        targets = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-        kinds = [steps.kinds[n] for n in header]
-        marks = ", ".join("?" * len(targets))
-        sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({marks})"
+def load_rows(conn: sqlite3.Connection, table: str, path: Path, header: list[str], sampled: list,
+              strict: bool, uuid: str) -> tuple[Plan, int]:
+    """Prepare the table from the sampled types and insert every row; if a later value does not fit
+    the sample, undo and do it again with the types of the whole file (found while inserting)."""
+    found = list(sampled)
+    conn.execute("SAVEPOINT sf1630_rows")
+    steps, rows = _attempt(conn, table, path, header, sampled, strict, uuid, found)
+    if found != sampled:
+        conn.execute("ROLLBACK TO sf1630_rows")
+        steps, rows = _attempt(conn, table, path, header, found, strict, uuid, list(found))
+    conn.execute("RELEASE sf1630_rows")
+    return steps, rows
 
-        def values():
-            nonlocal count
-            for line, row in rows:
-                count += 1
-                yield [*(convert(v, k) for v, k in zip(row, kinds)), uuid, line]
 
-        conn.executemany(sql, values())
-    return count
+def _attempt(conn: sqlite3.Connection, table: str, path: Path, header: list[str], kinds: list, strict: bool,
+             uuid: str, found: list) -> tuple[Plan, int]:
+    existing = {name.lower(): kind for name, kind in columns(conn, table)}
+    checks = check_kinds(kinds, existing, header)
+    steps = prepare(conn, table, header, kinds, strict)
+    return steps, insert(conn, table, path, header, steps, checks, uuid, found)
+
+
+# Every value is checked by SQLite itself against the type the sample promised; a check may only
+# pass values that table.classify accepts. A value that fails calls back into Python, which notes
+# its exact type (so a rare false alarm, like "-0", costs a call and changes nothing).
+_INTEGER_OK = "(CAST(CAST({p} AS INTEGER) AS TEXT) = {p} AND length({p}) <= 18)"
+_REAL_OK = ("(({p} GLOB '[0-9]*' OR {p} GLOB '-[0-9]*') AND NOT ({p} GLOB '0[0-9]*' OR {p} GLOB '-0[0-9]*')"
+            " AND substr({p}, 2) NOT GLOB '*[^0-9.]*' AND {p} NOT GLOB '*.*.*' AND {p} NOT GLOB '*.')")
+
+
+def _value(number: int, check: str | None) -> str:
+    """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers)."""
+    p = f"?{number}"
+    if check == TEXT:
+        return f"NULLIF({p}, '')"
+    ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check, "0").format(p=p)
+    return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
+
+
+def insert(conn: sqlite3.Connection, table: str, path: Path, header: list[str], steps: Plan, checks: list,
+           uuid: str, found: list) -> int:
+    """Insert every row; returns how many. ``found`` gets the type of each value that fails its check."""
+    targets = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
+    values = [_value(i, k) for i, k in enumerate(checks, 1)] + ["'" + uuid.replace("'", "''") + "'",
+                                                                 f"?{len(header) + 1}"]
+    sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({', '.join(values)})"
+
+    def unexpected(index: int, value: str) -> str:
+        found[index] = merge(found[index], classify(value))
+        return value
+
+    conn.create_function("sf1630_unexpected", 2, unexpected)
+    conn.execute("SAVEPOINT sf1630_insert")
+    rows, lines = _execute(conn, sql, path, len(header), by_line=False)
+    if lines != rows + 1:  # a blank line or a field over several lines: number rows by their own lines
+        conn.execute("ROLLBACK TO sf1630_insert")
+        rows, _ = _execute(conn, sql, path, len(header), by_line=True)
+    conn.execute("RELEASE sf1630_insert")
+    return rows
+
+
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool) -> tuple[int, int]:
+    """Run ``sql`` for each row of the file; returns (rows, lines read)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=";")
+        next(reader)  # the header, checked by sample_types
+        if by_line:
+            rows = ((*row, reader.line_num) for row in reader if row)
+        else:  # each row then is one line: number them by counting, all in C
+            rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
+        try:
+            count = conn.executemany(sql, rows).rowcount
+        except sqlite3.ProgrammingError as exc:
+            supplied = re.search(r"there are (\d+) supplied", str(exc))
+            if supplied is None:
+                raise
+            raise LoadError(f"{path.name}:{reader.line_num}: {int(supplied[1]) - 1} fields, the header has "
+                            f"{width}; nothing was loaded") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise LoadError(f"{path.name}:{reader.line_num + 1}: unreadable ({exc}); nothing was loaded") from None
+        return count, reader.line_num
 
 
 SINK = SqliteSink()

@@ -35,6 +35,7 @@ UUID_COLUMN, LINE_COLUMN = "_file_transfer_uuid", "_line"
 META = ((UUID_COLUMN, TEXT), (LINE_COLUMN, INTEGER))
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
 _REAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+SAMPLE_ROWS = 2000  # rows read in Python to guess types; every row is then checked by the database
 
 
 @dataclass
@@ -138,6 +139,37 @@ def infer_types(path: Path, mode: str = "infer") -> tuple[list[str], list[str | 
                 if kinds[i] != TEXT:
                     kinds[i] = merge(kinds[i], classify(value))
     return header, [TEXT if mode == "text" else k for k in kinds]
+
+
+def sample_types(path: Path, mode: str = "infer", limit: int = SAMPLE_ROWS) -> tuple[list[str], list[str | None]]:
+    """The header and the types of the first ``limit`` rows: a guess the sinks then check on every row."""
+    with read_csv(path) as (header, rows):
+        kinds: list[str | None] = [None] * len(header)
+        for count, (_, row) in enumerate(rows, 1):
+            if mode == "text":
+                break
+            for i, value in enumerate(row):
+                if kinds[i] != TEXT:
+                    kinds[i] = merge(kinds[i], classify(value))
+            if count >= limit:
+                break
+    return header, [TEXT if mode == "text" else k for k in kinds]
+
+
+def check_kinds(sampled: list[str | None], existing: dict[str, str], header: list[str]) -> list[str | None]:
+    """Per column, the type every value must fit for the sampled plan to hold (TEXT: nothing to check).
+
+    A column already in the table needs only to keep fitting its type (issue #14: widening is
+    all that can change); a new column must keep its sampled type.
+    """
+    result: list[str | None] = []
+    for name, kind in zip(header, sampled):
+        current = existing.get(name.lower())
+        if current is None:
+            result.append(kind)
+        else:  # a column that no longer fits is widened to TEXT whatever else the file holds
+            result.append(current if fits(current, kind) else TEXT)
+    return result
 
 
 def fits(existing: str, new: str | None) -> bool:
