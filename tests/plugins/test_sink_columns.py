@@ -83,3 +83,27 @@ def test_postgres_strict_refuses_any_change_and_loads_nothing(make_delivery, pg_
         postgres.SINK.load(delivery, path, options)
     assert pg_rows(pg_schema, "SELECT count(*) FROM ky") == [(2,)]
     assert pg_rows(pg_schema, "SELECT count(*) FROM deliveries") == [(1,)]
+
+
+# A value past the rows sampled for types (table.SAMPLE_ROWS) that breaks the guess: the load is redone
+# with the types the whole file needs, and every row arrives once with its value unchanged.
+LATE = (["id", "amount"], [[str(i), str(i * 10)] for i in range(1, 2501)] + [["2501", "12,5"]])
+
+
+def test_sqlite_value_past_the_sample_widens_and_loads_every_row(make_delivery, tmp_path):
+    options = sqlite_options(tmp_path)
+    (result,) = load_all(sqlite.SINK, make_delivery, options, LATE)
+    assert result.rows == 2501
+    with sqlite3.connect(options.path) as conn:
+        types = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(ky)")}
+        amounts = conn.execute("SELECT amount FROM ky ORDER BY _line").fetchall()
+    assert types["amount"] == "TEXT"
+    assert [a for (a,) in amounts] == [str(i * 10) for i in range(1, 2501)] + ["12,5"]
+
+
+def test_postgres_value_past_the_sample_widens_and_loads_every_row(make_delivery, pg_schema):
+    options = postgres.Options(dsn=PG_URL, db_schema=pg_schema)
+    (result,) = load_all(postgres.SINK, make_delivery, options, LATE)
+    assert result.rows == 2501
+    amounts = pg_rows(pg_schema, "SELECT amount FROM ky ORDER BY _line")
+    assert [a for (a,) in amounts] == [str(i * 10) for i in range(1, 2501)] + ["12,5"]

@@ -15,7 +15,6 @@ Deliveries older than ``keep_days`` are removed at the next load.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os

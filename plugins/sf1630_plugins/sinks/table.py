@@ -3,8 +3,9 @@ column types, and planning the table changes a new header asks for (issue #14).
 
 Reading: UTF-8 (a byte order mark is skipped), ``;`` between fields, first line the header.
 Blank lines are skipped; a row with another number of fields than the header fails the load,
-naming its line. The file is read twice, streaming both times: once to check it and infer types,
-once to load it. Nothing is held in memory but one row.
+naming its line. Types are guessed from the first ``SAMPLE_ROWS`` rows; the load then checks every
+row against the guess, and a value that does not fit makes the sink redo the load with the types
+the whole file needs. Nothing is held in memory but one row.
 
 Types (``types = "infer"``): a column is INTEGER when every non-empty value is a whole number
 without leading zeros (``007`` stays text: it is an id, not a number) that fits 64 bits; REAL
@@ -128,19 +129,6 @@ def merge(kind: str | None, other: str | None) -> str | None:
     return REAL if {kind, other} == {INTEGER, REAL} else TEXT
 
 
-def infer_types(path: Path, mode: str = "infer") -> tuple[list[str], list[str | None]]:
-    """First pass: check every row and infer each column's type (None: no value seen)."""
-    with read_csv(path) as (header, rows):
-        kinds: list[str | None] = [None] * len(header)
-        for _, row in rows:
-            if mode == "text":
-                continue
-            for i, value in enumerate(row):
-                if kinds[i] != TEXT:
-                    kinds[i] = merge(kinds[i], classify(value))
-    return header, [TEXT if mode == "text" else k for k in kinds]
-
-
 def sample_types(path: Path, mode: str = "infer", limit: int = SAMPLE_ROWS) -> tuple[list[str], list[str | None]]:
     """The header and the types of the first ``limit`` rows: a guess the sinks then check on every row."""
     with read_csv(path) as (header, rows):
@@ -202,14 +190,3 @@ def plan(table: str, existing: list[tuple[str, str]], header: list[str], kinds: 
         raise LoadError(f"table {table!r} does not match the file ({listed}) and schema = \"strict\"; "
                         "change the table, or set schema = \"evolve\"; nothing was loaded")
     return result
-
-
-def convert(value: str, kind: str) -> Any:
-    """A field as the value to store: None for empty, a number for INTEGER and REAL columns."""
-    if value == "":
-        return None
-    if kind == INTEGER and _INTEGER.fullmatch(value):
-        return int(value)
-    if kind == REAL and _REAL.fullmatch(value):
-        return float(value)
-    return value
