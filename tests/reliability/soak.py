@@ -263,8 +263,8 @@ def report(result: SoakResult) -> list[str]:
     lines = [f"| deliveries (extracts delivered and loaded) | {t.sent} sent, {t.loaded} loaded, {t.rows} rows |",
              f"| sources, municipalities, LIS vendors | 5, {cfg.municipalities}, {len(LIS_VENDORS)} |",
              f"| client messages through the proxy | {result.messages} |",
-             f"| faults injected (about 1 per {cfg.fault_every:g} messages) | {sum(faults.values())}: "
-             + ", ".join(f"{k} {v}" for k, v in faults.items()) + f"; connections refused {result.refused} |",
+             f"| faults injected (chance 1/{cfg.fault_every:g} per message after the connect) | "
+             f"{sum(faults.values())}: " + ", ".join(f"{k} {v}" for k, v in faults.items()) + f"; connections refused {result.refused} |",
              f"| kills (SIGKILL) | {len(result.kills)}: "
              + ", ".join(f"{k} {v}" for k, v in sorted(Counter(k.what.split()[0] for k in result.kills).items()))
              + " |",
@@ -274,11 +274,15 @@ def report(result: SoakResult) -> list[str]:
              f"| files left behind (server, spools) | {len(t.leftovers)} |",
              f"| send runs (`sf1630 send --period`) | {result.send_runs} |",
              f"| wall time | {result.seconds:.0f} s |"]
-    times = [k.recovered_in for k in result.kills if k.recovered_in is not None]
-    if times:
-        lines.append(f"| time to recover after a kill | median {statistics.median(times):.1f} s, "
-                     f"max {max(times):.1f} s |")
+    for kind in ("sender", "lis", "platform"):
+        times = [k.recovered_in for k in result.kills if k.what.startswith(kind) and k.recovered_in is not None]
+        if times:
+            lines.append(f"| time to recover after a kill of the {KILLED[kind]} | "
+                         f"median {statistics.median(times):.1f} s, max {max(times):.1f} s ({len(times)} kills) |")
     return ["| figure | value |", "|---|---|", *lines]
+
+
+KILLED = {"sender": "sending agent", "lis": "LIS agents", "platform": "simulator"}
 
 
 def main(argv: list[str] | None = None) -> int:

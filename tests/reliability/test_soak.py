@@ -12,7 +12,7 @@ from .soak import SoakConfig, report, run_soak
 
 @pytest.mark.slow
 def test_short_soak_delivers_everything_once_through_faults_and_kills(tmp_path):
-    config = SoakConfig(tmp_path, deliveries=200, municipalities=10, rows=20, fault_every=20,
+    config = SoakConfig(tmp_path, deliveries=200, municipalities=20, rows=20, fault_every=20,
                         sender_kills=2, lis_kills=2, platform_kills=1, seed=5)
 
     result = run_soak(config)

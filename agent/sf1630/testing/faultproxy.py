@@ -301,7 +301,8 @@ class FaultProxy:
             link.flowing.clear()
             self._loop.call_later(rng.uniform(0.2, 3.0), link.flowing.set)
         else:
-            self._refusing = (self._refusing or 0) + rng.randrange(1, 3)
+            # the next one or two connects, not more: refusals do not pile up while nobody connects
+            self._refusing = None if self._refusing is None else max(self._refusing, rng.randrange(1, 3))
 
 
 async def _fill(reader: asyncio.StreamReader, flight: asyncio.Queue) -> None:
