@@ -104,3 +104,44 @@ def test_a_wrong_passphrase_is_named_but_never_shown(make_world):
     text = done.stdout + done.stderr
     assert "passphrase" in text and str(world.platform.sandbox.key_of(KY.user)) in text
     assert PASSPHRASE not in text and "not-" + PASSPHRASE not in text
+
+
+def test_the_simulator_keeps_a_user_out_of_other_users_folders(make_world):
+    """Beyond tests/simulator/test_confinement.py: renames out through '..', and a symbolic link that
+    someone with access to the disk planted in a user's IN/ -- read and delete both refused."""
+    import asyncio
+
+    from sf1630.errors import RemoteMissing, RemoteRefused
+    from sf1630.transport.sftp import Credentials, Endpoint, connect
+
+    from .conftest import IKAST
+
+    world = make_world()
+    root, sandbox = world.platform.root, world.platform.sandbox
+    secret = root / IKAST.lis_user / "IN" / "theirs.csv"
+    secret.write_bytes(b"not yours")
+    (root / KY.user / "IN" / "planted.csv").symlink_to(secret)
+    (root / KY.user / "OUT" / "mine.csv").write_bytes(b"mine")
+
+    async def attempts() -> list[str]:
+        session = await connect(Endpoint("127.0.0.1", world.proxy.port, sandbox.keys / "known_hosts"),
+                                Credentials(KY.user, (sandbox.key_of(KY.user),)))
+        outcomes = []
+        try:
+            for attempt in (lambda: session.read_bytes("IN/planted.csv"),
+                            lambda: session.remove("IN/planted.csv"),
+                            lambda: session.rename("OUT/mine.csv", f"../{IKAST.lis_user}/IN/mine.csv"),
+                            lambda: session.rename("OUT/mine.csv", f"OUT/../../{IKAST.lis_user}/IN/mine.csv"),
+                            lambda: session.listdir(f"../{IKAST.lis_user}/IN")):
+                try:
+                    await attempt()
+                    outcomes.append("allowed")
+                except (RemoteRefused, RemoteMissing) as exc:
+                    outcomes.append(type(exc).__name__)
+        finally:
+            await session.close()
+        return outcomes
+
+    assert asyncio.run(attempts()) == ["RemoteRefused"] * 5
+    assert secret.read_bytes() == b"not yours" and (root / KY.user / "OUT" / "mine.csv").exists()
+    assert sorted(p.name for p in (root / IKAST.lis_user / "IN").iterdir()) == ["theirs.csv"]
