@@ -116,6 +116,7 @@ class Sender:
             return t
         self._active.add(t.key)
         try:
+            await self._drop_dead_parts(t, link)
             step = await self._resume_step(t, link)
             log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
             return await self._guarded(t, spec, step, link)
@@ -124,6 +125,17 @@ class Sender:
             return t
         finally:
             self._active.discard(t.key)
+
+    async def _drop_dead_parts(self, t: Transfer, link: Link) -> None:
+        """Remove temporary uploads of this send left by a process that died (one process per journal,
+        and this one has not started on it yet), so none waits for the hourly sweep (rule 3)."""
+
+        async def drop(session) -> None:
+            mine = [f"OUT/{f.name}" for f in await session.listdir("OUT")
+                    if f.name.endswith(".part") and _data_name(f.name) == t.file_name]
+            await _drop(session, mine)
+
+        await self.remote.run(link, drop)
 
     async def _resume_step(self, t: Transfer, link: Link) -> SendStep:
         if t.state in (steps.PLANNED, steps.EXTRACTED, steps.TRIGGER_UPLOADED):  # no need to look
