@@ -18,6 +18,7 @@ from typing import BinaryIO, TypeVar
 
 from sf1630.errors import Sf1630Error
 from sf1630.privacy import private_dirs
+from sf1630.transport.localfile import fsync_dir
 
 T = TypeVar("T")
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
@@ -85,14 +86,14 @@ class Spool:
             part.unlink(missing_ok=True)
             raise
         os.replace(part, path)
-        sync_folder(folder)
+        fsync_dir(folder)
         return result, size
 
     def move(self, src: Path, dst: Path) -> Path:
         """Move a spooled file (e.g. into quarantine) and make the move durable."""
         self.folder(dst)
         os.replace(src, dst)
-        sync_folder(dst.parent)
+        fsync_dir(dst.parent)
         self._prune(src.parent)
         return dst
 
@@ -114,15 +115,6 @@ class Spool:
             except OSError:
                 return
             folder = folder.parent
-
-
-def sync_folder(folder: Path) -> None:
-    """fsync a folder so that a rename in it survives a power cut."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _safe(part: str) -> str:

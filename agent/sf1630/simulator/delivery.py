@@ -62,15 +62,6 @@ class Record:
         return cls(Decision(**d), done)
 
 
-def fsync_path(path: str) -> None:
-    """fsync one file (blocking: run it in a worker thread)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def copy_files(pairs: list[tuple[str, str]]) -> None:
     """Copy (source, target) pairs (blocking: run it in a worker thread)."""
     for src, dst in pairs:

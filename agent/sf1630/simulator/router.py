@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
 from sf1630.simulator.config import PlatformConfig
-from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files, fsync_path
+from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files
+from sf1630.transport.localfile import fsync_path
 
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)

@@ -57,9 +57,18 @@ def _sync_and_close(fd: int) -> None:
         os.close(fd)
 
 
-def fsync_dir(folder: Path) -> None:
-    """fsync a folder so a rename in it survives a crash."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """fsync a folder so a rename in it survives a crash (blocking: run it in a worker thread)."""
+    _fsync_open(folder, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync one file or folder by its path (blocking: run it in a worker thread)."""
+    _fsync_open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _fsync_open(path: str | os.PathLike[str], flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

@@ -28,6 +28,7 @@ from typing import Any
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
 from sf1630.privacy import private_dirs
+from sf1630.transport.localfile import fsync_dir
 from sf1630_plugins.sinks.table import read_csv, table_name
 
 INCOMING = ".incoming"
@@ -68,7 +69,7 @@ class DirectorySink:
                     shutil.rmtree(work)
                     return LoadResult(0, group, duplicate=True)
                 raise
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -88,7 +89,7 @@ def _fill(work: Path, delivery: Delivery, path: Path) -> int:
     record = {f.name: getattr(delivery, f.name) for f in dataclasses.fields(delivery) if f.name != "metadata"}
     with _create(work / "delivery.json") as dst:
         dst.write(json.dumps({**record, "rows": rows, "archived_at": time.time()}, indent=2).encode())
-    _fsync_dir(work)
+    fsync_dir(work)
     return rows
 
 
@@ -125,14 +126,6 @@ class _create:
 
 def _mkdirs(folder: Path) -> Path:
     return private_dirs(folder)  # each level made is 0700 whatever the umask (issue #14)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _safe(name: str, what: str) -> str:
