@@ -110,7 +110,7 @@ class Metrics:
                     self._observe_wait(t)
             case Received(delivery=d):
                 self._inc("sf1630_bytes_total", _where("receive", d.municipality, d.source), d.size)
-            case Loaded(delivery=d, sink=sink, result=result):
+            case Loaded(delivery=d, result=result):
                 if not result.duplicate:
                     self._inc("sf1630_rows_total", _where("receive", d.municipality, d.source), result.rows)
                 self._success("receive", d.municipality, d.source, self.clock())

@@ -55,7 +55,7 @@ def test_the_text_report_says_what_to_fix(agent, platform, capsys) -> None:
     key.chmod(0o644)
     status, out, _ = in_process("doctor", "--config", str(agent), "--offline")(capsys)
     assert status == 1
-    assert f"ERROR  keys KY" in out and f"is readable by others (mode 0644)" in out
+    assert "ERROR  keys KY" in out and "is readable by others (mode 0644)" in out
     assert f"fix: chmod 600 {key}" in out
     assert "1 error(s)" in out
 

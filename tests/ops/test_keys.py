@@ -55,7 +55,7 @@ def test_keys_new_writes_an_exact_owner_only_pair_and_prints_what_to_register(si
     assert stat.S_IMODE(public.stat().st_mode) == 0o644
     key = asyncssh.read_private_key(str(private))
     line = public.read_text().strip()
-    assert line.startswith("ssh-ed25519 ") and f"sf1630 KY_SFTPSIMPEL" in line
+    assert line.startswith("ssh-ed25519 ") and "sf1630 KY_SFTPSIMPEL" in line
     assert key.export_public_key("openssh").decode().split()[:2] == line.split()[:2]
     assert f"\n   {line}\n" in done.stdout
     fingerprint = subprocess.run(["ssh-keygen", "-lf", str(public)], capture_output=True, text=True).stdout.split()[1]

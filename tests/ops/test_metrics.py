@@ -22,7 +22,7 @@ from sf1630.journal import open_journal
 from sf1630.metrics import Metrics, parse_listen, start_metrics
 from sf1630.testing.sshd import free_port
 
-from .conftest import HERNING, IKAST, KY
+from .conftest import HERNING, IKAST
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
