@@ -92,7 +92,7 @@ def check_journal(cfg: Any) -> list[Finding]:
 
 def _sqlite_version(path: Path) -> tuple[int, str]:
     # Read-only on purpose: doctor must not migrate the journal of a running (or older) agent
-    # (issue #10 runs a new binary's doctor before switching). SQLite-specific, like journal.py.
+    # (issue #10 runs a new binary's doctor before switching). SQLite-specific, like journal/sqlite.py.
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
