@@ -31,10 +31,6 @@ class SendSummary:
 
     transfers: list[Transfer] = field(default_factory=list)
 
-    def by_state(self, *states: str) -> list[Transfer]:
-        """The transfers in any of ``states``."""
-        return [t for t in self.transfers if t.state in states]
-
     @property
     def ok(self) -> bool:
         """True when every transfer was delivered (or had been before)."""

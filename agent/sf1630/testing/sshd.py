@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,6 @@ import time
 from pathlib import Path
 
 SSHD = Path("/usr/sbin/sshd")
-SFTP_SERVER_CANDIDATES = (Path("/usr/lib/openssh/sftp-server"), Path("/usr/libexec/openssh/sftp-server"))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -176,11 +174,3 @@ class SshdServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def sftp_server_binary() -> str | None:
-    """Path of OpenSSH's external ``sftp-server``, when installed."""
-    for candidate in SFTP_SERVER_CANDIDATES:
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("sftp-server")
