@@ -65,9 +65,13 @@ def test_other_names_are_not_locked(platform, connect):
     send(client, b"abc")
     wait_until(lambda: platform.locked(KY, DATA))
     client.put("OUT/another.csv", b"free")
-    client.remove("OUT/another.csv")
+    assert client.get("OUT/another.csv") == b"free"
+    client.rename("OUT/another.csv", "OUT/renamed.csv")
+    client.remove("OUT/renamed.csv")
+    assert platform.locked(KY, DATA)  # the held pair stays locked meanwhile
     platform.call(platform.platform.release)
     platform.wait_idle()
+    assert (platform.inbox(LIS1) / DATA).read_bytes() == b"abc"
 
 
 def test_closed_trigger_stays_visible_for_the_settle_time(make_platform, connect):
