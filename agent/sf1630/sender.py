@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -32,6 +30,7 @@ from sf1630.remote import Remote, Stopped
 from sf1630.specs import Link, SendSpec
 from sf1630.spool import Spool
 from sf1630.steps import SendStep
+from sf1630.uploads import data_name, drop_parts, list_both, part_name
 
 log = logging.getLogger("sf1630.sender")
 
@@ -132,8 +131,8 @@ class Sender:
 
         async def drop(session) -> None:
             mine = [f"OUT/{f.name}" for f in await session.listdir("OUT")
-                    if f.name.endswith(".part") and _data_name(f.name) == t.file_name]
-            await _drop(session, mine)
+                    if f.name.endswith(".part") and data_name(f.name) == t.file_name]
+            await drop_parts(session, mine)
 
         await self.remote.run(link, drop)
 
@@ -220,7 +219,7 @@ class Sender:
         async def put(session) -> None:
             parts.append(part_name(remote))
             await session.upload(path, remote, part=parts[-1])
-            await _drop(session, parts[:-1])
+            await drop_parts(session, parts[:-1])
 
         await self.remote.run(link, put)
         return await self._move(t, steps.DATA_UPLOADED)
@@ -234,11 +233,11 @@ class Sender:
             # platform taken it. A second trigger would fail ("data file missing") and its error
             # receipt would stand for a delivered extract (issue #5). Trigger first, then receipt.
             if parts and (await session.stat(remote) or await session.stat(f"IN/{t.file_name}.sftpreceipt")):
-                await _drop(session, parts)
+                await drop_parts(session, parts)
                 return
             parts.append(part_name(remote))
             await session.write_bytes(remote, data, part=parts[-1])
-            await _drop(session, parts[:-1])
+            await drop_parts(session, parts[:-1])
 
         # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
         await self.remote.run(link, put, refused_too=True)
@@ -346,11 +345,11 @@ class Sender:
         for t in self.journal.list(kind="send", states=[steps.FAILED], account=link.name, limit=None):
             await self._clean(t, link)
         self._sweep_spool(link)
-        listing = await self.remote.run(link, _list_both)
+        listing = await self.remote.run(link, list_both)
         now = time.time() if now is None else now
         stale = []
         for folder, f in listing:
-            key = steps.send_key(link.name, _data_name(f.name))
+            key = steps.send_key(link.name, data_name(f.name))
             if folder == "OUT" and f.name.endswith(".part") and key not in self._active:
                 stale.append(f"{folder}/{f.name}")  # left by an upload attempt that died (one process per journal)
                 continue
@@ -371,7 +370,7 @@ class Sender:
         """Remove local extracts of finished sends (a crash may come between journal and removal)."""
         folder = self.spool.outgoing(link.name, "x").parent
         for path in folder.glob("*") if folder.is_dir() else ():
-            t = self.journal.get(steps.send_key(link.name, _data_name(path.name)))
+            t = self.journal.get(steps.send_key(link.name, data_name(path.name)))
             if t is not None and t.state in steps.SEND_DONE:
                 self.spool.discard(path)
 
@@ -389,37 +388,7 @@ def parse_receipt(data: bytes, origin: str):
     return parse(data, origin)
 
 
-async def _list_both(session) -> list[tuple[str, object]]:
-    return [(folder, f) for folder in ("OUT", "IN") for f in await session.listdir(folder)]
-
-
 def _made(t: Transfer) -> datetime:
     """When a journalled send's extract was made (its job's time; else when it was claimed)."""
     made = (t.details or {}).get("created")
     return datetime.fromisoformat(made) if made else datetime.fromtimestamp(getattr(t, "created_at", 0.0))
-
-
-def part_name(remote: str) -> str:
-    """A temporary name of its own for one upload attempt of ``remote``: a late request of an attempt
-    that died (killed, link lost) cannot reach this one's file (issue #5)."""
-    return f"{remote}.{secrets.token_hex(4)}.part"
-
-
-async def _drop(session, parts: list[str]) -> None:
-    """Remove the temporary files of earlier attempts (their connection died); the sweep does what fails."""
-    try:
-        for part in parts:
-            await session.remove(part)
-    except Sf1630Error as exc:
-        log.info("could not remove %s now (the next sweep does): %s", ", ".join(parts), exc)
-
-
-_PART = re.compile(r"(\.[0-9a-f]{8})?\.part$")
-
-
-def _data_name(name: str) -> str:
-    """The data file a trigger, receipt or temporary upload belongs to."""
-    name = _PART.sub("", name)
-    for suffix in (".sftpreceipt", ".trigger"):
-        name = name.removesuffix(suffix)
-    return name
