@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -151,3 +152,21 @@ def test_run_finishes_sends_a_killed_agent_left(make_platform, make_agent_config
     assert agent.returncode == 0, err
     assert [t.state for t in journal_rows(sender, "send")] == ["delivered"] * 2  # one per extract
     assert platform.files(KY.user, "OUT") == [] and platform.files(AULA.user, "OUT") == []
+
+
+def test_log_format_and_level_come_from_the_agent_file_unless_given(make_platform, make_agent_config):
+    platform = make_platform(sources=(KY,), municipalities=(IKAST,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=3,
+                               agent={"log_format": "json", "log_level": "INFO"})
+    done = subprocess.run([sys.executable, "-m", "sf1630", "send", "--config", str(sender)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert any(entry["message"].startswith("delivered KY_LIS_") for entry in lines)
+    assert {entry["level"] for entry in lines} <= {"info", "warning"}
+
+    again = subprocess.run([sys.executable, "-m", "sf1630", "--log-format", "text", "--log-level", "WARNING",
+                            "send", "--config", str(sender), "--municipality", IKAST.key],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "delivered" not in again.stderr and not again.stderr.lstrip().startswith("{")

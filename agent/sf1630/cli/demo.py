@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sf1630 demo: {args.workdir} is not empty; choose an empty or new folder")
             return 2
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="sf1630-demo-"))).resolve()
-    if args.log_level.upper() == "INFO":  # the summary says it all; warnings and errors still show
+    if (args.log_level or "INFO").upper() == "INFO":  # the summary says it all; warnings and errors still show
         logging.getLogger().setLevel(logging.WARNING)
     result = asyncio.run(run_demo(workdir, rows=args.rows))
     for line in summary(result):

@@ -24,8 +24,12 @@ def add_job_args(parser: argparse.ArgumentParser, *, sources: bool = True, dry_r
 def load(args: argparse.Namespace) -> Any:
     """The AgentConfig named by the arguments (ConfigError lists every problem)."""
     from sf1630.config.load import config_path, load_config
+    from sf1630.log import setup_logging
 
-    return load_config(config_path(args.config), args.env)
+    config = load_config(config_path(args.config), args.env)
+    if not (args.log_format and args.log_level):  # the command line wins over [agent] log_format/log_level
+        setup_logging(args.log_format or config.log_format, args.log_level or config.log_level)
+    return config
 
 
 def selection(args: argparse.Namespace) -> Any:

@@ -41,10 +41,10 @@ def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sf1630 {__version__}")
     parser.add_argument(
-        "--log-format", choices=["text", "json"], default="text",
-        help="log lines as plain text (default) or one JSON object per line",
+        "--log-format", choices=["text", "json"],
+        help="log lines as plain text or one JSON object per line (default: [agent] log_format, else text)",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default: [agent] log_level, else INFO)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"sf1630.cli.{name}").register(subparsers)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from sf1630.log import setup_logging
 
-    setup_logging(args.log_format, args.log_level)
+    setup_logging(args.log_format or "text", args.log_level or "INFO")
     from sf1630.errors import Sf1630Error
     from sf1630.privacy import private_umask
 
