@@ -9,19 +9,14 @@ import pytest
 
 from sf1630.testing.sshd import make_key
 
-BINARY = Path(__file__).resolve().parents[2] / "dist" / "sf1630"
-
 pytestmark = pytest.mark.binary
 
 
 @pytest.fixture
-def real_site(tmp_path) -> Path:
+def real_site(tmp_path, sf1630_binary) -> Path:
     """A LIS vendor's site written by the executable's `init`, with a key and a known_hosts file."""
-    if not BINARY.exists():
-        pytest.skip("dist/sf1630 is missing; build it with `bash build/build.sh` "
-                    "(or run `SF1630_BUILD=1 python -m pytest -m binary`)")
     site = tmp_path / "real-site"
-    subprocess.run([str(BINARY), "init", "--kind", "lis", str(site)], check=True, capture_output=True)
+    subprocess.run([str(sf1630_binary), "init", "--kind", "lis", str(site)], check=True, capture_output=True)
     make_key(site / "keys" / "example_ed25519")
     host_key = make_key(tmp_path / "platform_host_key")  # the platform's key, as its operator publishes it
     kind, blob = Path(f"{host_key}.pub").read_text().split()[:2]
@@ -30,7 +25,7 @@ def real_site(tmp_path) -> Path:
 
 
 def test_the_real_executable_deploys_and_answers_status(make_host, make_inventory, deploy_json, real_site,
-                                                         site_files):
+                                                         site_files, sf1630_binary):
     host = make_host("alpha", doctor="offline", service="none")
     inventory = make_inventory([host])
     text = inventory.read_text().replace(str(site_files), str(real_site))
@@ -38,7 +33,7 @@ def test_the_real_executable_deploys_and_answers_status(make_host, make_inventor
     text = text.replace(f'secrets = ["{real_site}/db.passphrase"]', f'secrets = ["{real_site}/keys/*"]')
     inventory.write_text(text)
 
-    code, reports = deploy_json("-i", inventory, "--binary", BINARY)
+    code, reports = deploy_json("-i", inventory, "--binary", sf1630_binary)
 
     report = reports["alpha"]
     assert code == 0, (report["error"], report["steps"])
@@ -51,13 +46,11 @@ def test_the_real_executable_deploys_and_answers_status(make_host, make_inventor
     assert done.stdout.strip() == f"sf1630 {report['after']}"
 
 
-def test_the_executable_itself_deploys(make_host, make_standin, make_inventory, tmp_path):
-    if not BINARY.exists():
-        pytest.skip("dist/sf1630 is missing; build it with `bash build/build.sh`")
+def test_the_executable_itself_deploys(make_host, make_standin, make_inventory, tmp_path, sf1630_binary):
     host = make_host("alpha")
     inventory = make_inventory([host])
 
-    done = subprocess.run([str(BINARY), "deploy", "-i", str(inventory), "--binary", str(make_standin("2.0.0")),
+    done = subprocess.run([str(sf1630_binary), "deploy", "-i", str(inventory), "--binary", str(make_standin("2.0.0")),
                            "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
     assert done.returncode == 0, done.stdout + done.stderr
