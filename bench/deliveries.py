@@ -58,7 +58,7 @@ class DeliveryResult:
 
 
 def _sandbox(root: Path, municipalities: int, lis: int, sources: tuple[str, ...]):
-    from sf1630.sandbox import FIVE_SOURCES, LisMunicipality, Sandbox
+    from sf1630.simulator.sandbox import FIVE_SOURCES, LisMunicipality, Sandbox
 
     chosen = tuple(s for s in FIVE_SOURCES if s.source in sources)
     places = tuple(LisMunicipality(f"m{m:03d}-lis{j}", f"Kommune {m:03d} (LIS {j})", f"{30000000 + m * 10 + j}",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sf1630 import cron
+from sf1630.core import cron
 
 
 def brute_next(expr: str, after: datetime) -> datetime:

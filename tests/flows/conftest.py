@@ -22,7 +22,7 @@ import pytest
 import tomli_w
 
 from sf1630.events import Recorder
-from sf1630.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox, SourceUser
+from sf1630.simulator.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox, SourceUser
 
 KY = next(s for s in FIVE_SOURCES if s.source == "ky")
 AULA = next(s for s in FIVE_SOURCES if s.source == "aula")
@@ -123,8 +123,8 @@ def lis_database(agent_toml: Path) -> Path:
 def run_send(agent_toml: Path, selection: dict | None = None, **send: Any) -> tuple[Any, Recorder]:
     """One send round in-process (``send``: period, resend_reason, ...); returns the SendSummary and events."""
     from sf1630.config.load import load_config
-    from sf1630.flow import send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import send_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     recorder = Recorder()
 
@@ -141,8 +141,8 @@ def run_send(agent_toml: Path, selection: dict | None = None, **send: Any) -> tu
 def run_receive(agent_toml: Path, **settings: Any) -> tuple[list, Recorder]:
     """One receive round in-process; returns the round reports and the events."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_receiver, receive_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     recorder = Recorder()
 

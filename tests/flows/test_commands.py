@@ -133,7 +133,7 @@ def test_a_changed_host_key_stops_the_account_with_the_command_to_fix_it(make_pl
 
 
 def test_run_finishes_sends_a_killed_agent_left(make_platform, make_agent_config):
-    from sf1630.steps import CRASH_ENV
+    from sf1630.core.steps import CRASH_ENV
 
     platform = make_platform(sources=(KY, AULA), municipalities=(IKAST,))
     sender = make_agent_config(platform, "source-vendor", receive=False, rows=3)

@@ -1,6 +1,6 @@
 """Crash recovery: the agent is killed at each step of sending and of receiving, then restarted.
 
-The kill is ``SF1630_TEST_CRASH_AT=<step>`` (sf1630.steps.crash_point: ``os._exit(137)`` at that step,
+The kill is ``SF1630_TEST_CRASH_AT=<step>`` (sf1630.core.steps.crash_point: ``os._exit(137)`` at that step,
 like SIGKILL: no clean-up, no flush). After a restart every extract arrives exactly once with every
 row, and nothing that the protocol says should be gone is left on the server or in the spool.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sf1630.steps import CRASH_ENV
+from sf1630.core.steps import CRASH_ENV
 
 from .conftest import AULA, IKAST, KY, journal_rows, lis_database, loaded_rows, run_receive, run_send, sf1630
 

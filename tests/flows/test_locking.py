@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sf1630.documents.trigger import FILE_TYPE, FileDescriptor, Trigger, build_trigger
-from sf1630.remote import Remote
+from sf1630.core.remote import Remote
 
 from .conftest import IKAST, KY
 
@@ -14,7 +14,7 @@ DATA = "KY_LIS_11111111_M03_20180402134858.csv"
 
 def test_a_locked_trigger_name_is_retried_until_processing_ends(make_platform, make_agent_config):
     from sf1630.config.load import load_config
-    from sf1630.runtime import build_runtime
+    from sf1630.agent.runtime import build_runtime
 
     platform = make_platform(sources=(KY,), municipalities=(IKAST,))
     sender = make_agent_config(platform, "source-vendor", receive=False)

@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sf1630.scheduler import Scheduler, seconds_until
+from sf1630.agent.scheduler import Scheduler, seconds_until
 
 from .conftest import AULA, IKAST, KY, journal_rows
 
@@ -31,7 +31,7 @@ class FakeClock:
 def _run_scheduler(agent_toml, until) -> None:
     """Run the scheduler, jump its clock 40 days (past every monthly fire time), stop when ``until()``."""
     from sf1630.config.load import load_config
-    from sf1630.runtime import build_runtime
+    from sf1630.agent.runtime import build_runtime
 
     async def go():
         rt = build_runtime(load_config(agent_toml))

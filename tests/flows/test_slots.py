@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sf1630.flow import Slots
+from sf1630.agent.flow import Slots
 
 
 def test_at_most_limit_municipalities_work_at_once_and_jobs_of_one_share_its_slot():

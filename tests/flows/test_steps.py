@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sf1630 import steps
-from sf1630.steps import ReceiveStep, SendStep
+from sf1630.core import steps
+from sf1630.core.steps import ReceiveStep, SendStep
 
 
 def resume(state, local_ok=True, remote_size=None, expected_size=10, trigger=False, receipt=False):

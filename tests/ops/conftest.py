@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sf1630.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox
+from sf1630.simulator.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox
 
 from .smtp import SmtpServer
 

@@ -41,8 +41,8 @@ def email_table(smtp: SmtpServer, **more: Any) -> dict[str, Any]:
 def run_round(agent_toml: Path, kind: str = "send", *, during=None, host=None) -> list:
     """One send or receive round in-process with the config's alerts on, as ``sf1630 run`` has them."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_receiver, receive_round, send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round, send_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     cfg = load_config(agent_toml)
 

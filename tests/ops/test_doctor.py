@@ -100,7 +100,7 @@ def test_an_unreachable_host_fails_fast(agent, platform, capsys) -> None:
 
 
 def test_old_keys_warn_and_a_refused_first_key_says_finish_the_rollover(agent, platform, tmp_path, capsys) -> None:
-    from sf1630.sandbox import make_key
+    from sf1630.simulator.sandbox import make_key
 
     key = platform.sandbox.key_of("KY_SFTPSIMPEL")
     stale = time.time() - 400 * 86400
@@ -199,8 +199,8 @@ def test_after_a_real_send_and_receive_every_file_is_owner_only(platform, tmp_pa
     import asyncio
 
     from sf1630.config.load import load_config
-    from sf1630.flow import make_receiver, receive_round, send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round, send_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     sender = platform.sandbox.write_agent("source", receive=False, rows=5, municipalities=(HERNING,))
     lis = platform.sandbox.write_agent("lis", send=False, municipalities=(HERNING,), sinks=[

@@ -19,7 +19,7 @@ import tomli_w
 from sf1630.api import Delivery, LoadResult
 from sf1630.events import Delivered, Failed, Loaded, Received
 from sf1630.journal import open_journal
-from sf1630.metrics import Metrics, parse_listen, start_metrics
+from sf1630.ops.metrics import Metrics, parse_listen, start_metrics
 from sf1630.testing.sshd import free_port
 
 from .conftest import HERNING, IKAST
@@ -117,8 +117,8 @@ def test_listen_spec_and_a_taken_port_is_a_clear_error() -> None:
 def _send_round(agent_toml: Path, server) -> tuple[list, dict]:
     """One send round in-process with the metrics server as an event target; the transfers and a scrape."""
     from sf1630.config.load import load_config
-    from sf1630.flow import send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import send_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     async def go():
         rt = build_runtime(load_config(agent_toml), emitters=[server])

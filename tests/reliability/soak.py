@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sf1630.sandbox import FIVE_SOURCES, LisMunicipality, Sandbox
+from sf1630.simulator.sandbox import FIVE_SOURCES, LisMunicipality, Sandbox
 from sf1630.testing.faultproxy import FaultProxy, wait_for
 
 from .world import PlatformProcess, Process, Totals, check_totals, peek

@@ -90,8 +90,8 @@ def test_a_short_stall_only_slows_the_transfer_down(make_world):
 def _send_round(agent_toml, *, stall_timeout: float, attempts: int):
     """One send round in-process (as flow.send_round) with short transfer timeouts and fast retries."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_sender, resume_sends, send_specs, sweep_accounts
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_sender, resume_sends, send_specs, sweep_accounts
+    from sf1630.agent.runtime import Selection, build_runtime
     from sf1630.transport.pool import Pool
     from sf1630.transport.sftp import Tuning
 

@@ -28,7 +28,7 @@ def test_march_next_year_is_sent_and_march_this_year_only_once(make_world):
 
 
 def test_the_covered_month_takes_the_year_from_when_the_extract_was_made():
-    from sf1630.steps import covered_period
+    from sf1630.core.steps import covered_period
 
     assert covered_period("M03", datetime(2025, 4, 2)) == "2025-M03"
     assert covered_period("M03", datetime(2025, 1, 15)) == "2024-M03"  # a late resend of last March

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from sf1630.sandbox import Sandbox
+from sf1630.simulator.sandbox import Sandbox
 from sf1630.testing.faultproxy import wait_for
 
 from .conftest import AULA, HERNING, IKAST, KY, sf1630

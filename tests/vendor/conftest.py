@@ -22,7 +22,7 @@ import pytest
 import tomli_w
 
 from sf1630.events import Recorder
-from sf1630.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox
+from sf1630.simulator.sandbox import FIVE_SOURCES, TWO_MUNICIPALITIES, Sandbox
 
 KY = next(s for s in FIVE_SOURCES if s.source == "ky")
 IKAST = TWO_MUNICIPALITIES[0]
@@ -135,8 +135,8 @@ def journal_path(agent_toml: Path) -> Path:
 def send(agent_toml: Path, **kw: Any) -> tuple[Any, Recorder]:
     """One send round in-process (``kw``: period, resend_reason, resend_by); the summary and events."""
     from sf1630.config.load import load_config
-    from sf1630.flow import send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import send_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     recorder = Recorder()
 
@@ -153,8 +153,8 @@ def send(agent_toml: Path, **kw: Any) -> tuple[Any, Recorder]:
 def receive(agent_toml: Path) -> tuple[list, Recorder]:
     """One receive round in-process; the round reports and events."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_receiver, receive_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round
+    from sf1630.agent.runtime import Selection, build_runtime
 
     recorder = Recorder()
 

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from sf1630 import hookimpl
 from sf1630.config.load import load_config
 from sf1630.events import Missing, Recorder, plugin_emitter
-from sf1630.expect import Expected, MissingWatch, expectations
+from sf1630.receive.expect import Expected, MissingWatch, expectations
 from sf1630.journal import open_journal
-from sf1630.metrics import Metrics
+from sf1630.ops.metrics import Metrics
 from sf1630.plugins import make_plugin_host
-from sf1630.runtime import build_runtime
+from sf1630.agent.runtime import build_runtime
 
 from .conftest import IKAST, FakeClock, cli, edit_toml, journal_path, receive, send
 
@@ -135,7 +135,7 @@ def test_hook_sf1630_on_missing(tmp_path):
 
 
 def test_sf1630_run_checks_expectations_after_each_receive_round(world):
-    from sf1630.scheduler import Scheduler
+    from sf1630.agent.scheduler import Scheduler
 
     moved = timedelta(days=3)  # the scheduler's clock runs three days ahead: the daily deadline passed
     due = datetime.now() + timedelta(hours=1)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sf1630.journal import open_journal
-from sf1630.spool import Spool
+from sf1630.core.spool import Spool
 
 from .conftest import edit_toml, journal_path, municipality_file, receive, send
 
@@ -198,7 +198,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _loosest_umask() -> None:
-    os.umask(0)  # the commands set their own (sf1630.privacy): nothing they write may be readable by others
+    os.umask(0)  # the commands set their own (sf1630.transport.privacy): nothing they write may be readable by others
 
 
 def _run_until_alert(lis: Path, webhook) -> list[str]:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import tempfile
 
-    from sf1630.demo import run_demo, summary
+    from sf1630.agent.demo import run_demo, summary
 
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)

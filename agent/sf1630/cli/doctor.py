@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from sf1630.config.load import config_path
-    from sf1630.doctor import diagnose, summary
+    from sf1630.ops.doctor import diagnose, summary
 
     # The findings say what the connections did; the transport's own INFO lines would repeat it.
     logging.getLogger("sf1630.transport").setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from sf1630.doctor import as_dict
+        from sf1630.ops.doctor import as_dict
 
         print(json.dumps({"errors": errors, "warnings": warnings, "findings": [as_dict(f) for f in findings]},
                          indent=2, ensure_ascii=False))

@@ -24,7 +24,7 @@ def add_job_args(parser: argparse.ArgumentParser, *, sources: bool = True, dry_r
 def load(args: argparse.Namespace) -> Any:
     """The AgentConfig named by the arguments (ConfigError lists every problem)."""
     from sf1630.config.load import config_path, load_config
-    from sf1630.log import setup_logging
+    from sf1630.ops.log import setup_logging
 
     config = load_config(config_path(args.config), args.env)
     if not (args.log_format and args.log_level):  # the command line wins over [agent] log_format/log_level
@@ -34,7 +34,7 @@ def load(args: argparse.Namespace) -> Any:
 
 def selection(args: argparse.Namespace) -> Any:
     """The Selection of --municipality and --source."""
-    from sf1630.runtime import Selection
+    from sf1630.agent.runtime import Selection
 
     return Selection(tuple(args.municipality), tuple(getattr(args, "source", []) or ()))
 

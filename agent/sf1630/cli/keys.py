@@ -83,26 +83,25 @@ def new_key(account: Any, config_file: Path, today: date | None = None) -> dict[
     import socket
     from datetime import date
 
-    import asyncssh
-
     from sf1630.transport.auth import Secret
+    from sf1630.transport.keys import new_ed25519
 
     passphrase = Secret(account.passphrase_env, account.passphrase_file).read()
     path = _new_path(account.keys[0], today or date.today())
     comment = f"sf1630 {account.user} {socket.gethostname()} {(today or date.today()).isoformat()}"
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
+    key = new_ed25519(comment, passphrase)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_new(path, key.export_private_key("openssh", passphrase), 0o600)
-    public = key.export_public_key("openssh").decode().strip()
+    _write_new(path, key.private, 0o600)
+    public = key.public
     _write_new(path.with_name(path.name + ".pub"), (public + "\n").encode(), 0o644)
     return {"account": account.name, "user": account.user, "private_key": str(path),
-            "public_key_file": f"{path}.pub", "public_key": public, "fingerprint": key.get_fingerprint("sha256"),
+            "public_key_file": f"{path}.pub", "public_key": public, "fingerprint": key.fingerprint,
             "encrypted": passphrase is not None, "toml": _keys_line(account, config_file, path)}
 
 
 def describe(account: Any, path: Path, order: int, max_days: int) -> dict[str, Any]:
     """One key of an account: fingerprint (from its .pub or the key), age and mode."""
-    from sf1630.doctor.keyfiles import key_age_days
+    from sf1630.ops.doctor.keyfiles import key_age_days
 
     row = {"account": account.name, "order": order + 1, "path": str(path), "fingerprint": None,
            "age_days": None, "old": False, "mode": None}
@@ -115,13 +114,9 @@ def describe(account: Any, path: Path, order: int, max_days: int) -> dict[str, A
 
 
 def _fingerprint(path: Path) -> str | None:
-    import asyncssh
+    from sf1630.transport.keys import public_fingerprint
 
-    pub = path.with_name(path.name + ".pub")
-    try:
-        return asyncssh.read_public_key(str(pub)).get_fingerprint("sha256")
-    except (OSError, ValueError, asyncssh.KeyImportError):
-        return None
+    return public_fingerprint(path.with_name(path.name + ".pub"))
 
 
 def _account(cfg: Any, name: str) -> Any:
@@ -134,7 +129,7 @@ def _account(cfg: Any, name: str) -> Any:
 
 
 def _new_path(first: Path, today: date) -> Path:
-    from sf1630.doctor.keyfiles import DATED
+    from sf1630.ops.doctor.keyfiles import DATED
 
     base = DATED.sub("", first.name)  # ky_ed25519_20250101 -> ky_ed25519
     path = first.with_name(f"{base}_{today:%Y%m%d}")

@@ -28,7 +28,7 @@ COMMANDS = [
     "keys",
 ]
 
-# Commands that write extracts, deliveries or the journal: they run with umask 077 (sf1630.privacy).
+# Commands that write extracts, deliveries or the journal: they run with umask 077 (sf1630.transport.privacy).
 PRIVATE_COMMANDS = frozenset({"demo", "send", "receive", "run", "status"})
 
 
@@ -89,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from sf1630.log import setup_logging
+    from sf1630.ops.log import setup_logging
 
     setup_logging(args.log_format or "text", args.log_level or "INFO")
     from sf1630.errors import Sf1630Error
-    from sf1630.privacy import private_umask
+    from sf1630.transport.privacy import private_umask
 
     # Files made on the agent's behalf are owner-only too (issue #14); restored for in-process callers.
     umask = private_umask() if args.command in PRIVATE_COMMANDS else None

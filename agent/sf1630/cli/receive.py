@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one receive round; print a table of the transfers."""
     from sf1630.cli import jobargs
-    from sf1630.runtime import work_lock
+    from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
     if args.dry_run:
@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _receive(cfg: Any, selection: Any) -> int:
     from sf1630.cli.jobargs import install_stop
-    from sf1630.flow import make_receiver, receive_round
-    from sf1630.progress import ProgressLine
-    from sf1630.report import transfer_table
-    from sf1630.runtime import build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round
+    from sf1630.ops.progress import ProgressLine
+    from sf1630.ops.report import transfer_table
+    from sf1630.agent.runtime import build_runtime
 
     stop = asyncio.Event()
     install_stop(stop)
@@ -65,7 +65,7 @@ async def _receive(cfg: Any, selection: Any) -> int:
 
 def _check_expected(rt: Any, selection: Any) -> None:
     """Expected extracts past their deadline fire `missing` once, arrivals clear them (issue #14)."""
-    from sf1630.expect import MissingWatch, expectations
+    from sf1630.receive.expect import MissingWatch, expectations
 
     expected = expectations(rt.config, rt.host, selection.municipalities)
     for event in MissingWatch(rt.journal, rt.emit).check(expected) if expected else ():
@@ -76,10 +76,10 @@ def _check_expected(rt: Any, selection: Any) -> None:
 
 async def _dry_run(cfg: Any, selection: Any) -> int:
     """List what waits on the server and in the journal; download, delete and load nothing."""
-    from sf1630 import steps
+    from sf1630.core import steps
     from sf1630.cli.jobargs import EmptyJournal
-    from sf1630.report import table
-    from sf1630.runtime import build_runtime
+    from sf1630.ops.report import table
+    from sf1630.agent.runtime import build_runtime
 
     rt = build_runtime(cfg, journal=None if cfg.journal.exists() else EmptyJournal())
     rows = []

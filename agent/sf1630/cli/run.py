@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the scheduler until SIGTERM/SIGINT."""
     from sf1630.cli import jobargs
-    from sf1630.runtime import work_lock
+    from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
     with work_lock(cfg.journal):
@@ -34,12 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int:
     from sf1630.cli.jobargs import install_stop
-    from sf1630.runtime import build_runtime
-    from sf1630.scheduler import Scheduler
+    from sf1630.agent.runtime import build_runtime
+    from sf1630.agent.scheduler import Scheduler
 
     stop = asyncio.Event()
     install_stop(stop)
-    from sf1630.metrics import start_metrics
+    from sf1630.ops.metrics import start_metrics
     from sf1630_plugins import alerts
 
     alert_emit = alerts.activate(cfg)  # [alerts] of the config; None when off

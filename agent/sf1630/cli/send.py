@@ -76,7 +76,7 @@ def resend_by() -> str:
 def run(args: argparse.Namespace) -> int:
     """Run one send round; print a table of the transfers."""
     from sf1630.cli import jobargs
-    from sf1630.runtime import work_lock
+    from sf1630.agent.runtime import work_lock
 
     check_resend(args)
     cfg = jobargs.load(args)
@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _send(cfg: Any, selection: Any, **send: Any) -> int:
     from sf1630.cli.jobargs import install_stop
-    from sf1630.flow import send_round
-    from sf1630.progress import ProgressLine
-    from sf1630.report import transfer_table
-    from sf1630.runtime import build_runtime
+    from sf1630.agent.flow import send_round
+    from sf1630.ops.progress import ProgressLine
+    from sf1630.ops.report import transfer_table
+    from sf1630.agent.runtime import build_runtime
 
     stop = asyncio.Event()
     install_stop(stop)
@@ -138,11 +138,11 @@ def dry_run(cfg: Any, selection: Any, *, period: str | None = None, resend_reaso
     """Print what a send round would do, changing nothing (no journal is created)."""
     from datetime import datetime
 
-    from sf1630 import steps
+    from sf1630.core import steps
     from sf1630.cli.jobargs import EmptyJournal
-    from sf1630.flow import make_sender
-    from sf1630.report import table
-    from sf1630.runtime import build_runtime
+    from sf1630.agent.flow import make_sender
+    from sf1630.ops.report import table
+    from sf1630.agent.runtime import build_runtime
 
     journal = None if cfg.journal.exists() else EmptyJournal()
     rt = build_runtime(cfg, journal=journal)

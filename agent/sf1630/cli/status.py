@@ -93,7 +93,7 @@ def _resend(t: Any) -> str:
 
 def _overdue(cfg: Any, journal: Any, now: float) -> list[dict[str, Any]]:
     """Expected extracts ([[receive.expect]]) whose deadline passed with nothing arrived (issue #14)."""
-    from sf1630.expect import expectations, overdue
+    from sf1630.receive.expect import expectations, overdue
 
     out = []
     for e in expectations(cfg):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sf1630 import cron
+from sf1630.core import cron
 from sf1630.api import Municipality
 from sf1630.config.model import (INF_REF, ExpectConfig, MunicipalityConfig, ReceiveConfig, RouteValues,
                                  SendConfig, SinkConfig)

@@ -80,7 +80,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
 
 def create_private(path: Path) -> None:
     """Create the journal owner-only: folder 0700, file 0600 (it names people's files, issue #14)."""
-    from sf1630.privacy import private_dirs
+    from sf1630.transport.privacy import private_dirs
 
     private_dirs(path.parent)  # every level made is 0700, not only the last (os.makedirs' mode)
     try:

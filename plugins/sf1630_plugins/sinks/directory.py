@@ -27,7 +27,7 @@ from typing import Any
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
-from sf1630.privacy import private_dirs
+from sf1630.transport.privacy import private_dirs
 from sf1630.transport.localfile import fsync_dir
 from sf1630_plugins.sinks.table import read_csv, table_name
 

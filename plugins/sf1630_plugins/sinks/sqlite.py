@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
-from sf1630.privacy import create_private
+from sf1630.transport.privacy import create_private
 from sf1630_plugins.sinks.table import (
     INTEGER, META, REAL, TEXT, Plan, TableOptions, check_kinds, classify, merge, plan, sample_types, table_name,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from sf1630.errors import Sf1630Error
-from sf1630.privacy import private_dirs
+from sf1630.transport.privacy import private_dirs
 from sf1630.transport.localfile import fsync_dir
 
 T = TypeVar("T")

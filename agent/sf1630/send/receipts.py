@@ -11,8 +11,8 @@ import asyncio
 import logging
 
 from sf1630.errors import HostKeyError, TransportError
-from sf1630.specs import Link
-from sf1630.steps import receipt_poll_delay
+from sf1630.core.specs import Link
+from sf1630.core.steps import receipt_poll_delay
 
 log = logging.getLogger("sf1630.sender")
 

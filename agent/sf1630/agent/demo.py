@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sf1630.sandbox import FIVE_SOURCES, Sandbox
+from sf1630.simulator.sandbox import FIVE_SOURCES, Sandbox
 
 
 @dataclass
@@ -48,8 +48,8 @@ class DemoResult:
 async def run_demo(workdir: Path, *, rows: int = 1000) -> DemoResult:
     """Run the demo in ``workdir``; the returned result lists any problem found."""
     from sf1630.config.load import load_config
-    from sf1630.flow import make_receiver, receive_round, send_round
-    from sf1630.runtime import Selection, build_runtime
+    from sf1630.agent.flow import make_receiver, receive_round, send_round
+    from sf1630.agent.runtime import Selection, build_runtime
     from sf1630.simulator.server import Platform
 
     started = time.monotonic()
@@ -130,7 +130,7 @@ def _loaded_times(journal) -> dict[str, float]:
 
 def summary(result: DemoResult) -> list[str]:
     """The lines the demo prints."""
-    from sf1630.report import table
+    from sf1630.ops.report import table
 
     rows = [[f.source, f.routing, f.files, f.rows, f.bytes, f"{f.seconds:.2f}"] for f in result.figures.values()]
     total = [sum(f.files for f in result.figures.values()), sum(f.rows for f in result.figures.values()),

@@ -1,4 +1,4 @@
-"""What the sender and receiver are asked to do: plain records, built from config by sf1630.runtime.
+"""What the sender and receiver are asked to do: plain records, built from config by sf1630.agent.runtime.
 
 Sender and receiver see these records and the Source and Sink objects in them, never the config
 files or the plugin manager (STYLE.md: a core that knows nothing of plugins).

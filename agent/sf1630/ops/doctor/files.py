@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sf1630.doctor import Finding, error, ok, warn
+from sf1630.ops.doctor import Finding, error, ok, warn
 
 MAX_WALK = 20000  # entries per tree; a bigger archive is sampled, not walked whole
 SHOW = 5  # paths named per finding

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sf1630.api import Delivery, Transfer
-from sf1630.specs import ReceiveSpec
+from sf1630.core.specs import ReceiveSpec
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sf1630.doctor import Finding, error, ok, warn
+from sf1630.ops.doctor import Finding, error, ok, warn
 
 DATED = re.compile(r"_(\d{8})(?:_\d+)?$")  # keys new: <name>_<YYYYMMDD>[_<n>]
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sf1630.api import Expectation
-from sf1630.cron import last_deadline
+from sf1630.core.cron import last_deadline
 from sf1630.events import Emit, Missing
 
 log = logging.getLogger("sf1630.expect")

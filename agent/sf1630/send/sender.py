@@ -19,18 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sf1630 import steps
+from sf1630.core import steps
 from sf1630.api import ExtractError, Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
-from sf1630.outbound import build_send_trigger, job_of, send_details
-from sf1630.privacy import error_text
-from sf1630.receipts import ReceiptWatcher
-from sf1630.remote import Remote, Stopped
-from sf1630.specs import Link, SendSpec
-from sf1630.spool import Spool
-from sf1630.steps import SendStep
-from sf1630.uploads import data_name, drop_parts, list_both, part_name
+from sf1630.send.outbound import build_send_trigger, job_of, send_details
+from sf1630.transport.privacy import error_text
+from sf1630.send.receipts import ReceiptWatcher
+from sf1630.core.remote import Remote, Stopped
+from sf1630.core.specs import Link, SendSpec
+from sf1630.core.spool import Spool
+from sf1630.core.steps import SendStep
+from sf1630.send.uploads import data_name, drop_parts, list_both, part_name
 
 log = logging.getLogger("sf1630.sender")
 

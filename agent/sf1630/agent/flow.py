@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sf1630 import steps
+from sf1630.core import steps
 from sf1630.api import Transfer
-from sf1630.receiver import Receiver, RoundReport
-from sf1630.runtime import Runtime, Selection
-from sf1630.sender import Sender
-from sf1630.specs import SendSpec
+from sf1630.receive.receiver import Receiver, RoundReport
+from sf1630.agent.runtime import Runtime, Selection
+from sf1630.send.sender import Sender
+from sf1630.core.specs import SendSpec
 
 log = logging.getLogger("sf1630.flow")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sf1630.doctor import Finding, error, ok, warn
+from sf1630.ops.doctor import Finding, error, ok, warn
 
 
 def check_known_hosts(cfg: Any, probe: float | None = None) -> tuple[set[str], list[Finding]]:

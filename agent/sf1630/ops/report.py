@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sf1630.api import Transfer
-from sf1630.steps import RECEIVE_OPEN, SEND_OPEN
+from sf1630.core.steps import RECEIVE_OPEN, SEND_OPEN
 
 UNFINISHED = frozenset(SEND_OPEN) | frozenset(RECEIVE_OPEN) - {"quarantined"}
 

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sf1630 import cron
+from sf1630.core import cron
 from sf1630.errors import Sf1630Error
-from sf1630.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
-from sf1630.runtime import Runtime, Selection
-from sf1630.sender import Sender
-from sf1630.specs import SendSpec
+from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
+from sf1630.agent.runtime import Runtime, Selection
+from sf1630.send.sender import Sender
+from sf1630.core.specs import SendSpec
 
 log = logging.getLogger("sf1630.scheduler")
 
@@ -80,7 +80,7 @@ class Scheduler:
         return datetime.fromtimestamp(max(getattr(t, "created_at", 0.0) for t in sends))
 
     async def _receive_loop(self, receiver) -> None:
-        from sf1630.expect import MissingWatch, expectations
+        from sf1630.receive.expect import MissingWatch, expectations
 
         # Issue #14: after each round, expected extracts past their deadline fire `missing` once.
         watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())

@@ -44,7 +44,7 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
 
     ``test_alert`` sends one test alert through each configured alert channel.
     """
-    from sf1630.doctor import files, keyfiles, remote, setup
+    from sf1630.ops.doctor import files, keyfiles, remote, setup
 
     findings, cfg, host = setup.check_config(path, env)
     if cfg is None:

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sf1630 import steps
+from sf1630.core import steps
 from sf1630.api import Delivery, Transfer
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
 from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, SchemaChanged, Stray
-from sf1630.inbound import Incoming, delivery_of, for_us
-from sf1630.privacy import error_text
-from sf1630.remote import Remote, Stopped
-from sf1630.spool import Spool
-from sf1630.specs import ReceiveSpec, SinkSpec
-from sf1630.steps import ReceiveStep
+from sf1630.receive.inbound import Incoming, delivery_of, for_us
+from sf1630.transport.privacy import error_text
+from sf1630.core.remote import Remote, Stopped
+from sf1630.core.spool import Spool
+from sf1630.core.specs import ReceiveSpec, SinkSpec
+from sf1630.core.steps import ReceiveStep
 
 log = logging.getLogger("sf1630.receiver")
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sf1630.api import Job, Transfer
-from sf1630.specs import SendSpec
+from sf1630.core.specs import SendSpec
 
 
 def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None,

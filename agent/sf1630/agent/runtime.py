@@ -16,7 +16,7 @@ from typing import Any
 
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.events import Emit, fan_out, plugin_emitter
-from sf1630.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
+from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
 
 log = logging.getLogger("sf1630.runtime")
 
@@ -149,7 +149,7 @@ def work_lock(journal: Path) -> Iterator[None]:
     """
     import fcntl
 
-    from sf1630.privacy import private_dirs
+    from sf1630.transport.privacy import private_dirs
 
     path = Path(journal).with_name(Path(journal).name + ".lock")
     private_dirs(path.parent)  # owner-only, every level (issue #14)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sf1630.doctor import Finding, error, ok, warn
+from sf1630.ops.doctor import Finding, error, ok, warn
 from sf1630.errors import Sf1630Error
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sf1630.errors import RemoteRefused, Sf1630Error
-from sf1630.specs import Link
+from sf1630.core.specs import Link
 
 T = TypeVar("T")
 log = logging.getLogger("sf1630.remote")

@@ -1,0 +1,1 @@
+"""Operating the agent: metrics, progress, reports, logging, doctor."""

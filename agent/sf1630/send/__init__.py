@@ -1,0 +1,1 @@
+"""Sending: produce an extract, upload data and trigger, read the receipt, clean up."""
