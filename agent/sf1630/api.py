@@ -8,6 +8,7 @@ records the core emits are in ``sf1630.events``.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -185,3 +186,26 @@ class Sink(Protocol):
 
         A failed load must leave nothing behind (raise; the agent quarantines and retries).
         """
+
+
+class Commands:
+    """Where a plugin adds its sub-commands (``sf1630_register_commands``).
+
+    A typed door onto the ``sf1630`` command line, so the plugin API names no private argparse type.
+    ``add_parser`` keeps the name plugins already call.
+    """
+
+    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
+        self._subparsers = subparsers
+        self.added: list[str] = []
+
+    def add_parser(self, name: str, *, help: str | None = None, description: str | None = None,
+                   **options: Any) -> argparse.ArgumentParser:
+        """Add the command ``sf1630 NAME``; set ``func`` (arguments in, exit status out) on what comes back.
+
+        ``options`` go to argparse as they are (``aliases``, ``epilog``, ...).
+        """
+        if name in self._subparsers.choices:
+            raise PluginError(f"the command {name!r} exists already; choose another name")
+        self.added.append(name)
+        return self._subparsers.add_parser(name, help=help, description=description or help, **options)

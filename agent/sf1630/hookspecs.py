@@ -21,9 +21,7 @@ import pluggy
 from sf1630.api import API_VERSION
 
 if TYPE_CHECKING:
-    import argparse
-
-    from sf1630.api import Delivery, Expectation, LoadResult, SchemaChange, Sink, Source, Transfer
+    from sf1630.api import Commands, Delivery, Expectation, LoadResult, SchemaChange, Sink, Source, Transfer
 
 __all__ = ["API_VERSION", "PROJECT", "hookimpl"]
 
@@ -56,13 +54,14 @@ def sf1630_register_sinks(register: Callable[[Sink], None]) -> None:
 
 
 @_spec
-def sf1630_register_commands(subparsers: argparse._SubParsersAction) -> None:
+def sf1630_register_commands(subparsers: Commands) -> None:
     """Add sub-commands to the ``sf1630`` command line.
 
     Runs once per plugin when the command line is built.
-    Gets ``subparsers``, the argparse sub-parser collection: call ``subparsers.add_parser(name)``
-    and set ``func`` (a callable taking the parsed arguments, returning the exit status) with
-    ``set_defaults(func=...)``.
+    Gets ``subparsers``, a ``sf1630.api.Commands``: call ``subparsers.add_parser(name, help=...)``,
+    which returns an ``argparse.ArgumentParser``, and set ``func`` (a callable taking the parsed
+    arguments, returning the exit status) with ``set_defaults(func=...)``. A name that is taken
+    raises PluginError.
     Returns nothing. An exception is logged and the plugin's commands are left out.
     """
 

@@ -15,6 +15,7 @@ the jobs that name its sources or sinks fail. No other code calls ``pm.hook``.
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import importlib.util
 import logging
@@ -28,7 +29,7 @@ from typing import Any, Iterable
 import pluggy
 
 from sf1630 import __version__, hookspecs
-from sf1630.api import (API_VERSION, Delivery, Expectation, LoadResult, PluginError, SchemaChange, Sink, Source,
+from sf1630.api import (API_VERSION, Commands, Delivery, Expectation, LoadResult, PluginError, SchemaChange, Sink, Source,
                         Transfer)
 from sf1630.options import build_options, check_options
 
@@ -209,9 +210,11 @@ class PluginHost:
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    def register_commands(self, subparsers: Any) -> None:
-        """Let every plugin add sub-commands (``sf1630_register_commands``)."""
-        self._broadcast("sf1630_register_commands", subparsers=subparsers)
+    def register_commands(self, subparsers: argparse._SubParsersAction) -> Commands:
+        """Let every plugin add sub-commands (``sf1630_register_commands``); what they added."""
+        commands = Commands(subparsers)
+        self._broadcast("sf1630_register_commands", subparsers=commands)
+        return commands
 
     def on_delivered(self, *, transfer: Transfer) -> None:
         """Fire ``sf1630_on_delivered`` to every plugin; exceptions are logged."""

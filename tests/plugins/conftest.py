@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-
-from sf1630.testing.pytest_plugin import make_delivery, make_job, register_plugin, sf1630_host  # noqa: F401
-
 from plugin_support import PG_URL
 
 

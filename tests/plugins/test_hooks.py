@@ -241,3 +241,18 @@ def test_a_badly_named_source_disables_its_plugin(sf1630_host):
 
     assert not sf1630_host.add(Plugin(), "shouting", "test")
     assert "a name is a lower-case letter" in sf1630_host.failures()[-1].error
+
+
+def test_register_commands_refuses_a_taken_name(sf1630_host, register_plugin, caplog):
+    class Plugin:
+        @sf1630.hookimpl
+        def sf1630_register_commands(self, subparsers):
+            subparsers.add_parser("send", help="would shadow the built-in send")
+
+    register_plugin(Plugin(), "shadow-plugin")
+    parser = argparse.ArgumentParser(prog="sf1630")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("send", help="the built-in")
+    added = sf1630_host.register_commands(sub)
+    assert added.added == []
+    assert "exists already" in caplog.text and "shadow-plugin" in caplog.text

@@ -1,7 +1,7 @@
 """Fixtures for testing sf1630 plugins with pytest.
 
-Use them from a ``conftest.py`` with ``from sf1630.testing.pytest_plugin import *`` (or list
-``sf1630.testing.pytest_plugin`` in the root conftest's ``pytest_plugins``):
+Installing sf1630-agent registers this module with pytest (entry point ``pytest11``), so the
+fixtures are there in every test without an import:
 
 - ``sf1630_host``: a fresh PluginHost with the built-ins and nothing else;
 - ``register_plugin(plugin, name=...)``: register a module, class or object with hook
