@@ -1,13 +1,11 @@
-"""Retry delays and the retry helper."""
+"""Retry delays and what is retried."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from sf1630.errors import HostKeyError, RemoteMissing, RemoteRefused, TransportError
-from sf1630.transport.backoff import decorrelated_delay, next_delay, retry, should_retry
+from sf1630.transport.backoff import next_delay, should_retry
 
 
 def test_next_delay_doubles_up_to_the_cap_with_full_jitter():
@@ -19,12 +17,6 @@ def test_next_delay_doubles_up_to_the_cap_with_full_jitter():
     assert 0 <= next_delay(4) <= 16
 
 
-def test_decorrelated_delay_stays_between_base_and_cap():
-    assert decorrelated_delay(10, base=1, cap=300, rand=0.0) == 1
-    assert decorrelated_delay(10, base=1, cap=300, rand=1.0) == 30
-    assert decorrelated_delay(200, base=1, cap=300, rand=1.0) == 300
-
-
 def test_what_is_retried():
     assert should_retry(TransportError("lost"))
     assert not should_retry(HostKeyError("changed"))
@@ -32,42 +24,3 @@ def test_what_is_retried():
     assert not should_retry(RemoteMissing("gone"))
     assert not should_retry(ValueError("bug"))
     assert should_retry(RemoteRefused("locked"), also=(RemoteRefused,))  # rule 2: locked names
-
-
-def _flaky(errors: list[BaseException]):
-    calls = []
-
-    async def op():
-        calls.append(1)
-        if errors:
-            raise errors.pop(0)
-        return "done"
-    return op, calls
-
-
-def test_retry_retries_transport_errors_then_succeeds():
-    op, calls = _flaky([TransportError("a"), TransportError("b")])
-    slept: list[float] = []
-
-    async def sleep(d: float) -> None:
-        slept.append(d)
-
-    assert asyncio.run(retry(op, attempts=5, base=1, sleep=sleep)) == "done"
-    assert len(calls) == 3 and len(slept) == 2 and slept[1] <= 2
-
-
-@pytest.mark.parametrize("error", [HostKeyError("k"), RemoteRefused("r")])
-def test_retry_does_not_retry_refusals(error):
-    op, calls = _flaky([error])
-    with pytest.raises(type(error)):
-        asyncio.run(retry(op, sleep=lambda d: asyncio.sleep(0)))
-    assert len(calls) == 1
-
-
-def test_retry_gives_up_after_the_attempts_and_can_be_told_to_retry_refusals():
-    op, calls = _flaky([RemoteRefused("locked")] * 3)
-    seen = []
-    with pytest.raises(RemoteRefused):
-        asyncio.run(retry(op, attempts=3, also=(RemoteRefused,), sleep=lambda d: asyncio.sleep(0),
-                          on_retry=lambda n, e, d: seen.append(n)))
-    assert len(calls) == 3 and seen == [1, 2]

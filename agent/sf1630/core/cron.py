@@ -158,12 +158,6 @@ def prev_time(expr: str | Cron, before: datetime) -> datetime:
     raise ValueError(f"cron expression {cron.text!r} never fires (check the day and month)")
 
 
-def is_due(expr: str | Cron, last_run: datetime | None, now: datetime) -> bool:
-    """True when ``expr`` fired after ``last_run`` and at or before ``now`` (a missed run counts once)."""
-    fired = prev_time(expr, now)
-    return last_run is None or fired > last_run
-
-
 def _first_of_next_month(t: datetime) -> datetime:
     year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
     return t.replace(year=year, month=month, day=1, hour=0, minute=0)
