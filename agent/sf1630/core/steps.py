@@ -12,17 +12,15 @@ import re
 from datetime import datetime
 from enum import Enum
 
-# Send states (sf1630.journal): planned -> extracted -> data_uploaded -> trigger_uploaded -> delivered | failed
-# -> cleaned
-PLANNED, EXTRACTED, DATA_UPLOADED, TRIGGER_UPLOADED = "planned", "extracted", "data_uploaded", "trigger_uploaded"
-DELIVERED, FAILED, CLEANED = "delivered", "failed", "cleaned"
-SEND_OPEN = (PLANNED, EXTRACTED, DATA_UPLOADED, TRIGGER_UPLOADED)
-SEND_FAILED = (FAILED, CLEANED)  # cleaned: a failed send whose files are gone from the server (rule 3)
-SEND_DONE = (DELIVERED, FAILED, CLEANED)
+from sf1630.journal.states import (RECEIVE_OPEN, SEND_DONE, SEND_FAILED, SEND_OPEN,  # noqa: F401
+                                   ReceiveState, SendState)
 
-# Receive states: seen -> downloaded -> remote_deleted -> loaded | quarantined (retried -> loaded)
-SEEN, DOWNLOADED, REMOTE_DELETED, LOADED, QUARANTINED = "seen", "downloaded", "remote_deleted", "loaded", "quarantined"
-RECEIVE_OPEN = (SEEN, DOWNLOADED, REMOTE_DELETED, QUARANTINED)
+# The states themselves are defined once, in sf1630.journal.states; short names for the decisions below.
+PLANNED, EXTRACTED, DATA_UPLOADED, TRIGGER_UPLOADED = (SendState.PLANNED, SendState.EXTRACTED,
+                                                       SendState.DATA_UPLOADED, SendState.TRIGGER_UPLOADED)
+DELIVERED, FAILED, CLEANED = SendState.DELIVERED, SendState.FAILED, SendState.CLEANED
+SEEN, DOWNLOADED, REMOTE_DELETED = ReceiveState.SEEN, ReceiveState.DOWNLOADED, ReceiveState.REMOTE_DELETED
+LOADED, QUARANTINED = ReceiveState.LOADED, ReceiveState.QUARANTINED
 
 #: Environment variable of the crash test hook (see :func:`crash_point`).
 CRASH_ENV = "SF1630_TEST_CRASH_AT"

@@ -9,7 +9,7 @@ PostgreSQL journal that several hosts share comes later, as another ``Journal`` 
 in ``schema.py``; ``group.py`` lets concurrent writes share one commit (issue #9).
 
 Send states:    planned -> extracted -> data_uploaded -> trigger_uploaded -> delivered | failed (then cleaned)
-Receive states: seen -> downloaded -> remote_deleted -> loaded | quarantined (retried -> loaded)
+Receive states: seen -> downloaded -> remote_deleted -> loaded | quarantined (a quarantined load is retried)
 """
 
 from __future__ import annotations

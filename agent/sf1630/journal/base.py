@@ -10,9 +10,10 @@ from typing import Any
 from sf1630.api import Transfer
 from sf1630.errors import Sf1630Error
 
-SEND_STATES = ("planned", "extracted", "data_uploaded", "trigger_uploaded", "delivered", "failed", "cleaned")
-RECEIVE_STATES = ("seen", "downloaded", "remote_deleted", "loaded", "quarantined", "retried")
-INITIAL = {"send": "planned", "receive": "seen"}
+from sf1630.journal.states import INITIAL, RECEIVE_OPEN, SEND_OPEN, ReceiveState, SendState  # noqa: F401
+
+SEND_STATES = tuple(SendState)
+RECEIVE_STATES = tuple(ReceiveState)
 STATES = {"send": SEND_STATES, "receive": RECEIVE_STATES}
 # Columns a caller may set through claim() and move(); details is a dict stored as JSON.
 FIELDS = ("municipality", "source", "account", "file_name", "file_transfer_uuid", "size", "rows", "error",
@@ -93,8 +94,7 @@ class Journal(abc.ABC):
 
     def list_waiting(self, limit: int | None = 100) -> list[JournalTransfer]:
         """Transfers not finished: open sends and receives, including quarantined loads."""
-        open_states = [*SEND_STATES[:4], *(s for s in RECEIVE_STATES if s != "loaded")]
-        return self.list(states=open_states, limit=limit)
+        return self.list(states=[*SEND_OPEN, *RECEIVE_OPEN], limit=limit)
 
     @abc.abstractmethod
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:

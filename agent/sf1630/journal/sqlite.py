@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.journal import schema
-from sf1630.journal.base import (INITIAL, RECEIVE_STATES, SEND_STATES, Journal, JournalError, JournalTransfer,
-                                 MissingRecord, check_fields, check_kind, check_state)
+from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, check_fields,
+                                 check_kind, check_state)
+from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
 
 
@@ -70,7 +71,7 @@ class SqliteJournal(Journal):
         check_fields(fields)
         now, values = time.time(), _encode(fields)
         assignments = ", ".join(f"{c} = ?" for c in ["state", "updated_at", *values])
-        params = (state, now, *values.values(), transfer_id, _kind_of(state))
+        params = (state, now, *values.values(), transfer_id, kind_of(state))
         note = note or fields.get("error") or ""
 
         def write(db: sqlite3.Connection) -> JournalTransfer:
@@ -241,10 +242,6 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     return db
-
-
-def _kind_of(state: str) -> str | None:
-    return "send" if state in SEND_STATES else "receive" if state in RECEIVE_STATES else None
 
 
 def _filters(**equal: Any) -> tuple[list[str], list[Any]]:
