@@ -141,7 +141,7 @@ class DeliveryBench:
         for name, kind, names in (("vendor", "send", SEND_STEPS), ("lis", "receive", RECEIVE_STEPS)):
             journal = open_journal(root / name / "state" / "journal.sqlite")
             try:
-                done = journal.list(kind=kind, limit=None)
+                done = journal.transfers(kind=kind, limit=None)
                 counts[kind] = sum(t.state in ("delivered", "loaded") for t in done)
                 for t in done:
                     if kind == "send" and t.size:

@@ -66,13 +66,13 @@ def test_list_filters_and_orders_newest_first(path: Path) -> None:
         c, _ = j.claim("receive", "k3", municipality="aarhus", account="LIS")
         j.move(a.id, "extracted", next_attempt_at=50.0)
         j.move(c.id, "downloaded")
-        assert [t.key for t in j.list()] == ["k3", "k1", "k2"]
-        assert [t.key for t in j.list(kind="send")] == ["k1", "k2"]
-        assert [t.key for t in j.list(states=["planned"])] == ["k2"]
-        assert [t.key for t in j.list(municipality="aarhus")] == ["k3", "k1"]
-        assert [t.key for t in j.list(kind="send", due_before=10.0)] == ["k2"]
-        assert [t.key for t in j.list(limit=1)] == ["k3"]
-        assert j.list(states=[]) == []
+        assert [t.key for t in j.transfers()] == ["k3", "k1", "k2"]
+        assert [t.key for t in j.transfers(kind="send")] == ["k1", "k2"]
+        assert [t.key for t in j.transfers(states=["planned"])] == ["k2"]
+        assert [t.key for t in j.transfers(municipality="aarhus")] == ["k3", "k1"]
+        assert [t.key for t in j.transfers(kind="send", due_before=10.0)] == ["k2"]
+        assert [t.key for t in j.transfers(limit=1)] == ["k3"]
+        assert j.transfers(states=[]) == []
         assert {t.key for t in j.list_waiting()} == {"k1", "k2", "k3"}
         assert j.counts() == {("send", "extracted"): 1, ("send", "planned"): 1, ("receive", "downloaded"): 1}
         assert j.get("k2").id == b.id and j.get("nope") is None
@@ -170,7 +170,7 @@ def test_threads_share_one_journal(path: Path) -> None:
         for t in threads:
             t.join()
         assert j.counts() == {("send", "data_uploaded"): 150}
-        assert all(len(j.history(t.id)) == 3 for t in j.list(limit=None))
+        assert all(len(j.history(t.id)) == 3 for t in j.transfers(limit=None))
 
 
 def test_an_unreadable_file_is_reported(path: Path) -> None:
@@ -216,7 +216,7 @@ def test_many_threads_moving_many_transfers_all_end_durable_and_correct(path: Pa
     with open_journal(path) as j:
         assert _run_threads(lambda n: _drive(j, n, per), threads) == []
     with open_journal(path) as j:  # reopened: what is read now was on disk
-        everything = j.list(limit=None)
+        everything = j.transfers(limit=None)
         assert len(everything) == threads * per
         for t in everything:
             n, i = (int(x) for x in t.key[1:].split("-"))

@@ -180,4 +180,4 @@ def journal_rows(agent_toml: Path, kind: str) -> list[Any]:
     from sf1630.journal import open_journal
 
     with open_journal(agent_toml.parent / "state" / "journal.sqlite") as journal:
-        return journal.list(kind=kind, limit=None)
+        return journal.transfers(kind=kind, limit=None)

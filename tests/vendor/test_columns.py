@@ -64,7 +64,7 @@ def test_added_and_dropped_columns_load_into_sqlite_and_postgres(world, tmp_path
     assert sqlite_rows(lis) == expected
     assert pg_rows(pg_schema, "SELECT payment_id, net_amount, note FROM ky ORDER BY payment_id") == expected
     with open_journal(journal_path(lis)) as journal:
-        journalled = [t.details.get("schema_changes", []) for t in journal.list(kind="receive", limit=None)]
+        journalled = [t.details.get("schema_changes", []) for t in journal.transfers(kind="receive", limit=None)]
     assert sorted(c for cs in journalled for c in cs) == sorted([
         "sqlite: ky.note added TEXT", "postgres: ky.note added TEXT",
         "sqlite: ky.net_amount missing", "sqlite: ky.note missing",

@@ -172,7 +172,7 @@ def test_no_row_data_in_logs_status_or_alerts_and_commands_write_owner_only(worl
     for text in outputs:
         assert CPR not in text and CPR.replace("-", "") not in text and NAME not in text
     with open_journal(journal_path(lis)) as journal:
-        assert all(CPR not in (t.error or "") for t in journal.list(limit=None))
+        assert all(CPR not in (t.error or "") for t in journal.transfers(limit=None))
     written = agent_written(sender) + agent_written(lis)
     assert "journal.sqlite.lock" in {p.name for p in written} and loose(written) == []
 

@@ -18,7 +18,7 @@ def test_a_resend_arrives_as_a_second_distinct_delivery_and_the_journal_shows_wh
     first = cli("send", "--config", str(sender))
     assert first.returncode == 0, first.stderr
     with open_journal(journal_path(sender)) as j:
-        [sent] = j.list(kind="send")
+        [sent] = j.transfers(kind="send")
 
     again = cli("send", "--config", str(sender))  # without --resend: never sent twice
     resend = cli("send", "--config", str(sender), "--resend", "--municipality", IKAST.key, "--source", "ky",
@@ -29,7 +29,7 @@ def test_a_resend_arrives_as_a_second_distinct_delivery_and_the_journal_shows_wh
     assert f"resending {IKAST.key} ky {sent.period} again after {sent.file_name}" in resend.stdout
     assert "resend: LIS lost the load of 3 April" in resend.stdout
     with open_journal(journal_path(sender)) as j:
-        sends = j.list(kind="send", limit=None)
+        sends = j.transfers(kind="send", limit=None)
         history = j.history(sends[0].id)
     assert len(sends) == 2 and all(t.state == "delivered" for t in sends)  # the plain second send added none
     resent = next(t for t in sends if t.id != sent.id)

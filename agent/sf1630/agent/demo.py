@@ -123,7 +123,7 @@ def _check_file(db: sqlite3.Connection, file_name: str, rows: int) -> list[str]:
 
 def _loaded_times(journal) -> dict[str, float]:
     try:
-        return {t.file_name: t.updated_at for t in journal.list(kind="receive", states=["loaded"], limit=None)}
+        return {t.file_name: t.updated_at for t in journal.transfers(kind="receive", states=["loaded"], limit=None)}
     finally:
         journal.close()
 

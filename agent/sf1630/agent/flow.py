@@ -54,7 +54,7 @@ def make_receiver(rt: Runtime, stop: asyncio.Event, **kw) -> Receiver:
 async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> list[Transfer]:
     """Finish every unfinished send of the selection from its journalled state (issue #13)."""
     specs = {(s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
-    todo = [t for t in rt.journal.list(kind="send", states=steps.SEND_OPEN, limit=None)
+    todo = [t for t in rt.journal.transfers(kind="send", states=steps.SEND_OPEN, limit=None)
             if selection.takes(t.municipality or "", t.source) and not sender.busy(t)]
 
     async def one(t: Transfer) -> Transfer:

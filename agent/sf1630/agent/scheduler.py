@@ -72,7 +72,7 @@ class Scheduler:
             log.info("%s: %s is %s; next run %s", spec.label, t.file_name, t.state, cron.next_time(expr, last))
 
     def _last_send(self, spec: SendSpec) -> datetime | None:
-        sends = [t for t in self.rt.journal.list(kind="send", municipality=spec.municipality.key,
+        sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
                                                   source=spec.source.name, limit=None)
                  if t.recipient == spec.recipient_code]
         if not sends:

@@ -85,7 +85,7 @@ async def _dry_run(cfg: Any, selection: Any) -> int:
     rows = []
     try:
         for spec in rt.receive_specs(selection):
-            for t in rt.journal.list(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None):
+            for t in rt.journal.transfers(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None):
                 rows.append([spec.link.name, "continue", t.file_name, f"from {t.state}"])
             async with rt.pool.session(spec.link.endpoint, spec.link.credentials) as session:
                 for f in await session.listdir("IN"):

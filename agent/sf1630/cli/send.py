@@ -126,7 +126,7 @@ def _note_resend(rt: Any, selection: Any, period: str) -> None:
                           f"source {selection.sources[0]!r} is configured{' or usable' if rt.problems else ''}; "
                           f"configured: {', '.join(known) or 'none'}")
     for spec in specs:
-        earlier = [t for t in rt.journal.list(kind="send", municipality=spec.municipality.key,
+        earlier = [t for t in rt.journal.transfers(kind="send", municipality=spec.municipality.key,
                                               source=spec.source.name, states=["delivered"], limit=None)
                    if t.period == period and t.recipient == spec.recipient_code]
         what = f"again after {', '.join(t.file_name for t in earlier)}" if earlier else "(no earlier delivery found)"
@@ -148,7 +148,7 @@ def dry_run(cfg: Any, selection: Any, *, period: str | None = None, resend_reaso
     rt = build_runtime(cfg, journal=journal)
     sender = make_sender(rt, asyncio.Event())
     rows, now = [], datetime.now().replace(microsecond=0)
-    for t in rt.journal.list(kind="send", states=steps.SEND_OPEN, limit=None):
+    for t in rt.journal.transfers(kind="send", states=steps.SEND_OPEN, limit=None):
         if selection.takes(t.municipality or "", t.source):
             rows.append(["resume", t.municipality, t.source, t.period, t.file_name, f"from {t.state}"])
     for spec in rt.send_specs(selection):

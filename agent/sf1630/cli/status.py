@@ -55,10 +55,10 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
         report["counts"] = {f"{kind}.{state}": n for (kind, state), n in sorted(journal.counts().items())}
         report["waiting"] = [_row(t, _why(t, cfg, now)) for t in journal.list_waiting(limit)]
         report["failures"] = [_row(t, t.error or "") for t in
-                              journal.list(states=["failed", "quarantined"], limit=limit)]
+                              journal.transfers(states=["failed", "quarantined"], limit=limit)]
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
         report["overdue"] = _overdue(cfg, journal, now)
-        report["recent"] = [_row(t) for t in journal.list(limit=limit)]
+        report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
     return report
 
 

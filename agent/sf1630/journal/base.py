@@ -75,7 +75,7 @@ class Journal(abc.ABC):
         """The transfer with this id."""
 
     @abc.abstractmethod
-    def list(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
+    def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
              municipality: str | None = None, source: str | None = None, account: str | None = None,
              since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
         """Transfers, most recently changed first, filtered by each argument given."""
@@ -94,7 +94,7 @@ class Journal(abc.ABC):
 
     def list_waiting(self, limit: int | None = 100) -> list[JournalTransfer]:
         """Transfers not finished: open sends and receives, including quarantined loads."""
-        return self.list(states=[*SEND_OPEN, *RECEIVE_OPEN], limit=limit)
+        return self.transfers(states=[*SEND_OPEN, *RECEIVE_OPEN], limit=limit)
 
     @abc.abstractmethod
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:

@@ -118,7 +118,7 @@ class SqliteJournal(Journal):
         rows = self._read("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
         return _transfer(rows[0]) if rows else None
 
-    def list(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
+    def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
              municipality: str | None = None, source: str | None = None, account: str | None = None,
              since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
         where, params = _filters(kind=kind, municipality=municipality, source=source, account=account)

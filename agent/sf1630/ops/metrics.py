@@ -77,7 +77,7 @@ class Metrics:
         """Serve transfers by state from ``journal`` and start last-success times from its history."""
         self.journal = journal
         for kind, state in (("send", "delivered"), ("receive", "loaded")):
-            for t in journal.list(kind=kind, states=[state], limit=None):
+            for t in journal.transfers(kind=kind, states=[state], limit=None):
                 self._success(kind, t.municipality, t.source, t.updated_at)
         for r in journal.list_missing(open_only=True):
             key = (("municipality", r.municipality), ("source", r.source))

@@ -70,7 +70,7 @@ def expectations(cfg: Any, host: Any = None, municipalities: Iterable[str] = ())
 
 def arrivals(journal: Any, e: Expected, after: float) -> list[Any]:
     """Receives of ``e``'s source for its municipality first seen after ``after``, oldest first."""
-    seen = journal.list(kind="receive", municipality=e.municipality, since=after, limit=None)
+    seen = journal.transfers(kind="receive", municipality=e.municipality, since=after, limit=None)
     return sorted((t for t in seen if e.takes(t.source) and t.created_at > after), key=lambda t: (t.created_at, t.id))
 
 

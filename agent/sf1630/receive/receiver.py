@@ -63,7 +63,7 @@ class Receiver:
         report = RoundReport(spec.link.name)
         self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
-        open_ = self.journal.list(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
+        open_ = self.journal.transfers(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
         local = [t for t in open_ if t.state != steps.SEEN and not self._resting(t)]
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
         limit = asyncio.Semaphore(self.per_account)

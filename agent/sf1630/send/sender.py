@@ -60,7 +60,7 @@ class Sender:
         ``when`` is when the new one would be made (default now): ``M03`` of next year is another extract.
         """
         covered = steps.covered_period(period, when or datetime.now())
-        for t in self.journal.list(kind="send", municipality=spec.municipality.key, source=spec.source.name,
+        for t in self.journal.transfers(kind="send", municipality=spec.municipality.key, source=spec.source.name,
                                    limit=None):
             if t.recipient != spec.recipient_code or t.state in steps.SEND_FAILED or not t.period:
                 continue
@@ -342,7 +342,7 @@ class Sender:
         Failed sends not yet cleaned are cleaned; receipts of finished sends are deleted; any file in
         our OUT/ or IN/ older than ``warn_days`` raises a retention warning (rule 8), once per run.
         """
-        for t in self.journal.list(kind="send", states=[steps.FAILED], account=link.name, limit=None):
+        for t in self.journal.transfers(kind="send", states=[steps.FAILED], account=link.name, limit=None):
             await self._clean(t, link)
         self._sweep_spool(link)
         listing = await self.remote.run(link, list_both)
