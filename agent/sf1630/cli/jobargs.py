@@ -52,7 +52,7 @@ def install_stop(stop: asyncio.Event) -> None:
 class EmptyJournal:
     """Stands in for a journal that does not exist yet, so that a dry run creates nothing."""
 
-    def list(self, *args: Any, **kwargs: Any) -> list:
+    def transfers(self, *args: Any, **kwargs: Any) -> list:
         return []
 
     def get(self, key: str) -> None:
