@@ -138,3 +138,33 @@ def test_keys_list_shows_fingerprints_ages_and_modes(site: Path) -> None:
     fingerprint = asyncssh.read_public_key(str(pub)).get_fingerprint("sha256")
     assert done.stdout.split() == ["KY", "1.", str(site.parent / "keys" / "ky_ed25519"), fingerprint, "0", "days",
                                    "0600"]
+
+
+def test_keys_new_on_a_fresh_site_suggests_only_keys_that_exist(tmp_path: Path, capsys) -> None:
+    site = write_config(tmp_path / "agent")  # names keys/ky_ed25519, which was never made
+    status, out, _ = in_process("keys", "new", "--account", "KY", "--config", str(site))(capsys)
+    assert status == 0
+    assert f'   keys = ["keys/ky_ed25519_{TODAY}"]\n' in out
+    assert "keys/ky_ed25519 left out: no such file" in out and "after the key in use" not in out
+    status, out, _ = in_process("keys", "new", "--account", "KY", "--config", str(site), "--json")(capsys)
+    result = json.loads(out)
+    assert result["toml"] == f'keys = ["keys/ky_ed25519_{TODAY}_2"]'
+    assert result["missing_keys"] == ["keys/ky_ed25519"]
+
+    # With the suggested line in place, the account's keys all exist and list cleanly.
+    write_config(tmp_path / "agent", keys=[f"keys/ky_ed25519_{TODAY}"])
+    assert sf1630("keys", "list", "--config", str(site)).returncode == 0
+
+
+def test_keys_list_exits_1_for_a_missing_key_and_says_what_to_do(site: Path) -> None:
+    write_config(site.parent, keys=["keys/ky_ed25519", "keys/ky_ed25519_gone"])
+    gone = site.parent / "keys" / "ky_ed25519_gone"
+    for json_flag in ([], ["--json"]):
+        done = sf1630("keys", "list", "--config", str(site), *json_flag)
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            f"sf1630: error: account KY lists key files that do not exist: {gone}; make one with "
+            f"`sf1630 keys new --account KY` or correct its keys in {site}"]
+    assert done.stdout and [r["age_days"] is None for r in json.loads(done.stdout)] == [False, True]
+    text = sf1630("keys", "list", "--config", str(site))
+    assert text.stdout.splitlines()[1].split()[-1] == "missing"

@@ -30,6 +30,11 @@ def _round_trip(endpoint: Endpoint, creds: Credentials, src: Path, back: Path, t
 
 
 def test_speedups_on_by_default_and_content_intact(sshd, tmp_path):
+    import asyncssh
+
+    from sf1630.transport.speedups import TESTED_ASYNCSSH
+
+    assert asyncssh.__version__ in TESTED_ASYNCSSH, "the speed-ups are off for an untested asyncssh"
     digest = _file(tmp_path / "src.bin", 5 * 1024 * 1024 + 3)
     applied, cipher, sent = _round_trip(sshd.endpoint, sshd.credentials, tmp_path / "src.bin", tmp_path / "back")
     assert set(applied) == ALL and cipher == "aes128-gcm@openssh.com"
@@ -72,9 +77,41 @@ def test_speedups_are_off_for_an_untested_asyncssh(monkeypatch):
 
     from sf1630.transport import speedups
 
-    monkeypatch.setattr(asyncssh, "__version__", "9.0.0")
-    assert speedups.enabled() is False and speedups.enabled("no_ignore") is False
+    for untested in ("9.0.0", "2.24.0", "2.24.10"):  # 2.24.0 lacks what lean_reads relies on
+        monkeypatch.setattr(asyncssh, "__version__", untested)
+        assert speedups.enabled() is False and speedups.enabled("no_ignore") is False
     monkeypatch.setattr(asyncssh, "__version__", "2.24.1")
     monkeypatch.delenv("SF1630_PLAIN_SSH", raising=False)
     monkeypatch.delenv("SF1630_SSH_STEPS", raising=False)
     assert speedups.enabled() is True
+
+
+def test_an_untested_asyncssh_is_said_once_and_runs_plain(sshd, tmp_path, monkeypatch, caplog):
+    import asyncssh
+
+    from sf1630.transport import speedups
+
+    monkeypatch.setattr(asyncssh, "__version__", "2.24.0")
+    monkeypatch.setattr(speedups, "_untested_said", False)
+    digest = _file(tmp_path / "src.bin", 1024 * 1024)
+    with caplog.at_level(logging.INFO, logger="sf1630.transport.speedups"):
+        for _ in range(2):
+            applied, _, _ = _round_trip(sshd.endpoint, sshd.credentials, tmp_path / "src.bin", tmp_path / "back")
+            assert applied == ()
+    said = [r.getMessage() for r in caplog.records if r.name == "sf1630.transport.speedups"]
+    assert said == ["asyncssh 2.24.0: transfer speed-ups off (tested with 2.24.1 only); transfers run plain asyncssh"]
+    assert hashlib.sha256((tmp_path / "back").read_bytes()).hexdigest() == digest
+
+
+def test_speedups_name_only_what_runs_under_the_negotiated_cipher(make_sshd, keys, tmp_path):
+    """The lean paths take AES-GCM packets only: under ChaCha20 they are not attached nor reported."""
+    server = make_sshd(extra_config="Ciphers chacha20-poly1305@openssh.com\n")
+    endpoint = Endpoint(server.host, server.port, server.write_known_hosts(tmp_path / "kh"))
+    digest = _file(tmp_path / "src.bin", 3 * 1024 * 1024 + 5)
+    applied, cipher, _ = _round_trip(endpoint, Credentials(server.user, (keys["ed25519"],)),
+                                     tmp_path / "src.bin", tmp_path / "back")
+    assert cipher == "chacha20-poly1305@openssh.com"
+    assert set(applied) == ALL - {"lean_writes", "lean_reads"}
+    for name in ("copy0.bin", "copy1.bin", "copy2.bin"):
+        assert hashlib.sha256((server.home / name).read_bytes()).hexdigest() == digest
+    assert hashlib.sha256((tmp_path / "back").read_bytes()).hexdigest() == digest

@@ -54,7 +54,7 @@ def run_new(args: argparse.Namespace) -> int:
           f"1. Register this public key with the platform for user {account.user}:\n\n"
           f"   {result['public_key']}\n\n"
           f"   fingerprint: {result['fingerprint']}\n\n"
-          f"2. Add it to [accounts.{account.name}] in {cfg.path}, after the key in use (keys are tried in order):\n\n"
+          f"2. {_step_two(account.name, cfg.path, result['missing_keys'])}\n\n"
           f"   {result['toml']}\n\n"
           f"3. When the platform has taken the new key (`sf1630 doctor` shows the key each account logs in "
           f"with), remove the old key from the list and ask the platform to remove it.")
@@ -71,11 +71,34 @@ def run_list(args: argparse.Namespace) -> int:
             for i, path in enumerate(_account(cfg, n).keys)]
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+    else:
+        for r in rows:
+            age = "missing" if r["age_days"] is None else f"{r['age_days']:.0f} days{' (old)' if r['old'] else ''}"
+            print(f"{r['account']:<12} {r['order']}. {r['path']}  {r['fingerprint'] or '-'}  {age}  {r['mode'] or ''}")
+    return _missing(rows, cfg.path)
+
+
+def _missing(rows: list[dict[str, Any]], config_file: Path) -> int:
+    """1 with one line on stderr per account whose listed key files do not exist, else 0."""
+    import sys
+
+    missing: dict[str, list[str]] = {}
     for r in rows:
-        age = "missing" if r["age_days"] is None else f"{r['age_days']:.0f} days{' (old)' if r['old'] else ''}"
-        print(f"{r['account']:<12} {r['order']}. {r['path']}  {r['fingerprint'] or '-'}  {age}  {r['mode'] or ''}")
-    return 0
+        if r["age_days"] is None:
+            missing.setdefault(r["account"], []).append(r["path"])
+    for account, paths in missing.items():
+        print(f"sf1630: error: account {account} lists key files that do not exist: {', '.join(paths)}; "
+              f"make one with `sf1630 keys new --account {account}` or correct its keys in {config_file}",
+              file=sys.stderr)
+    return 1 if missing else 0
+
+
+def _step_two(account: str, config_file: Path, missing: list[str]) -> str:
+    where = f"[accounts.{account}] in {config_file}"
+    if not missing:
+        return f"Add it to {where}, after the key in use (keys are tried in order):"
+    return (f"Set the keys of {where} to this line ({', '.join(missing)} left out: "
+            f"no such file):")
 
 
 def new_key(account: Any, config_file: Path, today: date | None = None) -> dict[str, Any]:
@@ -94,9 +117,10 @@ def new_key(account: Any, config_file: Path, today: date | None = None) -> dict[
     _write_new(path, key.private, 0o600)
     public = key.public
     _write_new(path.with_name(path.name + ".pub"), (public + "\n").encode(), 0o644)
+    toml, missing = _keys_line(account, config_file, path)
     return {"account": account.name, "user": account.user, "private_key": str(path),
             "public_key_file": f"{path}.pub", "public_key": public, "fingerprint": key.fingerprint,
-            "encrypted": passphrase is not None, "toml": _keys_line(account, config_file, path)}
+            "encrypted": passphrase is not None, "toml": toml, "missing_keys": missing}
 
 
 def describe(account: Any, path: Path, order: int, max_days: int) -> dict[str, Any]:
@@ -153,8 +177,9 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         os.close(fd)
 
 
-def _keys_line(account: Any, config_file: Path, path: Path) -> str:
-    """``keys = [...]``: the keys as written in the config file, then the new one."""
+def _keys_line(account: Any, config_file: Path, path: Path) -> tuple[str, list[str]]:
+    """``keys = [...]``: the existing keys as written in the config file, then the new one; and the
+    keys left out because no such file exists (a fresh site lists a key not made yet)."""
     import tomllib
 
     written = [str(p) for p in account.keys]
@@ -168,4 +193,6 @@ def _keys_line(account: Any, config_file: Path, path: Path) -> str:
         new = str(path.relative_to(config_file.parent))
     except ValueError:
         new = str(path)
-    return "keys = [" + ", ".join(json.dumps(k) for k in [*written, new]) + "]"
+    kept = [k for k, p in zip(written, account.keys) if p.is_file()]
+    missing = [k for k, p in zip(written, account.keys) if not p.is_file()]
+    return "keys = [" + ", ".join(json.dumps(k) for k in [*kept, new]) + "]", missing

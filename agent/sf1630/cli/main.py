@@ -40,17 +40,36 @@ def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
         description="Transfer agent and platform simulator for Serviceplatformen SF1630.",
     )
     parser.add_argument("--version", action="version", version=f"sf1630 {__version__}")
-    parser.add_argument(
-        "--log-format", choices=["text", "json"],
-        help="log lines as plain text or one JSON object per line (default: [agent] log_format, else text)",
-    )
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default: [agent] log_level, else INFO)")
+    _add_log_options(parser, None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"sf1630.cli.{name}").register(subparsers)
     if with_plugins:
         _add_plugin_commands(subparsers)
+    _log_options_after_commands(parser)
     return parser
+
+
+def _add_log_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default=default,
+        help="log lines as plain text or one JSON object per line (default: [agent] log_format, else text)",
+    )
+    parser.add_argument("--log-level", default=default, type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="the least severe log lines shown (default: [agent] log_level, else INFO)")
+
+
+def _log_options_after_commands(parser: argparse.ArgumentParser) -> None:
+    """Accept --log-format and --log-level after any command name too (``sf1630 send --log-format json``).
+
+    SUPPRESS as default: a command not given them leaves the value given before the command.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if not {"--log-format", "--log-level"} & set(sub._option_string_actions):
+                    _add_log_options(sub, argparse.SUPPRESS)
+                _log_options_after_commands(sub)
 
 
 def _add_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -84,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sf1630 {__version__}")
         return 0
+    from sf1630.log import quiet_dependency_warnings
+
+    quiet_dependency_warnings()  # before anything imports asyncssh, plugins included
     parser = build_parser(with_plugins=_wants_plugins(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -46,6 +46,10 @@ class FastReceiver:
         """A receiver for ``conn``, or None when asyncssh's internals are not the known ones."""
         if not all(hasattr(conn, name) for name in _CONN) or not hasattr(SSHPacket(b""), "_len"):
             return None
+        enc = conn._recv_encryption
+        if (type(enc) is not GCMEncryption or conn._decompressor is not None
+                or not all(hasattr(enc._cipher, name) for name in _CIPHER)):
+            return None  # a cipher or compression this path never takes: it would only stand by
         return cls(conn)
 
     def _cipher(self) -> object | None:

@@ -58,6 +58,9 @@ class BulkWriter:
         if handler is None or chan is None or not (_has(conn, _CONN) and _has(chan, _CHAN)
                                                    and _has(handler, _HANDLER)):
             return None
+        enc = conn._send_encryption
+        if type(enc) is not GCMEncryption or conn._compressor is not None or not _has(enc._cipher, _CIPHER):
+            return None  # a cipher or compression this path never takes: it would only stand by
         return cls(conn, handler, chan)
 
     async def write(self, rf: asyncssh.SFTPClientFile, data: bytes, offset: int) -> int:

@@ -102,6 +102,8 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
     session = Session(endpoint, credentials.user, client, conn, sftp, tuning)
     session.speedups = applied + (("lean_writes",) if bulk else ()) + (("lean_reads",) if fast_reads else ())
+    if fast:  # what runs on this connection; a step that would do nothing here is not attached
+        log.debug("speed-ups in effect: %s", ", ".join(session.speedups) or "none")
     session._bulk = bulk
     return session
 

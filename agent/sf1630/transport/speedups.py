@@ -41,14 +41,23 @@ _EMPTY_STRING = (b"\0\0\0\0",)  # the argument asyncssh passes with its padding 
 _allocator_done = False
 
 
-# asyncssh releases the speed-ups were measured and tested with. They reach into its internals, so a
-# release not listed runs plain asyncssh (slower, never wrong) until it is tested and added here.
-TESTED_ASYNCSSH = ("2.24.",)
+# The exact asyncssh releases the speed-ups were measured and tested with (constraints.txt pins it).
+# They reach into its internals, so any other release, a patch release too (2.24.0 lacks the
+# receive limit lean_reads checks), runs plain asyncssh (slower, never wrong) until tested and added.
+TESTED_ASYNCSSH = ("2.24.1",)
+_untested_said = False
 
 
 def tested_asyncssh() -> bool:
-    """Whether the installed asyncssh is one the speed-ups were tested with."""
-    return asyncssh.__version__.startswith(TESTED_ASYNCSSH)
+    """Whether the installed asyncssh is one the speed-ups were tested with (said once when not)."""
+    global _untested_said
+    if asyncssh.__version__ in TESTED_ASYNCSSH:
+        return True
+    if not _untested_said:
+        _untested_said = True
+        log.info("asyncssh %s: transfer speed-ups off (tested with %s only); transfers run plain asyncssh",
+                 asyncssh.__version__, ", ".join(TESTED_ASYNCSSH))
+    return False
 
 
 def enabled(step: str = "") -> bool:
@@ -73,8 +82,8 @@ def tune(conn: asyncssh.SSHClientConnection) -> tuple[str, ...]:
 
 def _no_ignore(conn: asyncssh.SSHClientConnection) -> bool:
     send = getattr(conn, "send_packet", None)
-    if send is None or not hasattr(conn, "_send_encryption"):
-        return False
+    if send is None or not hasattr(conn, "_send_encryption") or _cbc(conn):
+        return False  # under CBC the empty packets are kept, so the step would do nothing
 
     def send_packet(pkttype: int, *args: bytes, handler=None) -> None:
         if pkttype == MSG_IGNORE and args == _EMPTY_STRING and not _cbc(conn):
