@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sf1630.sandbox import Sandbox
+from sf1630.simulator.sandbox import Sandbox
 
 from .conftest import IKAST, KY
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sf1630 {__version__}")
         return 0
-    from sf1630.log import quiet_dependency_warnings
+    from sf1630.ops.log import quiet_dependency_warnings
 
     quiet_dependency_warnings()  # before anything imports asyncssh, plugins included
     parser = build_parser(with_plugins=_wants_plugins(argv))
