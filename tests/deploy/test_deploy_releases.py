@@ -87,7 +87,7 @@ def test_pruning_a_redeployed_version_keeps_keep_releases_and_says_so(make_host,
         notes.append(next(s["note"] for s in reports["alpha"]["steps"] if s["name"] == "prune"))
 
     assert host.releases() == ["1.0.0-3", "1.0.0-4"] and host.current == "1.0.0-4"
-    assert notes == ["1 releases kept", "2 releases kept", "removed 1.0.0; 2 releases kept",
+    assert notes == ["1 release kept", "2 releases kept", "removed 1.0.0; 2 releases kept",
                      "removed 1.0.0-2; 2 releases kept"]
     assert host.state()["releases"] == ["1.0.0-3", "1.0.0-4"]
 

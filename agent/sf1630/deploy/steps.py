@@ -76,8 +76,9 @@ class Deploy(Change):
         try:  # never into an existing folder: it may be a release kept for rollback
             self.remote.sftp.mkdir(folder, 0o755)
         except OSError as exc:
-            raise DeployError(f"cannot create {folder} on the host ({exc}); nothing was removed. "
-                              "If the folder exists, something besides sf1630 deploy writes there") from None
+            raise DeployError(f"cannot create {folder} on the host ({exc}); nothing was removed. Check that "
+                              f"{self.host.user} may write there and that no other tool makes release "
+                              "folders") from None
         self.created = self.target
         remote = f"{folder}/{BINARY}"
         self.remote.put(self.release.binary, remote, 0o755)
@@ -160,7 +161,8 @@ class Deploy(Change):
             self.state.forget(name)
         self.state.releases = [r for r in self.state.releases if r in order]
         self.created = None  # the release is in place now; a later failure keeps it
-        kept = f"{len(order) - len(removed)} releases kept"
+        n = len(order) - len(removed)
+        kept = f"{n} release{'' if n == 1 else 's'} kept"
         return f"removed {', '.join(removed)}; {kept}" if removed else kept
 
     def cleanup(self) -> None:
