@@ -1,7 +1,9 @@
 """Deploy hosts for the tests: OpenSSH sshd on free loopback ports, each with its own key and folder.
 
 The executable is a stand-in (a shell script) that prints its version and answers `config check`,
-`doctor` and `status --json`, failing on demand, so deploy is tested without the PyInstaller build.
+`doctor` and `status --json`, failing on demand (or `config check` of a config that says "fail config
+check"), so deploy is tested without the PyInstaller build. Its `config check` and `doctor` print a
+library's deprecation warning on stderr after their answer, as the real executable's may.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ STANDIN = """#!/bin/sh
 # Stand-in for the sf1630 executable (deploy tests).
 VERSION="{version}"
 FAIL=" {fail} "
+WARNING="/usr/lib/python3/crypto.py:32: CryptographyDeprecationWarning: a library's warning on stderr"
 cmd="$1"; [ "$cmd" = "config" ] && cmd="config-$2"
 case "$FAIL" in *" $cmd "*) echo "sf1630: error: $cmd fails on purpose" >&2; exit 1;; esac
 case "$1" in
   --version) echo "sf1630 $VERSION" ;;
-  config) echo "config ok: $4" ;;
+  config) if grep -q "fail config check" "$4"; then echo "sf1630: error: $4: broken on purpose" >&2; exit 1; fi
+          echo "config ok: $4"; echo "$WARNING" >&2 ;;
   status) printf '{{"version": "%s", "journal": {{"path": "/var/lib/sf1630/journal.db"}}}}\\n' "$VERSION" ;;
   doctor) {doctor} ;;
   *) echo "sf1630: error: argument COMMAND: invalid choice: '$1'" >&2; exit 2 ;;
@@ -106,7 +110,7 @@ def make_standin(tmp_path):
         path = tmp_path / "bin" / version / "sf1630"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(STANDIN.format(version=version, fail=" ".join(fail),
-                                       doctor="echo doctor: all good" if doctor else NO_DOCTOR))
+                                       doctor='echo doctor: all good; echo "$WARNING" >&2' if doctor else NO_DOCTOR))
         path.chmod(0o755)
         return path
 

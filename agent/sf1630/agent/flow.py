@@ -18,6 +18,7 @@ from typing import Any
 from sf1630.core import steps
 from sf1630.api import Transfer
 from sf1630.receive.receiver import Receiver, RoundReport
+from sf1630.core.remote import Stopped
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
@@ -77,6 +78,8 @@ async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> 
             await sender.sweep(link, warn_days=rt.config.warn_days)
         except Sf1630Error as exc:
             log.warning("sweep of %s failed: %s", link.name, exc)
+        except Stopped:  # the agent stops while a sweep waits to retry; the next start sweeps again
+            return
 
 
 class Slots:
@@ -145,5 +148,8 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -
             except Sf1630Error as exc:
                 log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
                 return RoundReport(spec.link.name, error=str(exc))
+            except Stopped:  # stopped while waiting to retry the account; the next start reads it
+                return RoundReport(spec.link.name, error="stopped before the account could be read; "
+                                                          "it is read on the next run")
 
     return list(await asyncio.gather(*(one(s) for s in rt.receive_specs(selection))))

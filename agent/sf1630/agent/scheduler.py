@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sf1630.core import cron
 from sf1630.errors import Sf1630Error
 from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
+from sf1630.core.remote import Stopped
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
@@ -54,10 +55,17 @@ class Scheduler:
                 loops.append(self._receive_loop(receiver))
             log.info("running %d send job(s) and %d receiving account(s)", len(specs),
                      len(self.rt.receive_specs(self.selection)))
-            await asyncio.gather(*loops)
+            await asyncio.gather(*(self._until_stopped(loop) for loop in loops))
         finally:
             await sender.close()
         log.info("stopped")
+
+    async def _until_stopped(self, loop: Awaitable[None]) -> None:
+        """Run one loop; a stop that reaches it while a step waits to retry ends it quietly (issue #25)."""
+        try:
+            await loop
+        except Stopped:
+            log.info("a loop stopped while waiting to retry; its work resumes on the next start")
 
     async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
         expr = spec.schedule or spec.source.schedule

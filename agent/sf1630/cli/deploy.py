@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Install or upgrade the sf1630 executable, its config, municipality files and plugins "
                     "on every host of an inventory; roll back one release; show what each host runs.")
     parser.add_argument("action", nargs="?", choices=["rollback", "status"],
-                        help="rollback: go back one release; status: each host's version and last deploy "
+                        help="rollback: go back one release; status: each host's running release and last deploy "
                              "(default: deploy)")
     parser.add_argument("--inventory", "-i", type=Path, default=Path("deploy.toml"), metavar="FILE",
                         help="the inventory (default: deploy.toml)")

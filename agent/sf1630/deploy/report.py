@@ -84,14 +84,14 @@ def render_table(reports: list[HostReport]) -> str:
 
 def render_status(reports: list[HostReport]) -> str:
     """The table of `sf1630 deploy status`."""
-    header = ("HOST", "VERSION", "SERVICE", "RELEASES", "LAST DEPLOY", "RESULT")
+    header = ("HOST", "RELEASE", "SERVICE", "RELEASES", "LAST DEPLOY", "RESULT")
     rows = []
     for r in reports:
         d = r.details
         last = d.get("last") or {}
         when = last.get("time", "-")
         what = f"{last.get('action', '')} {last.get('from') or '-'} -> {last.get('to') or '-'}" if last else ""
-        rows.append((r.host, d.get("version") or r.after or "-", d.get("service", "-"),
+        rows.append((r.host, r.after or "-", d.get("service", "-"),  # the folder that runs, not its --version
                      ",".join(d.get("releases", [])) or "-", f"{when} {what}".strip(),
                      last.get("result", "-") if r.result == OK else r.result))
     lines = _columns([header, *rows])

@@ -74,7 +74,7 @@ def dry_run(hosts: list[Host], release: Release, parallel: int) -> list[HostRepo
 
 
 def status(hosts: list[Host], parallel: int) -> list[HostReport]:
-    """Each host's running version, service state, releases and last deploy."""
+    """Each host's running release and version, service state, releases and last deploy."""
     return run_hosts(hosts, "status", _status, parallel)
 
 
@@ -82,6 +82,7 @@ def _plan(host: Host, remote: Remote, steps: StepLog, release: Release) -> None:
     plan = Deploy(host, remote, steps, release)
     report = steps.report
     plan.before = report.before = plan.read_current()
+    plan.state = DeployState.parse(remote.read_text(Layout(host.dir).state))  # names it must not reuse
     steps.step("platform", plan.platform)
     name = plan.release_name()
     report.after, report.result = name, DRY_RUN
@@ -113,12 +114,14 @@ def _status(host: Host, remote: Remote, steps: StepLog) -> None:
         state = DeployState.parse(remote.read_text(lay.state))
         listing = remote.listdir(lay.releases)
         report.details.update(
-            version=version.stdout.strip().removeprefix("sf1630 ") if version.ok else None,
+            release=report.after, version=version.stdout.strip().removeprefix("sf1630 ") if version.ok else None,
             service=_service_state(host, remote), last=state.last,
             releases=[r for r in state.releases if r in listing] + [r for r in listing if r not in state.releases])
         system, free = parse_platform(remote.run(platform_script(host.dir)).stdout)
         report.details.update(platform=system, free_bytes=free)
-        return f"running {report.details['version'] or 'nothing'}"
+        if not report.after:
+            return "running nothing"
+        return f"running release {report.after} (sf1630 {report.details['version'] or 'does not answer --version'})"
 
     steps.step("status", look)
     report.result = OK

@@ -148,9 +148,26 @@ class DeployState:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.history.append({"time": stamp, "by": f"{getpass.getuser()}@{socket.gethostname()}", **entry})
 
+    def names(self) -> set[str]:
+        """Every release name this file knows: kept, retired, or the target of a recorded change."""
+        targets = {h.get("to") for h in self.history} | {h.get("from") for h in self.history}
+        return {*self.releases, *self.retired, *(t for t in targets if isinstance(t, str))}
+
     @property
     def last(self) -> dict[str, Any] | None:
         return self.history[-1] if self.history else None
+
+
+def next_release_name(version: str, taken: set[str]) -> str:
+    """``version``, or ``<version>-N`` past every ``<version>``/``<version>-N`` in ``taken``.
+
+    ``taken`` holds the folders on the host and the names deploy.json knows: a kept release is never
+    overwritten, and a name in the history never comes back for another build (issue #25).
+    """
+    suffix = re.compile(re.escape(version) + r"-(\d+)")
+    used = [1] if version in taken else []
+    used += [int(m[1]) for name in taken if (m := suffix.fullmatch(name))]
+    return f"{version}-{max(used) + 1}" if used else version
 
 
 def release_of_link(target: str) -> str | None:

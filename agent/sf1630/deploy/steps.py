@@ -14,7 +14,7 @@ from sf1630.deploy.change import EXPECTED_PLATFORM, Change, DeployError, parse_p
 from sf1630.deploy.inventory import Host
 from sf1630.deploy.remote import Remote, q
 from sf1630.deploy.report import OK, StepLog
-from sf1630.deploy.state import BINARY, CONFIG, SHARED, Release
+from sf1630.deploy.state import BINARY, CONFIG, SHARED, Release, next_release_name
 
 SKIPPED_FILES = ("__pycache__",)
 
@@ -64,19 +64,21 @@ class Deploy(Change):
         return [*([f.config] if f.config else []), *f.municipalities, *plugins, *f.secrets]
 
     def release_name(self) -> str:
-        """The version; a redeploy of the running version gets ``-2``, ``-3``... and never overwrites it."""
-        name, n = self.release.version, 1
-        while name == self.before:
-            n += 1
-            name = f"{self.release.version}-{n}"
-        return name
+        """A name no folder on the host has and deploy.json never used: ``<version>``, else ``<version>-N``."""
+        taken = set(self.remote.listdir(self.layout.releases)) | self.state.names()
+        if self.before:
+            taken.add(self.before)
+        return next_release_name(self.release.version, taken)
 
     def upload_binary(self) -> str:
         self.target = self.release_name()
         folder = self.layout.release(self.target)
-        if self.remote.exists(folder):  # left by an interrupted deploy, or an old release redeployed
-            self.remote.run(f"rm -rf -- {q(folder)}")
-        self.remote.sftp.mkdir(folder, 0o755)
+        try:  # never into an existing folder: it may be a release kept for rollback
+            self.remote.sftp.mkdir(folder, 0o755)
+        except OSError as exc:
+            raise DeployError(f"cannot create {folder} on the host ({exc}); nothing was removed. Check that "
+                              f"{self.host.user} may write there and that no other tool makes release "
+                              "folders") from None
         self.created = self.target
         remote = f"{folder}/{BINARY}"
         self.remote.put(self.release.binary, remote, 0o755)
@@ -121,29 +123,29 @@ class Deploy(Change):
                             for name, target in SHARED.items())
         return f"mkdir -p {make} && chmod 700 {' '.join(map(q, shared))} && {links}"
 
-    def run_new(self, args: str) -> tuple[int, str]:
-        """Run the new release's binary in its folder; (exit code, output)."""
+    def run_new(self, args: str) -> tuple[int, str, str]:
+        """Run the new release's binary in its folder; (exit code, stdout, stdout and stderr)."""
         folder = self.layout.release(self.target or "")
         res = self.remote.run(f"cd {q(folder)} && ./{BINARY} {args}", check=False)
-        return res.exit_code, (res.stdout + res.stderr).strip()
+        return res.exit_code, res.stdout.strip(), (res.stdout + res.stderr).strip()
 
     def config_check(self) -> str:
         if not self.host.files.config:
             return "skipped: no config in the inventory"
-        code, out = self.run_new(f"config check --config {CONFIG}")
+        code, out, both = self.run_new(f"config check --config {CONFIG}")
         if code != 0:
-            raise DeployError(f"the new release's `config check` failed (exit {code}): {_tail(out)}")
-        return _tail(out) or "config ok"
+            raise DeployError(f"the new release's `config check` failed (exit {code}): {_tail(both)}")
+        return _tail(out) or "config ok"  # its answer, not a library's warning on stderr
 
     def doctor(self) -> str:
         if self.host.doctor == "off":
             return 'skipped: doctor = "off"'
         args = f"doctor --config {CONFIG}" if self.host.files.config else "doctor"
-        code, out = self.run_new(args + (" --offline" if self.host.doctor == "offline" else ""))
-        if code != 0 and "invalid choice: 'doctor'" in out:
+        code, out, both = self.run_new(args + (" --offline" if self.host.doctor == "offline" else ""))
+        if code != 0 and "invalid choice: 'doctor'" in both:
             return "skipped: this release has no doctor command"
         if code != 0:
-            raise DeployError(f"the new release's `doctor` found problems (exit {code}): {_errors(out)}")
+            raise DeployError(f"the new release's `doctor` found problems (exit {code}): {_errors(both)}")
         return _tail(out) or "doctor ok"
 
     def prune(self) -> str:
@@ -151,19 +153,17 @@ class Deploy(Change):
         self.state.deployed(self.target or "")
         order = self.state.prune_order(self.remote.listdir(self.layout.releases))
         keep = {self.target, self.before}
-        removed: list[str] = []
-        for name in order:
-            if len(order) - len(removed) <= self.host.keep_releases:
-                break
-            if name not in keep:
-                removed.append(name)
+        spare = max(0, len(order) - self.host.keep_releases)
+        removed = [name for name in order if name not in keep][:spare]
         if removed:
             self.remote.run("rm -rf -- " + " ".join(q(self.layout.release(n)) for n in removed))
         for name in removed:
             self.state.forget(name)
         self.state.releases = [r for r in self.state.releases if r in order]
         self.created = None  # the release is in place now; a later failure keeps it
-        return f"removed {', '.join(removed)}" if removed else f"{len(order)} releases kept"
+        n = len(order) - len(removed)
+        kept = f"{n} release{'' if n == 1 else 's'} kept"
+        return f"removed {', '.join(removed)}; {kept}" if removed else kept
 
     def cleanup(self) -> None:
         if self.created and self.created != self.before:

@@ -119,6 +119,9 @@ class Sender:
             step = await self._resume_step(t, link)
             log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
             return await self._guarded(t, spec, step, link)
+        except Stopped:  # stopped while retrying the look at the server
+            log.info("%s: stopped before resuming; it resumes on the next start", t.file_name)
+            return t
         except Sf1630Error as exc:  # the look at the server failed
             log.error("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
             return t
