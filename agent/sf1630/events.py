@@ -50,6 +50,16 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class LoadFinished:
+    """Every sink has loaded a delivered file. ``rows`` counts the file's rows once, however many sinks
+    took them (0 when every sink had it from before)."""
+
+    delivery: Delivery
+    transfer: Transfer
+    rows: int
+
+
+@dataclass(frozen=True)
 class SchemaChanged:
     """A sink changed a table because a source's header changed (issue #14)."""
 
@@ -101,7 +111,7 @@ class Progress:
     nbytes: int
 
 
-Event = (Delivered | Failed | Received | Loaded | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Missing
+Event = (Delivered | Failed | Received | Loaded | LoadFinished | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Missing
          | Progress)
 Emit = Callable[[Event], None]
 

@@ -74,7 +74,8 @@ def build_options(options_cls: type, table: dict, origin: str, *, base: Path | N
     """Build an ``Options`` instance from a TOML table, or raise ConfigError naming every problem.
 
     ``origin`` says where the table is (e.g. "municipalities/a.toml:12 [send.options]"); relative
-    paths are resolved against ``base`` (normally the config file's folder) when given.
+    paths are resolved against ``base`` (normally the config file's folder) when given. An Options
+    class with paths inside other values (a ``sqlite:///`` URL) resolves them in ``resolve_against(base)``.
     """
     problems = check_options(options_cls, table)
     if problems:
@@ -82,9 +83,12 @@ def build_options(options_cls: type, table: dict, origin: str, *, base: Path | N
     hints = typing.get_type_hints(options_cls)
     values = {key: _coerce(value, hints.get(key, Any), base) for key, value in table.items()}
     try:
-        return options_cls(**values)
+        built = options_cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+    if base is not None and callable(getattr(built, "resolve_against", None)):
+        built.resolve_against(base)
+    return built
 
 
 class _Mismatch(Exception):

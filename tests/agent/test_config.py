@@ -203,7 +203,8 @@ def test_no_municipality_files_is_a_problem(make_config) -> None:
     assert where(problems) == {("agent.toml", 1, "agent.municipalities")}
 
 
-def test_the_shipped_examples_are_valid() -> None:
+def test_the_shipped_examples_are_valid(monkeypatch) -> None:
+    monkeypatch.setenv("SF1630_KY_DATABASE_URL", "postgresql://ky_reader@db.example/ky")  # as the service sets it
     for kind in ("source-vendor", "lis-vendor"):
         path = REPO / "conf" / kind / "agent.toml"
         cfg = load_config(path)
@@ -212,6 +213,18 @@ def test_the_shipped_examples_are_valid() -> None:
             from sf1630.config import make_host_for
 
             assert check_config(path, make_host_for(path)) == []
+
+
+def test_an_unset_url_env_variable_is_a_config_problem_naming_it(monkeypatch) -> None:
+    if not _builtins_load():
+        pytest.skip("the built-in plugins do not load here")
+    from sf1630.config import make_host_for
+
+    monkeypatch.delenv("SF1630_KY_DATABASE_URL", raising=False)
+    path = REPO / "conf" / "source-vendor" / "agent.toml"
+    [problem] = check_config(path, make_host_for(path))
+    assert problem.file.name == "aarhus.toml" and problem.key == "send[0].options"
+    assert "SF1630_KY_DATABASE_URL named by url_env is not set or is empty" in problem.message
 
 
 def test_config_check_command(make_config, run_cli) -> None:

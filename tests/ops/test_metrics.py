@@ -17,7 +17,7 @@ import pytest
 import tomli_w
 
 from sf1630.api import Delivery, LoadResult
-from sf1630.events import Delivered, Failed, Loaded, Received
+from sf1630.events import Delivered, Failed, Loaded, LoadFinished, Received
 from sf1630.journal import open_journal
 from sf1630.ops.metrics import Metrics, parse_listen, start_metrics
 from sf1630.testing.sshd import free_port
@@ -76,7 +76,9 @@ def test_events_and_journal_render_as_valid_exposition_text(tmp_path: Path) -> N
     delivery = Delivery("u-9", "KY_LIS_9.csv", "KY_SFTPSIMPEL", "HERNING_LIS01_SIMPEL", 99, "KY", "herning")
     metrics(Received(delivery=delivery, transfer=done))
     metrics(Loaded(delivery=delivery, sink="sqlite", result=LoadResult(7, "ky")))
-    metrics(Loaded(delivery=delivery, sink="sqlite", result=LoadResult(0, "ky", duplicate=True)))
+    metrics(Loaded(delivery=delivery, sink="postgres", result=LoadResult(7, "ky")))
+    metrics(LoadFinished(delivery=delivery, transfer=done, rows=7))  # the file's rows, once
+    metrics(LoadFinished(delivery=delivery, transfer=done, rows=0))  # loaded before by every sink
 
     s = parse(metrics.render())
 
@@ -84,7 +86,7 @@ def test_events_and_journal_render_as_valid_exposition_text(tmp_path: Path) -> N
     assert value(s, "sf1630_transfers", kind="send", state="failed") == 1
     assert value(s, "sf1630_bytes_total", kind="send", municipality="herning", source="ky") == 1234
     assert value(s, "sf1630_bytes_total", kind="receive") == 99
-    assert value(s, "sf1630_rows_total", kind="receive") == 7  # the duplicate load adds nothing
+    assert value(s, "sf1630_rows_total", kind="receive") == 7  # not 14 for two sinks; a duplicate adds nothing
     assert value(s, "sf1630_errors_total", code="400") == 1 and value(s, "sf1630_errors_total", code="401") == 1
     assert value(s, "sf1630_events_total", event="loaded") == 2
     # Seeded from the journal at attach, then raised by the event: one gauge per (kind, municipality, source).

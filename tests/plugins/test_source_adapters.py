@@ -167,3 +167,35 @@ def test_directory_adapter_keeps_both_when_a_sent_name_repeats(tmp_path, now):
     extract(ky.SOURCE, job)
     ky.SOURCE.delivered(job)
     assert len(list((tmp_path / "sent").iterdir())) == 2 and not (tmp_path / "ky.csv").exists()
+
+
+def test_a_relative_sqlite_url_is_relative_to_the_municipality_file(tmp_path, monkeypatch):
+    from sf1630.options import build_options
+
+    conf = tmp_path / "conf" / "municipalities"
+    (conf / "db").mkdir(parents=True)
+    make_sqlite_db(conf / "db" / "ky.db", rows=2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a service starts in another folder than the config's
+    options = build_options(ky.Options, {"adapter": "sql", "url": "sqlite:///db/ky.db", "query": KY_QUERY},
+                            "aarhus.toml", base=conf)
+    assert extract(ky.SOURCE, make_job(ky.SOURCE, options))[1].rows == 2
+    monkeypatch.setenv("KY_DB", "sqlite:///db/ky.db")  # from the environment: the same rule
+    options = build_options(ky.Options, {"adapter": "sql", "url_env": "KY_DB", "query": KY_QUERY},
+                            "aarhus.toml", base=conf)
+    assert extract(ky.SOURCE, make_job(ky.SOURCE, options))[1].rows == 2
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_an_unset_url_env_variable_is_named_never_a_default(value, monkeypatch):
+    if value is None:
+        monkeypatch.delenv("KY_DB_NOT_SET", raising=False)
+    else:
+        monkeypatch.setenv("KY_DB_NOT_SET", value)
+    options = ky.Options(adapter="sql", url_env="KY_DB_NOT_SET", query=KY_QUERY)
+    assert options.unresolved() == ["the environment variable KY_DB_NOT_SET named by url_env is not set or is empty; "
+                                    "set it to the database URL in the agent's environment (e.g. the service's "
+                                    "EnvironmentFile)"]
+    with pytest.raises(ExtractError, match="KY_DB_NOT_SET named by url_env is not set"):
+        extract(ky.SOURCE, make_job(ky.SOURCE, options))

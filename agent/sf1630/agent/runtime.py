@@ -108,7 +108,8 @@ class Runtime:
         if not sinks:
             raise ConfigError("no sinks configured: add a [[receive.sinks]] table")
         return ReceiveSpec(municipality=mc.municipality, link=self.links[receive.account], sinks=tuple(sinks),
-                           expected_senders=tuple(receive.expected_senders))
+                           expected_senders=tuple(receive.expected_senders),
+                           accept_authorities=tuple(receive.accept_authorities))
 
     def _problem(self, text: str) -> None:
         if text not in self.problems:

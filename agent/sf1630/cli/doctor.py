@@ -14,7 +14,8 @@ def register(subparsers: Any) -> None:
         "doctor", help="check the installation and print what to fix",
         description="Check the config and plugin options, the alert channels, each account's keys "
                     "(owner-only, readable, age), known_hosts, that each account can log in and list IN/ "
-                    "and OUT/, the journal, and that the agent's files are owner-only and kept no longer than "
+                    "and OUT/, that each sink can be reached and written (a write rolled back) and each source "
+                    "adapter read, the journal, and that the agent's files are owner-only and kept no longer than "
                     "keep_days. Changes nothing. Exit 0 when there is no error (warnings allowed), 1 otherwise.")
     parser.add_argument("--config", metavar="FILE", help="agent config (default: $SF1630_CONFIG or ./agent.toml)")
     parser.add_argument("--env", metavar="NAME", help="environment to check, e.g. test or production")

@@ -2,7 +2,9 @@
 
 Without a plugin host the check covers the files themselves. With one it also checks that each
 ``[[send]]`` source, ``[[receive.sinks]]`` type and ``[[receive.expect]]`` source is registered,
-and each ``options`` table against that plugin's ``Options`` (STYLE.md, "Configuration").
+and each ``options`` table against that plugin's ``Options`` (STYLE.md, "Configuration"),
+including settings that resolve to nothing in this environment (``Options.unresolved()``: an
+unset ``dsn_env`` or ``url_env`` variable).
 """
 
 from __future__ import annotations
@@ -81,9 +83,13 @@ def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: Municipa
         from sf1630.options import build_options
 
         try:  # values that pass the type check may still be refused by the Options class itself
-            build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=m.path.parent)
+            built = build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=m.path.parent)
         except ConfigError as exc:
             report(where, None, str(exc))
+            return
+        unresolved = getattr(built, "unresolved", None)  # e.g. an unset variable: never a default database
+        for message in (unresolved() if callable(unresolved) else ()):
+            report(where, None, f"{message} (options of {plugin.name!r})")
 
 
 def _unknown(kind: str, name: str, registered: dict[str, Any], host: Any) -> str:

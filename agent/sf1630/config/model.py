@@ -128,6 +128,7 @@ class ReceiveConfig:
     sinks: list[SinkConfig]
     expected_senders: list[str]
     expect: list[ExpectConfig] = field(default_factory=list)
+    accept_authorities: list[str] = field(default_factory=list)  # authority ids of others' files loaded here
     line: int = 0
 
 

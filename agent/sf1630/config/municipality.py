@@ -29,7 +29,7 @@ MUNICIPALITY_KEYS = ("key", "name", "cvr", "authority_id")
 SEND_KEYS = ("source", "account", "routing", "recipients", "recipient_code", "schedule", "file_type",
              "route", "options")
 ROUTE_KEYS = ("sender_it_system", "recipient_it_system", "recipient_authority", "inf_ref")
-RECEIVE_KEYS = ("account", "expected_senders", "sinks", "expect")
+RECEIVE_KEYS = ("account", "expected_senders", "accept_authorities", "sinks", "expect")
 
 
 def read_municipality(f: TomlFile, accounts: set[str]) -> MunicipalityConfig | None:
@@ -181,6 +181,11 @@ def _receive(f: TomlFile, table: dict[str, Any], accounts: set[str]) -> ReceiveC
     f.unknown(table, where, RECEIVE_KEYS)
     account = _account(f, table, where, accounts)
     senders = f.strings(table, where, "expected_senders")
+    accepted = f.strings(table, where, "accept_authorities")
+    for value in accepted:
+        if not NAME_PART.fullmatch(value):
+            f.report(where, "accept_authorities", f"{value!r} is not an authority id as data file names carry it "
+                     "(letters, digits and '-')")
     sink_tables = f.tables(table, where, "sinks")
     if not sink_tables and "sinks" not in table:
         f.report(where, None, 'add at least one [[receive.sinks]] with type = "sqlite", "postgres" or "directory"')
@@ -189,7 +194,7 @@ def _receive(f: TomlFile, table: dict[str, Any], accounts: set[str]) -> ReceiveC
     if account is None:
         return None
     return ReceiveConfig(account=account, sinks=[s for s in sinks if s], expected_senders=senders,
-                         expect=[e for e in expect if e], line=f.map.line(where))
+                         expect=[e for e in expect if e], accept_authorities=accepted, line=f.map.line(where))
 
 
 def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None:

@@ -73,3 +73,4 @@ class ReceiveSpec:
     link: Link
     sinks: tuple[SinkSpec, ...]
     expected_senders: tuple[str, ...] = field(default=())
+    accept_authorities: tuple[str, ...] = field(default=())  # other authority ids loaded as this municipality's

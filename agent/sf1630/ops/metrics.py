@@ -20,8 +20,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sf1630.events import (Delivered, Event, Failed, Loaded, Missing, Progress, ReceiptOverdue, Received,
-                           RetentionWarning, SchemaChanged, Stray)
+from sf1630.events import (Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, ReceiptOverdue,
+                           Received, RetentionWarning, SchemaChanged, Stray)
 
 log = logging.getLogger("sf1630.metrics")
 
@@ -110,10 +110,10 @@ class Metrics:
                     self._observe_wait(t)
             case Received(delivery=d):
                 self._inc("sf1630_bytes_total", _where("receive", d.municipality, d.source), d.size)
-            case Loaded(delivery=d, result=result):
-                if not result.duplicate:
-                    self._inc("sf1630_rows_total", _where("receive", d.municipality, d.source), result.rows)
+            case Loaded(delivery=d):
                 self._success("receive", d.municipality, d.source, self.clock())
+            case LoadFinished(delivery=d, rows=rows):  # once per file, not once per sink
+                self._inc("sf1630_rows_total", _where("receive", d.municipality, d.source), rows)
             case Missing(expectation=e, cleared=cleared):
                 key = (("municipality", e.municipality), ("source", e.source))
                 self._missing[key] = max(0, self._missing.get(key, 0) + (-1 if cleared else 1))

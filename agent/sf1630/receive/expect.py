@@ -71,7 +71,9 @@ def expectations(cfg: Any, host: Any = None, municipalities: Iterable[str] = ())
 def arrivals(journal: Any, e: Expected, after: float) -> list[Any]:
     """Receives of ``e``'s source for its municipality first seen after ``after``, oldest first."""
     seen = journal.transfers(kind="receive", municipality=e.municipality, since=after, limit=None)
-    return sorted((t for t in seen if e.takes(t.source) and t.created_at > after), key=lambda t: (t.created_at, t.id))
+    # A file that names another municipality's authority is not this municipality's extract.
+    ours = (t for t in seen if e.takes(t.source) and t.created_at > after and not (t.details or {}).get("foreign_authority"))
+    return sorted(ours, key=lambda t: (t.created_at, t.id))
 
 
 def overdue(journal: Any, e: Expected, now: float) -> Overdue | None:

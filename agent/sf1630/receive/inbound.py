@@ -5,17 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sf1630.api import Delivery, Transfer
+from sf1630.api import Delivery, Municipality, Transfer
+from sf1630.errors import Sf1630Error
 from sf1630.core.specs import ReceiveSpec
+
+
+class AuthorityMismatch(Sf1630Error):
+    """A data file's name names another authority than the receiving municipality's: not loaded."""
+
+
+class SinksDisagree(Sf1630Error):
+    """The sinks of one delivery loaded different numbers of rows."""
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """A parsed metadata file and the source code its data file's name shows (when it follows the pattern)."""
+    """A parsed metadata file and what its data file's name shows (when it follows the pattern)."""
 
     metadata: object  # sf1630.documents.metadata.Metadata
     metadata_name: str
     source: str | None
+    period: str | None = None
+    authority: str | None = None
 
     @classmethod
     def parse(cls, raw: bytes, *, origin: str, metadata_name: str) -> Incoming:
@@ -26,7 +37,9 @@ class Incoming:
         md = parse_metadata(raw, origin)
         check_name(md.descriptor.file_name, origin)  # it becomes a local path
         parsed = parse_data_name(md.descriptor.file_name)  # a convenience, never a gate (rule 7)
-        return cls(md, metadata_name, parsed.sender.lower() if parsed else None)
+        if parsed is None:
+            return cls(md, metadata_name, None)
+        return cls(md, metadata_name, parsed.sender.lower(), parsed.period, parsed.authority_id)
 
 
 def for_us(metadata, user: str, expected_senders: tuple[str, ...] | list[str]) -> str | None:
@@ -53,3 +66,45 @@ def delivery_of(t: Transfer, metadata_path: Path, spec: ReceiveSpec) -> Delivery
     return Delivery(file_transfer_uuid=t.file_transfer_uuid or md.file_transfer_uuid, file_name=t.file_name,
                     sender=md.descriptor.sender, recipient=spec.link.user, size=int(t.size or 0),
                     source=(t.source or "").upper() or None, municipality=spec.municipality.key, metadata=md)
+
+
+def authority_problem(file_name: str, municipality: Municipality, accepted: tuple[str, ...] = ()) -> str | None:
+    """Why a file whose name names another authority is not loaded here, or None when it may be.
+
+    A name outside the pattern carries no authority and loads as any other (PROTOCOL.md rule 7).
+    """
+    from sf1630.documents.names import parse_data_name
+
+    parsed = parse_data_name(file_name)
+    if parsed is None or parsed.authority_id in (municipality.cvr, municipality.authority_id, *accepted):
+        return None
+    return (f"{file_name} names authority {parsed.authority_id}, but this account receives for "
+            f"{municipality.name} (cvr {municipality.cvr}, authority_id {municipality.authority_id}); not loaded. "
+            f"If the file belongs here, add \"{parsed.authority_id}\" to accept_authorities in [receive] of the "
+            f"municipality file of {municipality.key!r} (the next round loads it); otherwise tell the sender "
+            "that it went to the wrong municipality")
+
+
+def file_rows(counts: dict[str, int]) -> int | None:
+    """The file's rows from each sink's own count; SinksDisagree when they differ.
+
+    None when no sink counted it (every sink had loaded it before and the count was not kept).
+    """
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{label} {rows}" for label, rows in sorted(counts.items()))
+        raise SinksDisagree(f"the sinks loaded different numbers of rows ({listed}); the file stays in "
+                            "quarantine. Find out which sink is wrong, remove the delivery from it (its rows "
+                            "and its deliveries entry): the next round loads it there again")
+    return next(iter(counts.values()), None)
+
+
+def unresolved_settings(spec: ReceiveSpec) -> str | None:
+    """Why no sink of ``spec`` may load now: a setting of one that resolves to nothing (an unset variable).
+
+    Checked before the first sink loads, so a delivery is loaded everywhere or nowhere.
+    """
+    problems = []
+    for sink in spec.sinks:
+        check = getattr(sink.options, "unresolved", None)
+        problems += [f"sink {sink.label or sink.sink.name}: {p}" for p in (check() if callable(check) else ())]
+    return "; ".join(problems) + "; nothing was loaded" if problems else None

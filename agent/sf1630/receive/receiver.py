@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.core import steps
-from sf1630.api import Delivery, Transfer
+from sf1630.receive import inbound
+from sf1630.api import Delivery, LoadError, Transfer
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
-from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, SchemaChanged, Stray
+from sf1630.events import (Emit, Failed, Loaded, LoadFinished, Received, RetentionWarning, SchemaChanged,
+                           Stray)
 from sf1630.receive.inbound import Incoming, delivery_of, for_us
 from sf1630.transport.privacy import error_text
 from sf1630.core.remote import Remote, Stopped
@@ -100,11 +102,14 @@ class Receiver:
             report.skipped.append(name)
             return
         md = incoming.metadata
+        details = {"metadata_name": name, "sender": md.descriptor.sender}
+        if inbound.authority_problem(md.descriptor.file_name, spec.municipality, spec.accept_authorities):
+            details["foreign_authority"] = incoming.authority  # meets no expectation of ours (expect.py)
         t, created = await asyncio.to_thread(
             self.journal.claim, "receive", steps.receive_key(link.name, md.file_transfer_uuid),
             municipality=spec.municipality.key, source=incoming.source, account=link.name,
             file_name=md.descriptor.file_name, file_transfer_uuid=md.file_transfer_uuid,
-            size=md.descriptor.size_in_bytes, details={"metadata_name": name, "sender": md.descriptor.sender})
+            size=md.descriptor.size_in_bytes, period=incoming.period, details=details)
         if created:
             steps.crash_point(steps.SEEN)
         elif (t.details or {}).get("metadata_name") != name:
@@ -182,24 +187,35 @@ class Receiver:
     async def _load(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
         delivery = self._delivery(spec, t)
         path = self._local(t)
-        rows, changes = 0, []
+        refused = inbound.authority_problem(t.file_name, spec.municipality, spec.accept_authorities)
+        if refused:
+            return await self._quarantine(t, error_text(inbound.AuthorityMismatch(refused)))
+        unresolved = inbound.unresolved_settings(spec)
+        if unresolved:
+            return await self._quarantine(t, error_text(LoadError(unresolved)))
+        counts = dict((t.details or {}).get("sink_rows") or {})  # kept from an earlier, partial attempt
+        changes, fresh = [], False
         try:
             for sink in spec.sinks:
                 label = sink.label or sink.sink.name
                 result = await self._load_one(sink, delivery, path)
-                rows += result.rows
+                if not result.duplicate:
+                    counts[label], fresh = result.rows, True
                 self.emit(Loaded(delivery=delivery, sink=label, result=result))
                 if getattr(result, "changes", ()):
                     changes += [f"{label}: {c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in result.changes]
                     self.emit(SchemaChanged(delivery=delivery, sink=label, changes=tuple(result.changes)))
+            rows = inbound.file_rows(counts)  # the file's rows, however many sinks took them
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
-            return await self._quarantine(t, error_text(exc))  # no row data in logs (issue #14)
+            return await self._quarantine(t, error_text(exc), sink_rows=counts)  # no row data in logs (issue #14)
         steps.crash_point("sinks_loaded")
-        extra = {"details": {**t.details, "schema_changes": changes}} if changes else {}
-        t = await self._move(t, steps.LOADED, rows=rows, **extra)
+        details = {k: v for k, v in (t.details or {}).items() if k != "foreign_authority"}
+        details.update(sink_rows=counts, **({"schema_changes": changes} if changes else {}))
+        t = await self._move(t, steps.LOADED, rows=rows, error=None, details=details)
         await asyncio.to_thread(self.spool.discard_tree, path.parent)  # unlink waits for the disk
-        log.info("loaded %s (%d rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
+        log.info("loaded %s (%s rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
+        self.emit(LoadFinished(delivery=delivery, transfer=t, rows=(rows or 0) if fresh else 0))
         return t
 
     async def _load_one(self, spec: SinkSpec, delivery: Delivery, path: Path):
@@ -209,7 +225,7 @@ class Receiver:
         async with lock:
             return await asyncio.to_thread(spec.sink.load, delivery, path, spec.options)
 
-    async def _quarantine(self, t: Transfer, reason: str) -> Transfer:
+    async def _quarantine(self, t: Transfer, reason: str, **details: Any) -> Transfer:
         first = t.state != steps.QUARANTINED
         src = self._local(t)
         if first:
@@ -219,7 +235,7 @@ class Receiver:
         attempts = int((t.details or {}).get("load_attempts", 0)) + 1
         t = await self._move(t, steps.QUARANTINED, error=reason, attempts=attempts,
                              next_attempt_at=self.clock() + steps.quarantine_delay(attempts),
-                             details={**(t.details or {}), "load_attempts": attempts})
+                             details={**(t.details or {}), **details, "load_attempts": attempts})
         log.error("load of %s failed (attempt %d), kept in quarantine: %s", t.file_name, attempts, reason,
                   extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         if first:

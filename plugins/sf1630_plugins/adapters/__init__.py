@@ -4,8 +4,9 @@
 - ``sql``: a query against the source system's database (SQLite or PostgreSQL);
 - ``directory``: the newest file the source system's own export wrote, sent as it is.
 
-Every adapter has the same two functions, ``extract(job, source, options, out)`` and
-``delivered(job, source, options)``, and writes the same format: UTF-8 CSV, ``;`` between fields,
+Every adapter has the same three functions, ``extract(job, source, options, out)``,
+``delivered(job, source, options)`` and ``check(job, source, options)`` (``sf1630 doctor``: reach
+what ``extract`` reads, read only), and writes the same format: UTF-8 CSV, ``;`` between fields,
 a header line, ``\\n`` line ends, fields quoted only when they hold ``;``, ``"`` or a line break.
 This module holds that writer and the header check the adapters share.
 """
@@ -30,6 +31,9 @@ class Adapter(Protocol):
 
     def delivered(self, job: Job, source: Any, options: Any) -> None:
         """Tidy up after a SUCCESS receipt."""
+
+    def check(self, job: Job, source: Any, options: Any) -> str:
+        """For ``sf1630 doctor``: reach what ``extract`` reads, read only; say what was found."""
 
 
 def write_csv(out: BinaryIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

@@ -46,6 +46,20 @@ def delivered(job: Job, source: Any, options: Any) -> None:
         os.replace(path, destination)
 
 
+def check(job: Job, source: Any, options: Any) -> str:
+    """The export folder exists, can be read, and sent files can be moved out of it."""
+    folder = export_folder(job, source, options)
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ExtractError(f"{source.name} directory adapter: export folder {folder} cannot be read by this user")
+    sent = folder / options.sent_folder
+    writable = sent if sent.is_dir() else folder
+    if not os.access(writable, os.W_OK | os.X_OK):
+        raise ExtractError(f"{source.name} directory adapter: sent files cannot be moved into {sent}: "
+                           f"{writable} is not writable by this user")
+    settled = candidates(job, options, folder)
+    return f"export folder {folder} readable, {len(settled)} settled file(s) matching {options.pattern!r}"
+
+
 def export_folder(job: Job, source: Any, options: Any) -> Path:
     """The export folder for this job, placeholders filled in."""
     if options.folder is None:

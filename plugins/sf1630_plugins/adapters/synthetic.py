@@ -37,6 +37,11 @@ def delivered(job: Job, source: Any, options: Any) -> None:
     """Nothing to tidy: the rows were never anywhere else."""
 
 
+def check(job: Job, source: Any, options: Any) -> str:
+    """Nothing outside to reach."""
+    return f"synthetic rows ({options.rows} per extract), no database or folder to reach"
+
+
 def seed_for(job: Job, code: str, extra: str = "") -> int:
     """The generator seed for a job: same municipality, source and period, same rows."""
     text = f"{job.municipality.authority_id}|{code}|{job.period}|{covered_month(job).year}|{extra}"

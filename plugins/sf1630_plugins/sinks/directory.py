@@ -76,6 +76,15 @@ class DirectorySink:
         prune(Path(options.folder), options.keep_days)
         return LoadResult(rows, group)
 
+    def check(self, options: Options, timeout: float = 10.0) -> str:
+        """For ``sf1630 doctor``: the archive folder (or the folder it will be made in) is writable."""
+        folder = Path(options.folder)
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise LoadError(f"directory sink: {existing} is not a folder this user may write in; "
+                            f"create {folder} owned by the agent's user (mode 0700)")
+        return f"{folder} writable" if existing == folder else f"{folder} not made yet; the first load makes it"
+
 
 def _fill(work: Path, delivery: Delivery, path: Path) -> int:
     name = _safe(delivery.file_name, "file name")

@@ -44,10 +44,34 @@ CHUNK = 1 << 20
 class Options(TableOptions):
     """``[[receive.sinks]] type = "postgres"`` options."""
 
-    dsn: str = option("", "libpq connection string or URL, e.g. postgresql://lis@db.example/lis; "
-                          "empty: the PG* environment variables")
-    dsn_env: str = option("", "environment variable holding the connection string (keeps passwords out of config)")
+    dsn: str = option("", "libpq connection string or URL, e.g. postgresql://lis@db.example/lis "
+                          "(this or dsn_env is required)")
+    dsn_env: str = option("", "environment variable holding the connection string (keeps passwords out of config); "
+                              "unset or empty is an error")
     db_schema: str = option("public", "PostgreSQL schema of the tables and of 'deliveries'; created when missing")
+
+    def unresolved(self) -> list[str]:
+        """Why the connection string resolves to nothing here; empty when it does not.
+
+        An empty string would make libpq connect to its default database (often the OS user's, over
+        the local socket): rows must never land there unasked.
+        """
+        if self.dsn:
+            return []
+        if not self.dsn_env:
+            return ["neither dsn nor dsn_env is set; set dsn (e.g. postgresql://lis@db.example/lis) or dsn_env "
+                    "(the environment variable holding it)"]
+        if not os.environ.get(self.dsn_env):
+            return [f"the environment variable {self.dsn_env} named by dsn_env is not set or is empty; set it in "
+                    "the agent's environment (e.g. the service's EnvironmentFile)"]
+        return []
+
+    def connection(self) -> str:
+        """The connection string; LoadError naming the setting when it resolves to nothing."""
+        problems = self.unresolved()
+        if problems:
+            raise LoadError(f"postgres sink: {problems[0]}; nothing was loaded")
+        return self.dsn or os.environ[self.dsn_env]
 
 
 class PostgresSink:
@@ -65,7 +89,7 @@ class PostgresSink:
         long = [n for n in header if len(n.encode()) > MAX_NAME_BYTES]
         if long:
             raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME_BYTES} bytes: {long}")
-        dsn = options.dsn or os.environ.get(options.dsn_env or "", "")
+        dsn = options.connection()
         try:
             with psycopg.connect(dsn) as conn, conn.transaction():
                 return _load(conn, delivery, path, options, header, kinds)
@@ -75,6 +99,28 @@ class PostgresSink:
             raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load ({exc.sqlstate or type(exc).__name__}: "
                             f"{text}); nothing was loaded") from None
 
+    def check(self, options: Options, timeout: float = 10.0) -> str:
+        """For ``sf1630 doctor``: connect, create a table and insert a row in ``db_schema``, roll back."""
+        import psycopg
+        from psycopg import sql
+
+        schema = options.db_schema
+        try:
+            with psycopg.connect(options.connection(), connect_timeout=max(1, int(timeout))) as conn:
+                with conn.transaction(force_rollback=True):  # as a load does, then undone
+                    _deliveries_table(conn, schema)
+                    conn.execute(sql.SQL("INSERT INTO {} (file_transfer_uuid, file_name, table_name, rows) VALUES "
+                                         "('sf1630-doctor', 'probe', 'probe', 0) ON CONFLICT DO NOTHING").format(
+                                             sql.Identifier(schema, "deliveries")))
+                    probe = sql.Identifier(schema, "sf1630_doctor_probe")
+                    conn.execute(sql.SQL("CREATE TABLE {} (x bigint)").format(probe))
+                    conn.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(probe))
+                where = f"{conn.info.user}@{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+        except psycopg.Error as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LoadError(f"postgres sink: {text}") from None
+        return f"{where}: may create tables and insert in schema {schema!r} (tried, rolled back)"
+
 
 def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: list[str], kinds: list) -> LoadResult:
     from psycopg import sql
@@ -82,11 +128,7 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: l
     schema, table = options.db_schema, table_name(delivery, options)
     target = sql.Identifier(schema, table)
     conn.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(f"sf1630:{schema}.{table}"))
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    conn.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {} (file_transfer_uuid text PRIMARY KEY, file_name text NOT NULL, "
-        "sender text, recipient text, source text, table_name text NOT NULL, rows bigint NOT NULL, "
-        "size bigint, loaded_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(schema, "deliveries")))
+    _deliveries_table(conn, schema)
     claimed = conn.execute(sql.SQL(
         "INSERT INTO {} (file_transfer_uuid, file_name, sender, recipient, source, table_name, rows, size) "
         "VALUES (%s, %s, %s, %s, %s, %s, 0, %s) ON CONFLICT DO NOTHING RETURNING 1").format(
@@ -105,6 +147,16 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: l
     conn.execute(sql.SQL("UPDATE {} SET rows = %s WHERE file_transfer_uuid = %s").format(
         sql.Identifier(schema, "deliveries")), (rows, delivery.file_transfer_uuid))
     return LoadResult(rows, table, changes=steps.changes)
+
+
+def _deliveries_table(conn: Any, schema: str) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (file_transfer_uuid text PRIMARY KEY, file_name text NOT NULL, "
+        "sender text, recipient text, source text, table_name text NOT NULL, rows bigint NOT NULL, "
+        "size bigint, loaded_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(schema, "deliveries")))
 
 
 def _stage(conn: Any, path: Path, width: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import itertools
 import operator
+import os
 import re
 import sqlite3
 import time
@@ -74,6 +75,33 @@ class SqliteSink:
         finally:
             conn.close()
         return LoadResult(rows, table, changes=steps.changes)
+
+    def check(self, options: Options, timeout: float = 10.0) -> str:
+        """For ``sf1630 doctor``: the database takes a write (tried, rolled back); a missing one can be made."""
+        path = Path(options.path)
+        if not path.exists():
+            return _creatable(path)
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # takes the write lock a load takes
+                conn.execute("CREATE TABLE sf1630_doctor_probe (x INTEGER)")
+                conn.execute("INSERT INTO sf1630_doctor_probe VALUES (1)")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise LoadError(f"sqlite sink: {path}: {exc}") from None
+        return f"{path}: may create tables and insert (tried, rolled back)"
+
+
+def _creatable(path: Path) -> str:
+    """A database not made yet: the first load makes it, if the nearest existing folder lets it."""
+    folder = next((p for p in path.parents if p.exists()), Path("/"))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LoadError(f"sqlite sink: {path} does not exist and {folder} is not writable by this user; "
+                        f"create {path.parent} owned by the agent's user (mode 0700)")
+    return f"{path} not created yet; the first load creates it in {folder}"
 
 
 def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:

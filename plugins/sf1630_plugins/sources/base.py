@@ -49,6 +49,15 @@ class ExtractOptions:
         if "/" in self.sent_folder or self.sent_folder in ("", ".", ".."):
             raise ValueError(f"sent_folder must be a plain folder name, not {self.sent_folder!r}")
 
+    def resolve_against(self, base: Path) -> None:
+        """Make a relative ``sqlite:///`` URL name a file in ``base`` (the municipality file's folder)."""
+        self.config_folder = base  # for a URL that comes from url_env at extract time
+        self.url = sql.relative_url(self.url, base)
+
+    def unresolved(self) -> list[str]:
+        """Settings that resolve to nothing here (an unset url_env variable); empty when fine."""
+        return sql.unresolved(self) if self.adapter == "sql" else []
+
 
 @dataclass(frozen=True)
 class Column:
@@ -110,6 +119,12 @@ class TabularSource:
         """Let the adapter tidy up after a SUCCESS receipt (the directory adapter moves the file)."""
         options = self._options(job)
         ADAPTERS[options.adapter].delivered(job, self, options)
+
+    def check(self, job: Job) -> str:
+        """What ``sf1630 doctor`` verified of the adapter (the database answers, the folder is readable);
+        ExtractError when it cannot work. Reads only."""
+        options = self._options(job)
+        return ADAPTERS[options.adapter].check(job, self, options)
 
     def _options(self, job: Job) -> Any:
         return job.options if job.options is not None else self.Options()

@@ -2,8 +2,9 @@
 
 Each check returns :class:`Finding` records: ``ok``, ``warn`` or ``error``, a topic, what was
 found and, when something is wrong, the command or change that fixes it. :func:`diagnose` runs
-them in order: config, alerts, keys, known_hosts, connections, journal, the agent's own files.
-Nothing here changes anything: the journal is only read, never created or migrated. Only when
+them in order: config, alerts, keys, known_hosts, connections, the data ends (sinks and source
+adapters), journal, the agent's own files. Nothing here changes anything: the journal is only read,
+never created or migrated; a sink's write is tried in a transaction that is rolled back. Only when
 asked (``--test-alert``) does it send something: one test alert per alert channel.
 """
 
@@ -44,7 +45,7 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
 
     ``test_alert`` sends one test alert through each configured alert channel.
     """
-    from sf1630.ops.doctor import files, keyfiles, remote, setup
+    from sf1630.ops.doctor import data, files, keyfiles, remote, setup
 
     findings, cfg, host = setup.check_config(path, env)
     if cfg is None:
@@ -55,6 +56,8 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
     findings += found
     if connect:
         findings += remote.check_connections(cfg, trusted, timeout)
+    findings += data.check_sinks(cfg, host, timeout)
+    findings += data.check_sources(cfg, host)
     findings += setup.check_journal(cfg)
     findings += files.check_modes(cfg, host)
     findings += files.check_keep_days(cfg, host, now=now)

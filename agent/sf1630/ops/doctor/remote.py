@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 from typing import Any
 
 from sf1630.ops.doctor import Finding, error, ok, warn
@@ -58,7 +59,8 @@ def check_connections(cfg: Any, trusted: set[str], timeout: float) -> list[Findi
 
 
 async def _one(cfg: Any, name: str, account: Any, timeout: float) -> list[Finding]:
-    from sf1630.errors import HostKeyError, RemoteRefused, Sf1630Error
+    from sf1630.ops.doctor.keyfiles import others_can_read
+    from sf1630.errors import ConfigError, HostKeyError, RemoteRefused, Sf1630Error
     from sf1630.transport.sftp import connect
 
     topic = f"connect {name}"
@@ -76,6 +78,11 @@ async def _one(cfg: Any, name: str, account: Any, timeout: float) -> list[Findin
         return [error(topic, str(exc))]
     except RemoteRefused as exc:
         return [error(topic, str(exc), "register the public key (.pub) with the platform, or list the right key")]
+    except ConfigError as exc:  # a key the agent will not use: no connection was tried
+        loose = [p for p in account.keys if p.is_file() and others_can_read(p)]
+        fix = (" && ".join(f"chmod 600 {shlex.quote(str(p))}" for p in loose) if loose
+               else "check the key files and passphrase_env / passphrase_file of the account")
+        return [error(topic, f"not tried: {exc}", fix)]
     except (Sf1630Error, TimeoutError, OSError) as exc:
         return [error(topic, f"{where}: {exc or type(exc).__name__}",
                       "check the host and port of the environment, the network path and the firewall")]
