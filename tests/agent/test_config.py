@@ -203,6 +203,30 @@ def test_no_municipality_files_is_a_problem(make_config) -> None:
     assert where(problems) == {("agent.toml", 1, "agent.municipalities")}
 
 
+def test_a_municipality_file_named_in_the_list_must_exist(make_config, run_cli) -> None:
+    agent = AGENT.replace("[agent]\n", '[agent]\nmunicipalities = ["municipalities/aarhus.toml",\n'
+                                       '                  "municipalities/odense.toml"]\n')
+    path = make_config(agent)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"agent.toml:2: agent.municipalities: no municipality file 'municipalities/odense.toml' (relative " \
+           f"to {path.parent}); a name without * ? or [ must exist" in str(info.value)
+    checked = run_cli("config", "check", "--no-plugins", "--config", str(path))
+    assert checked.returncode == 1 and "agent.toml:2: agent.municipalities: no municipality file" in checked.stdout
+    assert "ok:" not in checked.stdout
+
+
+def test_a_glob_that_matches_nothing_is_a_warning_of_config_check(make_config, run_cli) -> None:
+    path = make_config(AGENT.replace("[agent]\n", '[agent]\nmunicipalities = ["municipalities/*.toml", "extra/*.toml"]\n'))
+    assert len(load_config(path).municipalities) == 2
+    checked = run_cli("config", "check", "--no-plugins", "--config", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines()[:2] == [
+        f"warning: {path}:2: agent.municipalities: 'extra/*.toml' matches no file (relative to {path.parent}); "
+        "no municipality is read from it",
+        "ok: 2 municipalities, 3 jobs, environment test (plugin options not checked)"]
+
+
 def test_the_shipped_examples_are_valid() -> None:
     for kind in ("source-vendor", "lis-vendor"):
         path = REPO / "conf" / kind / "agent.toml"
