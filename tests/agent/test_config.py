@@ -270,6 +270,21 @@ def test_init_writes_a_config_that_config_check_accepts(run_cli, tmp_path: Path,
     assert checked.stdout.startswith("ok: 1 municipalities, 1 jobs")
     again = run_cli("init", "site", "--kind", kind, "--municipality", "ikast-brande")
     assert again.returncode == 1 and "pass --force" in again.stderr
+    assert f"agent.toml and {Path('municipalities', 'ikast-brande.toml')} exist already; nothing was written" \
+        in again.stderr
+
+
+def test_init_says_a_single_file_exists_already_and_what_to_do(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "agent.toml").write_text("# the vendor's own\n")
+    done = run_cli("init", "site")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"sf1630: error: site: agent.toml exists already; nothing was written. Check the existing config with "
+        f"`sf1630 config check --config {Path('site', 'agent.toml')}`, choose another DIR, or pass --force to "
+        "overwrite it")
+    assert (tmp_path / "site" / "agent.toml").read_text() == "# the vendor's own\n"
+    assert not (tmp_path / "site" / "municipalities").exists()
 
 
 # -- plugin options, checked through a real plugin host ------------------------------------------------
