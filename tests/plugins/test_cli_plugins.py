@@ -42,7 +42,8 @@ def test_plugins_table_shows_failures_and_exits_1(tmp_path):
     assert "broken: ModuleNotFoundError: No module named 'nonexistent_dependency_of_a_vendor'" in done.stdout
 
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "sf1630-example-sink", "sf1630_example_sink.py")
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "sf1630-example-sink",
+                       "sf1630_example_sink.py")
 
 
 def test_plugins_json_lists_each_source_and_sink_option_with_type_default_and_help(tmp_path):
@@ -79,7 +80,8 @@ def test_plugins_show_prints_the_options_of_a_source_or_sink(tmp_path):
     assert jsonl.returncode == 0, jsonl.stderr
     assert jsonl.stdout.splitlines()[0] == f"sink jsonl, plugin sf1630_example_sink 0.1.0 (plugin_paths " \
                                            f"{folder / 'sf1630_example_sink.py'})"
-    assert " ".join(jsonl.stdout.splitlines()[2].split()) == 'folder Path "jsonl" folder the .jsonl files are written to'
+    row = " ".join(jsonl.stdout.splitlines()[2].split())
+    assert row == 'folder Path "jsonl" folder the .jsonl files are written to'
 
 
 def test_plugins_show_of_an_unknown_name_exits_2_with_a_did_you_mean(tmp_path):

@@ -59,7 +59,8 @@ def run_show(args: argparse.Namespace) -> int:
     from sf1630.errors import UsageError
     from sf1630.plugins import make_plugin_host
 
-    host = make_plugin_host(_config(getattr(args, "config", None)), plugin_paths=getattr(args, "plugin_path", None) or [])
+    paths = getattr(args, "plugin_path", None) or []
+    host = make_plugin_host(_config(getattr(args, "config", None)), plugin_paths=paths)
     listing = describe(host)
     plugins = [p for p in listing if p["name"] == args.name] or [
         p for p in listing if args.name in (*p["provides"]["sources"], *p["provides"]["sinks"])]
