@@ -108,8 +108,7 @@ class _Owner(asyncssh.SSHServer):
         self._platform._connections.discard(self._conn)
         if self._user is not None and not self._logged_in:
             why = "; ".join(self._reasons) or f"the client left before logging in ({exc or 'it closed the connection'})"
-            log.warning("failed login of user %s from %s: %s", self._user, self._peer, why,
-                        extra={"user": self._user, "address": self._peer})
+            log.warning("failed login of user %s from %s: %s", self._user, self._peer, why, extra={"user": self._user})
 
     def refused(self, reason: str) -> None:
         """Note why a login attempt failed (once per reason)."""
