@@ -114,7 +114,9 @@ def render_options(plugins: list[dict[str, Any]], only: str | None = None) -> st
                 if only in (None, name):
                     rows = [[o["name"], o["type"], _shown(o["default"]), o["help"]] for o in options]
                     lines += [f"{kind[:-1]} {name}, {where}", *table(["OPTION", "TYPE", "DEFAULT", "HELP"], rows), ""]
-        if not any(p["options"][kind] for kind in ("sources", "sinks")) and not p.get("error"):
+        if p["status"] == "disabled":
+            lines += [f"{where} is disabled (disabled_plugins or SF1630_DISABLE_PLUGINS): it provides nothing", ""]
+        elif not any(p["options"][kind] for kind in ("sources", "sinks")) and not p.get("error"):
             lines += [f"{where} provides no source or sink, so it has no options", ""]
     return "\n".join(lines)
 
