@@ -25,6 +25,15 @@ class ConfigError(Sf1630Error):
     """A config file is broken; the message names the file, line and key."""
 
 
+class UsageError(Sf1630Error):
+    """The command line asks for something the config does not have, e.g. an unknown municipality.
+
+    The command exits with status 2, as for any other usage error, so that a typo in a cron line is seen.
+    """
+
+    exit_status = 2
+
+
 class TransportError(Sf1630Error):
     """A network or SFTP operation failed; usually worth a retry."""
 

@@ -160,4 +160,4 @@ def _type_text(hint: Any) -> str:
         return " | ".join(_type_text(a) for a in args)
     if origin is not None:
         return f"{origin.__name__}[{', '.join(_type_text(a) for a in args)}]"
-    return getattr(hint, "__name__", str(hint))
+    return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))

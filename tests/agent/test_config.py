@@ -203,6 +203,30 @@ def test_no_municipality_files_is_a_problem(make_config) -> None:
     assert where(problems) == {("agent.toml", 1, "agent.municipalities")}
 
 
+def test_a_municipality_file_named_in_the_list_must_exist(make_config, run_cli) -> None:
+    agent = AGENT.replace("[agent]\n", '[agent]\nmunicipalities = ["municipalities/aarhus.toml",\n'
+                                       '                  "municipalities/odense.toml"]\n')
+    path = make_config(agent)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"agent.toml:2: agent.municipalities: no municipality file 'municipalities/odense.toml' (relative " \
+           f"to {path.parent}); a name without * ? or [ must exist" in str(info.value)
+    checked = run_cli("config", "check", "--no-plugins", "--config", str(path))
+    assert checked.returncode == 1 and "agent.toml:2: agent.municipalities: no municipality file" in checked.stdout
+    assert "ok:" not in checked.stdout
+
+
+def test_a_glob_that_matches_nothing_is_a_warning_of_config_check(make_config, run_cli) -> None:
+    path = make_config(AGENT.replace("[agent]\n", '[agent]\nmunicipalities = ["municipalities/*.toml", "extra/*.toml"]\n'))
+    assert len(load_config(path).municipalities) == 2
+    checked = run_cli("config", "check", "--no-plugins", "--config", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines()[:2] == [
+        f"warning: {path}:2: agent.municipalities: 'extra/*.toml' matches no file (relative to {path.parent}); "
+        "no municipality is read from it",
+        "ok: 2 municipalities, 3 jobs, environment test (plugin options not checked)"]
+
+
 def test_the_shipped_examples_are_valid(monkeypatch) -> None:
     monkeypatch.setenv("SF1630_KY_DATABASE_URL", "postgresql://ky_reader@db.example/ky")  # as the service sets it
     for kind in ("source-vendor", "lis-vendor"):
@@ -259,6 +283,21 @@ def test_init_writes_a_config_that_config_check_accepts(run_cli, tmp_path: Path,
     assert checked.stdout.startswith("ok: 1 municipalities, 1 jobs")
     again = run_cli("init", "site", "--kind", kind, "--municipality", "ikast-brande")
     assert again.returncode == 1 and "pass --force" in again.stderr
+    assert f"agent.toml and {Path('municipalities', 'ikast-brande.toml')} exist already; nothing was written" \
+        in again.stderr
+
+
+def test_init_says_a_single_file_exists_already_and_what_to_do(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "agent.toml").write_text("# the vendor's own\n")
+    done = run_cli("init", "site")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"sf1630: error: site: agent.toml exists already; nothing was written. Check the existing config with "
+        f"`sf1630 config check --config {Path('site', 'agent.toml')}`, choose another DIR, or pass --force to "
+        "overwrite it")
+    assert (tmp_path / "site" / "agent.toml").read_text() == "# the vendor's own\n"
+    assert not (tmp_path / "site" / "municipalities").exists()
 
 
 # -- plugin options, checked through a real plugin host ------------------------------------------------

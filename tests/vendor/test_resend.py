@@ -75,8 +75,8 @@ def test_a_resend_of_something_not_configured_says_what_is(world):
     sender = world.sender()
     done = cli("send", "--config", str(sender), "--resend", "--municipality", "aarhus", "--source", "ky",
                "--period", "M03", "--reason", "LIS lost it")
-    assert done.returncode == 1
-    assert "nothing to resend" in done.stderr and f"configured: {IKAST.key} ky" in done.stderr
+    assert done.returncode == 2
+    assert f"--municipality 'aarhus' matches no municipality; configured: {IKAST.key}" in done.stderr
 
 
 def test_a_reason_without_resend_is_refused():

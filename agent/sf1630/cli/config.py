@@ -27,11 +27,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from sf1630.config import check_config, config_path, load_config, make_host_for
+    from sf1630.config import check_config, config_path, load_config, make_host_for, read_config
 
     path = config_path(args.config)
     host = None if args.no_plugins else make_host_for(path, args.env)
     problems = check_config(path, host, args.env)
+    for warning in read_config(path, args.env).warnings:
+        print(f"warning: {warning}")
     for problem in problems:
         print(problem)
     if problems:

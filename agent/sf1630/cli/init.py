@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
     files = starter_files(args.kind, args.municipality, args.cvr)
     existing = [name for name in files if (folder / name).exists()]
     if existing and not args.force:
-        raise ConfigError(f"{folder}: {', '.join(existing)} exist already; pass --force to overwrite")
+        verb, them = ("exists", "it") if len(existing) == 1 else ("exist", "them")
+        raise ConfigError(f"{folder}: {' and '.join(existing)} {verb} already; nothing was written. Check the "
+                          f"existing config with `sf1630 config check --config {folder / 'agent.toml'}`, choose "
+                          f"another DIR, or pass --force to overwrite {them}")
     for name, text in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,11 +32,61 @@ def load(args: argparse.Namespace) -> Any:
     return config
 
 
-def selection(args: argparse.Namespace) -> Any:
-    """The Selection of --municipality and --source."""
+def selection(args: argparse.Namespace, cfg: Any = None, command: str = "send") -> Any:
+    """The Selection of --municipality and --source; given the config, one that names no job is refused."""
     from sf1630.agent.runtime import Selection
 
-    return Selection(tuple(args.municipality), tuple(getattr(args, "source", []) or ()))
+    chosen = Selection(tuple(args.municipality), tuple(getattr(args, "source", []) or ()))
+    if cfg is not None:
+        check_selection(cfg, chosen, command)
+    return chosen
+
+
+# What each command does with a municipality: the table its file needs, and the test for it.
+JOB_TABLES = {"send": ("[[send]]", lambda m: bool(m.sends)), "receive": ("[receive]", lambda m: m.receive is not None)}
+
+
+def check_selection(cfg: Any, chosen: Any, command: str) -> None:
+    """Raise UsageError (exit 2) for a --municipality or --source that names no job of ``command``.
+
+    A typo in a cron line would otherwise do nothing and exit 0, unnoticed for months (issue #17).
+    """
+    from sf1630.errors import UsageError
+
+    towns = {m.municipality.key: m for m in cfg.municipalities}
+    for key in chosen.municipalities:
+        if key not in towns:
+            raise UsageError(f"--municipality {key!r} matches no municipality{did_you_mean(key, towns)}; "
+                             f"configured: {', '.join(sorted(towns)) or 'none'}")
+    if chosen.municipalities and command in JOB_TABLES:
+        _check_has_jobs([towns[k] for k in chosen.municipalities], list(towns.values()), command)
+    picked = [towns[k] for k in chosen.municipalities] or list(towns.values())
+    sources = sorted({s.source for m in picked for s in m.sends})
+    where = f" of {', '.join(chosen.municipalities)}" if chosen.municipalities else ""
+    for name in chosen.sources:
+        if name not in sources:
+            raise UsageError(f"--source {name!r} matches no [[send]]{where}{did_you_mean(name, sources)}; "
+                             f"configured sources{where}: {', '.join(sources) or 'none'}")
+
+
+def _check_has_jobs(picked: list, every: list, command: str) -> None:
+    from sf1630.errors import UsageError
+
+    table, does = JOB_TABLES[command]
+    for m in picked:
+        if not does(m):
+            able = sorted(t.municipality.key for t in every if does(t))
+            raise UsageError(f"--municipality {m.municipality.key!r}: {m.path} has no {table}, so there is nothing "
+                             f"to {command}; municipalities that {command}: {', '.join(able) or 'none'}")
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` (case aside), or ``""``."""
+    import difflib
+
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
 
 
 def install_stop(stop: asyncio.Event) -> None:

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Sf1630Error as exc:
         print(f"sf1630: error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_status", 1)
     except KeyboardInterrupt:
         return 130
     finally:

@@ -26,10 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
+    selection = jobargs.selection(args, cfg, "receive")  # exit 2 when it names nothing configured
     if args.dry_run:
-        return asyncio.run(_dry_run(cfg, jobargs.selection(args)))
+        return asyncio.run(_dry_run(cfg, selection))
     with work_lock(cfg.journal):
-        return asyncio.run(_receive(cfg, jobargs.selection(args)))
+        return asyncio.run(_receive(cfg, selection))
 
 
 async def _receive(cfg: Any, selection: Any) -> int:

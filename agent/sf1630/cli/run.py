@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = jobargs.load(args)
     with work_lock(cfg.journal):
-        return asyncio.run(_run(cfg, jobargs.selection(args), args.metrics_port))
+        return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), args.metrics_port))
 
 
 async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int:

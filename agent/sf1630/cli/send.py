@@ -83,10 +83,11 @@ def run(args: argparse.Namespace) -> int:
     send = {"period": args.period} if args.period else {}
     if args.resend:
         send.update(resend_reason=args.reason.strip(), resend_by=resend_by())
+    selection = jobargs.selection(args, cfg, "send")  # exit 2 when it names nothing configured
     if args.dry_run:
-        return dry_run(cfg, jobargs.selection(args), **send)
+        return dry_run(cfg, selection, **send)
     with work_lock(cfg.journal):
-        return asyncio.run(_send(cfg, jobargs.selection(args), **send))
+        return asyncio.run(_send(cfg, selection, **send))
 
 
 async def _send(cfg: Any, selection: Any, **send: Any) -> int:

@@ -20,6 +20,7 @@ from sf1630.errors import ConfigError
 CONFIG_ENV = "SF1630_CONFIG"
 ENVIRONMENT_ENV = "SF1630_ENV"
 DEFAULT_CONFIG = "agent.toml"
+GLOB_CHARS = set("*?[")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
 TOP_KEYS = ("agent", "environments", "accounts", "alerts")
@@ -53,6 +54,7 @@ class ReadResult:
     municipalities: list[MunicipalityConfig] = field(default_factory=list)
     plugin_paths: list[Path] = field(default_factory=list)
     disabled_plugins: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # fine to run with, shown by `config check`
 
 
 def load_config(path: Path, env: str | None = None) -> AgentConfig:
@@ -80,10 +82,12 @@ def read_config(path: Path, env: str | None = None) -> ReadResult:
     chosen = _choose_environment(f, agent, environments, env)
     accounts = _accounts(f, data, environments, chosen)
     defined = data.get("accounts") if isinstance(data.get("accounts"), dict) else {}
-    municipalities = _municipalities(f, agent, set(defined))  # names, even of broken accounts: no echo errors
+    warnings: list[Problem] = []  # names, even of broken accounts, below: no echo errors
+    municipalities = _municipalities(f, agent, set(defined), warnings)
     settings = _settings(f, agent)
     settings["alerts"] = f.subtable(data, (), "alerts") or {}  # checked by the alerts plugin (issue #4)
-    result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"])
+    result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"],
+                        warnings)
     if not problems and chosen is not None:
         result.config = AgentConfig(path=f.path, environment=environments[chosen], environments=environments,
                                     accounts=accounts, municipalities=municipalities, **settings)
@@ -205,16 +209,14 @@ def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[s
                    passphrase_file=passphrase_file, environment=environment)
 
 
-def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: set[str]) -> list[MunicipalityConfig]:
+def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: set[str],
+                    warnings: list[Problem]) -> list[MunicipalityConfig]:
     value = agent.get("municipalities", "municipalities/*.toml")
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         f.report(("agent",), "municipalities", "expected a glob string or an array of them, e.g. \"municipalities/*.toml\"")
         return []
-    files = sorted({p.resolve() for pattern in patterns for p in _glob(f.folder, pattern)})
-    if not files:
-        f.report(("agent",), "municipalities", f"no municipality file matches {', '.join(patterns)} "
-                 f"(relative to {f.folder}); add one per municipality")
+    files = _municipality_files(f, patterns, warnings)
     loaded: list[tuple[TomlFile, MunicipalityConfig]] = []
     seen: dict[str, Path] = {}
     for path in files:
@@ -229,6 +231,28 @@ def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: set[str]) -> l
         loaded.append((mf, m))
     _check_account_use(loaded)
     return [m for _, m in loaded]
+
+
+def _municipality_files(f: TomlFile, patterns: list[str], warnings: list[Problem]) -> list[Path]:
+    """The files the patterns name. A plain name must exist; a glob may match nothing (a warning)."""
+    found: set[Path] = set()
+    empty, missing = [], []
+    for pattern in patterns:
+        matches = _glob(f.folder, pattern)
+        found |= {p.resolve() for p in matches}
+        if not matches:
+            (empty if GLOB_CHARS & set(pattern) else missing).append(pattern)
+    for name in missing:
+        f.report(("agent",), "municipalities", f"no municipality file {name!r} (relative to {f.folder}); "
+                 "a name without * ? or [ must exist: create the file, or take the name out of the list")
+    if not found and not missing:
+        f.report(("agent",), "municipalities", f"no municipality file matches {', '.join(patterns)} "
+                 f"(relative to {f.folder}); add one per municipality")
+    elif found:
+        line = f.map.line(("agent",), "municipalities")
+        warnings += [Problem(f.path, line, "agent.municipalities", f"{glob!r} matches no file (relative to "
+                             f"{f.folder}); no municipality is read from it") for glob in empty]
+    return sorted(found)
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:

@@ -65,6 +65,7 @@ class Record:
 def copy_files(pairs: list[tuple[str, str]]) -> None:
     """Copy (source, target) pairs (blocking: run it in a worker thread)."""
     for src, dst in pairs:
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600))  # copyfile keeps the mode
         shutil.copyfile(src, dst)   # sendfile() in large chunks
 
 
@@ -74,12 +75,12 @@ def _replace_into(tmp: str, folder: str, name: str) -> None:
     except FileNotFoundError:
         if not os.path.exists(tmp):
             raise
-        os.makedirs(folder, exist_ok=True)    # a user's IN/ removed by hand since start
+        os.makedirs(folder, mode=0o700, exist_ok=True)    # a user's IN/ removed by hand since start
         os.replace(tmp, os.path.join(folder, name))
 
 
 def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
     finally:
@@ -92,7 +93,7 @@ class Journal:
     def __init__(self, folder: Path):
         self.folder = folder
         self._open: dict[str, int] = {}     # uuid -> descriptor of its record, while in flight
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path(self, uuid: str) -> str:
         return os.path.join(self.folder, uuid + ".json")
@@ -103,7 +104,7 @@ class Journal:
         Written in place: a record cut short by a crash was never acted on and is simply dropped."""
         record = Record(decision)
         fd = os.open(self.path(decision.uuid), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
-                     0o644)
+                     0o600)
         os.write(fd, record.to_json() + b"\n")
         self._open[decision.uuid] = fd
         return record
@@ -164,7 +165,7 @@ class Steps:
     def __init__(self, root: Path, journal: Journal, *, hook: StepHook | None = None):
         self.root, self.journal, self.hook = str(root), journal, hook
         self.staging = os.path.join(self.root, ".platform", "staging")
-        os.makedirs(self.staging, exist_ok=True)
+        os.makedirs(self.staging, mode=0o700, exist_ok=True)
 
     def _tmp(self, d: Decision, step: str) -> str:
         return os.path.join(self.staging, f"{d.uuid}.{step.replace(':', '.')}")

@@ -34,12 +34,13 @@ class StartError(Sf1630Error):
 def load_host_key(path: Path) -> asyncssh.SSHKey:
     """Read the host key, or create an ed25519 key (mode 0600) when the file does not exist."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = asyncssh.generate_private_key("ssh-ed25519", comment="sf1630 platform simulator")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key.export_private_key())
-        path.with_name(path.name + ".pub").write_bytes(key.export_public_key())
+        public = path.with_name(path.name + ".pub")  # owner-only too, as everything in the root
+        for where, data, flag in ((path, key.export_private_key(), os.O_EXCL),
+                                  (public, key.export_public_key(), os.O_TRUNC)):
+            with os.fdopen(os.open(where, os.O_WRONLY | os.O_CREAT | flag, 0o600), "wb") as f:
+                f.write(data)
         log.info("created host key %s", path)
         return key
     try:
@@ -80,31 +81,57 @@ class _Connection(asyncssh.SSHServerConnection):
             if alg not in algorithms.SIGNATURES:
                 log.warning("refused a %s signature from user %s (not offered: SHA-1)", alg, username,
                             extra={"user": username})
+                self._owner.refused(f"{alg} signature refused (SHA-1 is not offered)")
                 return False
         return await super().validate_public_key(username, key_data, msg, signature)
 
 
 class _Owner(asyncssh.SSHServer):
-    """Per-connection callbacks: key authentication, then SFTP sessions only."""
+    """Per-connection callbacks: key authentication, then SFTP sessions only.
+
+    A connection that began to log in and never did is logged at WARNING with user, address and why,
+    so that an operator sees a client with a wrong key (or someone trying names) as sshd shows it."""
 
     def __init__(self, platform: Platform):
         self._platform, self._conn = platform, None
+        self._peer, self._user, self._logged_in = "an unknown address", None, False
+        self._reasons: list[str] = []
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._platform._connections.add(conn)
+        peer = conn.get_extra_info("peername")
+        if peer:
+            self._peer = f"{peer[0]} port {peer[1]}"
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._platform._connections.discard(self._conn)
+        if self._user is not None and not self._logged_in:
+            why = "; ".join(self._reasons) or f"the client left before logging in ({exc or 'it closed the connection'})"
+            log.warning("failed login of user %s from %s: %s", self._user, self._peer, why, extra={"user": self._user})
+
+    def refused(self, reason: str) -> None:
+        """Note why a login attempt failed (once per reason)."""
+        if reason not in self._reasons:
+            self._reasons.append(reason)
 
     def begin_auth(self, username: str) -> bool:
+        self._user = username
         return True
+
+    def auth_completed(self) -> None:
+        self._logged_in = True
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        return key.public_data in self._platform._keys.get(username, ())
+        known = self._platform._keys.get(username)
+        if known is not None and key.public_data in known:
+            return True
+        self.refused("no such user" if known is None else
+                     f"key {key.get_algorithm()} {key.get_fingerprint()} is not one of the user's public keys")
+        return False
 
     def session_requested(self) -> SFTPSession:
         user = self._conn.get_extra_info("username")
@@ -131,10 +158,13 @@ class Platform:
         self.port = config.server.port
 
     def _prepare(self) -> None:
+        # Extracts hold CPR numbers: every folder is owner-only whatever the umask, older roots included.
+        folders = [self.root, self.root / ".platform"]
         for user in self.config.users:
-            for sub in ("IN", "OUT"):
-                (self.root / user.name / sub).mkdir(parents=True, exist_ok=True)
-        (self.root / ".platform").mkdir(parents=True, exist_ok=True)
+            folders += [self.root / user.name, self.root / user.name / "IN", self.root / user.name / "OUT"]
+        for folder in folders:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
         self._keys = load_user_keys(self.config)
         self.host_key = load_host_key(self.config.server.host_key)
 

@@ -20,6 +20,7 @@ from asyncssh.misc import MaybeAwait
 
 log = logging.getLogger("sf1630.simulator")
 _WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
+OWNER_ONLY = 0o700  # extracts hold CPR numbers: a client's mode never opens a file to group or others
 
 
 class Gate(Protocol):
@@ -160,7 +161,7 @@ class UserFiles(asyncssh.SFTPServer):
                                    (asyncssh.FXF_TRUNC, os.O_TRUNC), (asyncssh.FXF_EXCL, os.O_EXCL)):
             if pflags & sftp_flag:
                 flags |= os_flag
-        mode = 0o644 if attrs.permissions is None else attrs.permissions & 0o777
+        mode = 0o600 if attrs.permissions is None else attrs.permissions & OWNER_ONLY
         fd = os.open(target.local, flags | os.O_CLOEXEC, mode)
         inode = None
         if writing:
@@ -199,7 +200,7 @@ class UserFiles(asyncssh.SFTPServer):
                 raise _busy(self._user, f"OUT/{handle.out_name}", "truncate")
             os.ftruncate(handle.fd, attrs.size)
         if attrs.permissions is not None:
-            os.fchmod(handle.fd, attrs.permissions & 0o777)
+            os.fchmod(handle.fd, attrs.permissions & OWNER_ONLY)
         if attrs.atime is not None and attrs.mtime is not None:
             os.utime(handle.fd, (attrs.atime, attrs.mtime))
         return None
@@ -215,7 +216,7 @@ class UserFiles(asyncssh.SFTPServer):
             self._check_write(target, "truncate")
             os.truncate(target.local, attrs.size)
         if attrs.permissions is not None:
-            os.chmod(target.local, attrs.permissions & 0o777)
+            os.chmod(target.local, attrs.permissions & OWNER_ONLY)
         if attrs.atime is not None and attrs.mtime is not None:
             os.utime(target.local, (attrs.atime, attrs.mtime))
         return None
@@ -256,7 +257,7 @@ class UserFiles(asyncssh.SFTPServer):
     def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> MaybeAwait[None]:
         target = self._resolve(path)
         self._check_write(target, "create")
-        os.mkdir(target.local, 0o755)
+        os.mkdir(target.local, 0o700)
         return None
 
     def rmdir(self, path: bytes) -> MaybeAwait[None]:
