@@ -41,12 +41,16 @@ def make_sender(rt: Runtime, stop: asyncio.Event, **kw) -> Sender:
     """A Sender on the runtime's journal, pool and spool; its work runs municipalities up to ``concurrency``."""
     cfg = rt.config
     kw.setdefault("gate", Slots(cfg.concurrency).slot)
+    kw.setdefault("health", rt.health)
+    kw.setdefault("give_up", rt.give_up)
     return Sender(rt.journal, rt.pool, cfg.spool, rt.emit, receipt_timeout=cfg.receipt_timeout, stop=stop, **kw)
 
 
 def make_receiver(rt: Runtime, stop: asyncio.Event, **kw) -> Receiver:
     """A Receiver on the runtime's journal, pool and spool."""
     cfg = rt.config
+    kw.setdefault("health", rt.health)
+    kw.setdefault("give_up", rt.give_up)
     return Receiver(rt.journal, rt.pool, cfg.spool, rt.emit, grace_seconds=cfg.grace_seconds,
                     warn_days=cfg.warn_days, stop=stop, **kw)
 
@@ -70,11 +74,14 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> lis
 async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> None:
     """Clean-up and retention check of every sending account in ``specs`` (rules 3 and 8)."""
     from sf1630.errors import Sf1630Error
+    from sf1630.remote import Unreachable
 
     links = {s.link.name: s.link for s in specs}
     for link in links.values():
         try:
             await sender.sweep(link, warn_days=rt.config.warn_days)
+        except Unreachable:
+            pass  # said once already, by Health
         except Sf1630Error as exc:
             log.warning("sweep of %s failed: %s", link.name, exc)
 
@@ -135,6 +142,7 @@ async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, 
 async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -> list[RoundReport]:
     """One receive round over every selected account, municipalities concurrently up to ``concurrency``."""
     from sf1630.errors import Sf1630Error
+    from sf1630.remote import Unreachable
 
     limit = asyncio.Semaphore(rt.config.concurrency)
 
@@ -142,6 +150,9 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -
         async with limit:
             try:
                 return await receiver.receive(spec)
+            except Unreachable as exc:  # said once already, by Health
+                log.info("receiving for %s not done: %s", spec.link.name, exc)
+                return RoundReport(spec.link.name, error=str(exc))
             except Sf1630Error as exc:
                 log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
                 return RoundReport(spec.link.name, error=str(exc))

@@ -21,7 +21,7 @@ from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
 from sf1630.events import Emit, Failed, Loaded, Received, RetentionWarning, SchemaChanged, Stray
 from sf1630.inbound import Incoming, delivery_of, for_us
 from sf1630.privacy import error_text
-from sf1630.remote import Remote, Stopped
+from sf1630.remote import Remote, Stopped, Unreachable
 from sf1630.spool import Spool
 from sf1630.specs import ReceiveSpec, SinkSpec
 from sf1630.steps import ReceiveStep
@@ -47,13 +47,14 @@ class Receiver:
 
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
                  warn_days: float = 20, per_account: int = 16, retry_base: float = 1.0, attempts: int = 6,
-                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time):
+                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time,
+                 give_up: float | None = None, health: Any = None):
         self.journal, self.emit, self.clock = journal, emit, clock
         self.spool = Spool(spool)
         self.grace_seconds, self.warn_days, self.per_account = grace_seconds, warn_days, per_account
         self.quarantine_backoff = quarantine_backoff  # `run` spaces out retries; `receive` retries at once
         self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts)
+        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts, give_up=give_up, health=health)
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
         self._active: set[int] = set()
@@ -156,7 +157,7 @@ class Receiver:
                         return
                 step = steps.next_receive_step(t.state)
             report.loaded.append(t)
-        except Stopped:
+        except (Stopped, Unreachable):  # unreachable: said once for the account already
             report.waiting.append(t)
         except RemoteMissing as exc:
             self._stray(spec.link.name, f"IN/{t.file_name}", f"metadata names a data file that is not there: {exc}")

@@ -44,6 +44,7 @@ class Scheduler:
 
     async def run(self) -> None:
         """Resume unfinished work, then run every loop until stopped."""
+        self.rt.give_up = None  # a service keeps trying an unreachable platform; it alerts instead
         sender = make_sender(self.rt, self.stop)
         receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
         specs = self.rt.send_specs(self.selection)
@@ -99,6 +100,8 @@ class Scheduler:
         resuming: set[asyncio.Task] = set()
         swept = -SWEEP_INTERVAL
         while not self.stop.is_set():
+            if self.rt.health is not None:
+                self.rt.health.check()  # alerts once an account is unreachable too long (issue #17)
             task = asyncio.create_task(resume_sends(self.rt, sender, self.selection))  # skips busy sends
             resuming.add(task)
             task.add_done_callback(resuming.discard)

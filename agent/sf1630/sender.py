@@ -23,10 +23,10 @@ from sf1630 import steps
 from sf1630.api import ExtractError, Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
-from sf1630.outbound import build_send_trigger, job_of, send_details
+from sf1630.outbound import build_send_trigger, earlier_note, job_of, send_details
 from sf1630.privacy import error_text
 from sf1630.receipts import ReceiptWatcher
-from sf1630.remote import Remote, Stopped
+from sf1630.remote import Remote, Stopped, Unreachable
 from sf1630.specs import Link, SendSpec
 from sf1630.spool import Spool
 from sf1630.steps import SendStep
@@ -41,12 +41,14 @@ class Sender:
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
                  retry_base: float = 1.0, retry_cap: float = 60.0, attempts: int = 8,
                  stop: asyncio.Event | None = None,
-                 gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None):
+                 gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None,
+                 give_up: float | None = None, health: Any = None):
         self.journal, self.pool, self.emit = journal, pool, emit
         self.spool = Spool(spool)
         self.receipt_timeout = receipt_timeout
         self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts)
+        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts, give_up=give_up,
+                             health=health)
         # gate(municipality) bounds the work (extract, uploads) running at once; see flow.Slots.
         self.gate = gate or (lambda municipality: contextlib.nullcontext())
         self._watchers: dict[str, ReceiptWatcher] = {}
@@ -91,8 +93,7 @@ class Sender:
         job, name = self.plan(spec, when, period)
         earlier = self.already_sent(spec, job.period, when)
         if earlier is not None and resend_reason is None:
-            log.info("%s: %s for %s already sent as %s (%s); not sent again", spec.label, spec.source.code,
-                     job.period, earlier.file_name, earlier.state)
+            log.info("%s: %s for %s %s; not sent again", spec.label, spec.source.code, job.period, earlier_note(earlier))
             return earlier
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
@@ -119,6 +120,9 @@ class Sender:
             step = await self._resume_step(t, link)
             log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
             return await self._guarded(t, spec, step, link)
+        except Unreachable as exc:  # said once for the account already
+            log.info("%s: not resumed now: %s", t.file_name, exc)
+            return t
         except Sf1630Error as exc:  # the look at the server failed
             log.error("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
             return t
@@ -126,8 +130,7 @@ class Sender:
             self._active.discard(t.key)
 
     async def _drop_dead_parts(self, t: Transfer, link: Link) -> None:
-        """Remove temporary uploads of this send left by a process that died (one process per journal,
-        and this one has not started on it yet), so none waits for the hourly sweep (rule 3)."""
+        """Remove this send's temporary uploads left by a process that died (rule 3; one process per journal)."""
 
         async def drop(session) -> None:
             mine = [f"OUT/{f.name}" for f in await session.listdir("OUT")
@@ -163,6 +166,8 @@ class Sender:
             return await self._drive(t, spec, link, step)
         except Stopped:
             log.info("%s: stopped at %s; it resumes on the next start", t.file_name, t.state)
+        except Unreachable as exc:  # said once for the account already
+            log.info("%s: not finished (%s): %s; it resumes on the next send or run", t.file_name, t.state, exc)
         except Sf1630Error as exc:
             log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
         return self.journal.get_id(t.id) or t
@@ -239,8 +244,7 @@ class Sender:
             await session.write_bytes(remote, data, part=parts[-1])
             await drop_parts(session, parts[:-1])
 
-        # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
-        await self.remote.run(link, put, refused_too=True)
+        await self.remote.run(link, put, refused_too=True)  # a refusal is a locked name (rule 2): retried
         steps.crash_point("trigger_written")
         return await self._move(t, steps.TRIGGER_UPLOADED)
 
@@ -331,6 +335,8 @@ class Sender:
         try:
             await self.remote.run(link, remove)
             return True
+        except Unreachable:
+            return False
         except Sf1630Error as exc:
             log.warning("could not delete %s on %s (the next sweep retries): %s", ", ".join(paths), link.name, exc)
             return False
@@ -375,7 +381,6 @@ class Sender:
                 self.spool.discard(path)
 
     async def close(self) -> None:
-        """Stop every receipt watcher."""
         for watcher in self._watchers.values():
             await watcher.close()
         self._watchers.clear()
