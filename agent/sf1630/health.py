@@ -1,7 +1,7 @@
 """Whether each account reaches the platform: journalled, logged once, exported and alerted (issue #17).
 
-:class:`Remote` reports here when it gives up on an account (``failed``) and when an operation works
-(``ok``). An account that fails opens a ``platform_unreachable`` problem in the journal (so
+:class:`~sf1630.remote.Remote` reports here each failed connection (``failed``) and each operation that
+works (``ok``). An account that fails opens a ``platform_unreachable`` problem in the journal (so
 ``sf1630 status`` shows it, also from another process) and logs one line; the first success closes
 it. Each change is a :class:`~sf1630.events.Reachability` event (the ``sf1630_platform_up`` metric),
 and ``check`` emits :class:`~sf1630.events.Unreachable` once an account has been down longer than
@@ -48,8 +48,8 @@ class Health:
                      self.clock() - down[0])
         self.emit(Reachability(account=account, environment=self.environment, up=True))
 
-    def failed(self, account: str, reason: str, *, gave_up_after: float | None = None) -> None:
-        """``account`` could not reach the platform; ``reason`` says how (refused, timed out, lost)."""
+    def failed(self, account: str, reason: str) -> None:
+        """``account`` could not connect; ``reason`` says how (refused, timed out, lost)."""
         now = self.clock()
         self._known.add(account)
         first = account not in self._down
@@ -58,11 +58,10 @@ class Health:
         if self.journal is not None:
             self.journal.note_problem(PLATFORM_UNREACHABLE, account, f"the platform is unreachable: {reason}", now,
                                       account=account)
-        if first:
-            after = f"; gave up after {gave_up_after:.0f} s" if gave_up_after is not None else ""
-            log.error("%s: the platform is unreachable: %s%s; nothing more is tried for this account now",
-                      account, reason, after, extra={"account": account})
+        if first:  # INFO: the retries follow; giving up is said at ERROR, an alert comes after alert_after
+            log.info("%s: cannot reach the platform: %s", account, reason, extra={"account": account})
             self.emit(Reachability(account=account, environment=self.environment, up=False, reason=reason))
+        self.check()
 
     def down(self, account: str) -> str | None:
         """Why ``account`` is unreachable, or None."""

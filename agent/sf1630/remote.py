@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sf1630.errors import RemoteRefused, Sf1630Error, TransportError
+from sf1630.errors import ConnectFailed, RemoteRefused, Sf1630Error, TransportError
 from sf1630.specs import Link
 
 T = TypeVar("T")
@@ -30,9 +30,9 @@ class Unreachable(TransportError):
 class Remote:
     """Runs ``op(session)`` for a Link with retries; one instance per sender or receiver.
 
-    ``give_up`` (one-shot commands) bounds the time an account keeps failing: past it the operation
-    fails, and so does every later one of that account in this process, at once. ``health``
-    (sf1630.health.Health) hears of each success and of each account given up on.
+    ``give_up`` (one-shot commands) bounds the time an account keeps failing to connect: past it the
+    operation fails, and so does every later one of that account in this process, at once (issue #17).
+    ``health`` (sf1630.health.Health) hears of each success and of each failed connection.
     """
 
     def __init__(self, pool, stop: asyncio.Event, *, base: float = 1.0, cap: float = 60.0, attempts: int = 8,
@@ -57,12 +57,12 @@ class Remote:
                     result = await op(session)
             except Sf1630Error as exc:
                 retry = should_retry(exc, also)
+                if retry and isinstance(exc, ConnectFailed) and self.health is not None:
+                    self.health.failed(link.name, str(exc))  # at once: the metric and `status` say so
                 delay = next_delay(attempt, base=self.base, cap=self.cap)
-                if retry and isinstance(exc, TransportError) and self._out_of_time(link, began, delay):
+                if isinstance(exc, ConnectFailed) and self._out_of_time(link, began, delay):
                     raise self._give_up(link, exc) from exc
                 if attempt + 1 >= self.attempts or not retry:
-                    if retry and self.health is not None and not isinstance(exc, RemoteRefused):
-                        self.health.failed(link.name, str(exc))
                     raise
                 log.info("%s: %s; retry %d in %.2f s", link.name, exc, attempt + 1, delay)
                 await self.pause(delay)
@@ -82,12 +82,13 @@ class Remote:
         return now - first + delay + (now - began) >= self.give_up
 
     def _give_up(self, link: Link, exc: Sf1630Error) -> Unreachable:
+        """Stop trying ``link`` in this process: one ERROR line for the account, then fail fast."""
         waited = time.monotonic() - self._failing.get(link.name, time.monotonic())
-        if link.name not in self._gave_up and self.health is not None:
-            self.health.failed(link.name, str(exc), gave_up_after=waited)
-        elif link.name not in self._gave_up:
-            log.error("%s: the platform is unreachable: %s; gave up after %.0f s", link.name, exc, waited)
-        self._gave_up.setdefault(link.name, f"{exc} (gave up after {waited:.0f} s)")
+        if link.name not in self._gave_up:
+            log.error("%s: the platform is unreachable: %s; gave up after %.0f s (give_up_seconds %g); "
+                      "what is unfinished resumes on the next send, receive or run", link.name, exc, waited,
+                      self.give_up, extra={"account": link.name})
+            self._gave_up[link.name] = f"{exc} (gave up after {waited:.0f} s)"
         return Unreachable(self._gave_up[link.name])
 
     async def pause(self, seconds: float) -> None:

@@ -42,8 +42,8 @@ def translate(exc: BaseException, what: str) -> Sf1630Error | None:
         return Sf1630Error(f"{what}: cannot write the local copy ({exc.strerror}); free space on the agent's "
                            "disk")
     if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:  # said as it was: nothing listens there (issue #17)
-        return TransportError(f"{what}: connection refused ({exc.strerror or exc}); is the platform's address "
-                              "right and the service up?")
+        return TransportError(f"{what}: connection refused ({exc.strerror or exc}): nothing listens there; "
+                              "check the platform's address and that it is up")
     if isinstance(exc, _NETWORK):
         return TransportError(f"{what}: connection lost ({exc or type(exc).__name__})")
     if isinstance(exc, OSError) and exc.filename is None:
