@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sf1630 import steps
@@ -133,6 +133,53 @@ async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, 
         resumed = await resume_sends(rt, sender, selection)
         await sweep_accounts(rt, sender, specs)
         sent = await send_specs(sender, specs, when=when, **send)
+    finally:
+        await sender.close()
+    fresh = {t.id for t in sent}
+    return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
+
+
+def catch_up_periods(rt: Runtime, spec: SendSpec, now: datetime, since: str | None = None) -> list[str]:
+    """The periods ``send --catch-up`` sends for ``spec``, oldest first (issue #17).
+
+    Without ``since``: every period whose last send failed and was not delivered since, and the
+    current one. With ``since``: every period from ``since`` to the current one, by the job's schedule.
+    Periods already delivered or under way are skipped by the sender itself.
+    """
+    from sf1630 import cron
+    from sf1630.attention import SEND_FAILED, attention
+    from sf1630.errors import ConfigError
+
+    current = spec.source.period(now)
+    if since is None:
+        failed = [a for a in attention(rt.journal, now.timestamp()) if a.kind == SEND_FAILED
+                  and (a.municipality, a.source) == (spec.municipality.key, spec.source.name)]
+        periods = [rt.journal.get_id(int(a.ref.split(":")[1])).period for a in failed]
+        return list(dict.fromkeys([*(p for p in periods if p), current]))
+    expr, fire, found = spec.schedule or spec.source.schedule, now, [current]
+    wanted = steps.covered_period(since, now)
+    for _ in range(1000):
+        if steps.covered_period(found[-1], now) == wanted:
+            return list(dict.fromkeys(reversed(found)))
+        fire = cron.prev_time(expr, fire - timedelta(minutes=1))  # the fire time before this one
+        found.append(spec.source.period(fire))
+    raise ConfigError(f"--since {since}: no such period of {spec.label} in its last 1000 scheduled runs "
+                      f"({expr}); write a period as in the file names, e.g. {current}")
+
+
+async def catch_up(rt: Runtime, selection: Selection, stop: asyncio.Event, *, since: str | None = None,
+                   when: datetime | None = None) -> SendSummary:
+    """``sf1630 send --catch-up``: resume, then send every period of each job not yet delivered, in order."""
+    sender = make_sender(rt, stop)
+    now = when or datetime.now()
+    try:
+        specs = rt.send_specs(selection)
+        resumed = await resume_sends(rt, sender, selection)
+
+        async def one(spec: SendSpec) -> list[Transfer]:
+            return [await sender.send(spec, when=now, period=p) for p in catch_up_periods(rt, spec, now, since)]
+
+        sent = [t for ts in await asyncio.gather(*(one(s) for s in specs)) for t in ts]
     finally:
         await sender.close()
     fresh = {t.id for t in sent}

@@ -52,3 +52,29 @@ def test_error_receipts_400_and_401_need_attention_until_the_period_is_delivered
     report = json.loads(_status(sender, "--json").stdout)
     assert report["attention"] == [] and report["failures"] == []
     assert len(journal_rows(sender, "send")) == 4
+
+
+def test_send_catch_up_sends_the_failed_period_and_with_since_every_period_not_delivered(make_platform,
+                                                                                          make_agent_config):
+    platform = make_platform(sources=(KY, AULA), municipalities=(IKAST,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=3)
+    routes = list(platform.platform.config.routes)
+    platform.platform.config.routes.clear()
+    first, _ = run_send(sender)
+    [failed] = [t for t in first.transfers if t.state == "cleaned"]
+    platform.platform.config.routes.extend(routes)
+
+    caught = sf1630("send", "--config", str(sender), "--catch-up", "--source", "aula")
+    assert caught.returncode == 0, caught.stderr
+    sends = journal_rows(sender, "send")
+    assert [t.period for t in sends if t.source == "aula" and t.state == "delivered"] == [failed.period]
+    assert _status(sender, "--check").returncode == 0
+
+    current = next(t.period for t in first.transfers if t.source == "ky")
+    since = f"M{(int(current[1:]) - 3) % 12 + 1:02d}"  # two months before the current one
+    caught = sf1630("send", "--config", str(sender), "--catch-up", "--since", since, "--source", "ky")
+    assert caught.returncode == 0, caught.stderr
+    ky = [t.period for t in journal_rows(sender, "send") if t.source == "ky" and t.state == "delivered"]
+    assert len(ky) == 3 and set(ky) == {since, f"M{(int(current[1:]) - 2) % 12 + 1:02d}", current}
+    wrong = sf1630("send", "--config", str(sender), "--since", since)
+    assert wrong.returncode != 0 and "--since goes with --catch-up" in wrong.stderr
