@@ -31,7 +31,8 @@ class Health:
         self._down: dict[str, tuple[float, str]] = {}  # account -> (since, reason)
         self._known: set[str] = set()
         self._alerted: set[str] = set()
-        for p in (journal.list_problems(PLATFORM_UNREACHABLE) if journal is not None else ()):
+        known = getattr(journal, "list_problems", None)  # a dry run's empty journal has none
+        for p in (known(PLATFORM_UNREACHABLE) if known is not None else ()):
             self._down[p.key] = (p.since, p.message)
 
     def ok(self, account: str) -> None:
