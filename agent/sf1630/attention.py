@@ -110,7 +110,8 @@ def _problems(journal: Any) -> list[Attention]:
         if p.kind in RESOLVED_BY_HAND:
             resolve = f"sf1630 status --resolve {p.id} (once dealt with)"
         elif p.kind == PLATFORM_UNREACHABLE:
-            resolve = f"check the network and the platform (sf1630 doctor); clears at the next connection of {p.account}"
+            resolve = (f"check the network and the platform (sf1630 doctor); clears at the next connection of "
+                       f"{p.account}")
         else:
             resolve = f"sf1630 status --resolve {p.id}"
         out.append(Attention(p.kind, p.municipality, p.source, p.file_name, p.since, p.message, resolve, p.account,

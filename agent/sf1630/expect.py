@@ -5,7 +5,8 @@ the latest fire time plus grace that has passed; it is met by any delivery of th
 municipality that arrived (was first seen) after the window opened, i.e. after the deadline before.
 A deadline missed is journalled once and fires a ``missing`` event; the first delivery that
 arrives afterwards clears it, and every other deadline still open that it came late for (a
-second event each); it cannot also meet a later deadline. Time comes from a clock passed in, so tests drive it without sleeping.
+second event each); it cannot also meet a later deadline. Time comes from a clock passed in, so
+tests drive it without sleeping.
 """
 
 from __future__ import annotations

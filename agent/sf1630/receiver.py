@@ -284,7 +284,8 @@ class Receiver:
                     extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         self.journal.note_problem(SCHEMA_CHANGED, f"{t.account}:{t.file_transfer_uuid}",
                                   f"schema changed by {t.file_name}: {text}", self.clock(),
-                                  municipality=t.municipality, source=t.source, account=t.account, file_name=t.file_name)
+                                  municipality=t.municipality, source=t.source, account=t.account,
+                                  file_name=t.file_name)
 
     def _settle_senders(self, account: str, listing: list[Any]) -> None:
         """Unexpected-sender problems of files no longer in IN/ are resolved (someone dealt with them)."""

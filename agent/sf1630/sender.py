@@ -85,15 +85,15 @@ class Sender:
                    resend_reason: str | None = None, resend_by: str | None = None) -> Transfer:
         """Send ``spec``'s extract for the period of ``when`` (default now), unless already sent.
 
-        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new
-        timestamp, so a new data file name and SendersFileId; the reason and ``resend_by`` are journalled.
-        Returns the journalled transfer (delivered, failed, or unfinished when stopped or offline).
-        """
+        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new timestamp,
+        file name and SendersFileId; the reason and ``resend_by`` are journalled. Returns the journalled
+        transfer (delivered, failed, or unfinished when stopped or offline)."""
         when = (when or datetime.now()).replace(microsecond=0)
         job, name = self.plan(spec, when, period)
         earlier = self.already_sent(spec, job.period, when)
         if earlier is not None and resend_reason is None:
-            log.info("%s: %s for %s %s; not sent again", spec.label, spec.source.code, job.period, earlier_note(earlier))
+            note = earlier_note(earlier)
+            log.info("%s: %s for %s %s; not sent again", spec.label, spec.source.code, job.period, note)
             return earlier
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
@@ -120,11 +120,9 @@ class Sender:
             step = await self._resume_step(t, link)
             log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
             return await self._guarded(t, spec, step, link)
-        except Unreachable as exc:  # said once for the account already
-            log.info("%s: not resumed now: %s", t.file_name, exc)
-            return t
-        except Sf1630Error as exc:  # the look at the server failed
-            log.error("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
+        except Sf1630Error as exc:  # the look at the server failed; unreachable: said once for the account
+            say = log.info if isinstance(exc, Unreachable) else log.error
+            say("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
             return t
         finally:
             self._active.discard(t.key)
@@ -381,6 +379,7 @@ class Sender:
                 self.spool.discard(path)
 
     async def close(self) -> None:
+        """Stop every receipt watcher."""
         for watcher in self._watchers.values():
             await watcher.close()
         self._watchers.clear()

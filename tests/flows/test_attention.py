@@ -35,7 +35,8 @@ def test_error_receipts_400_and_401_need_attention_until_the_period_is_delivered
     assert kinds == {("ky", "send_failed"), ("aula", "send_failed")}
     ky = next(a for a in report["attention"] if a["source"] == "ky")
     assert "400 A recipient is not a known SFTP user" in ky["message"]
-    assert ky["resolve"].startswith(f"sf1630 send --municipality ikast-brande --source ky --period {first.transfers[0].period}")
+    period = next(t.period for t in first.transfers if t.source == "ky")
+    assert ky["resolve"].startswith(f"sf1630 send --municipality ikast-brande --source ky --period {period}")
     check = _status(sender, "--check")
     assert check.returncode == 1 and "Needs attention (2)" in check.stdout and "resolve: sf1630 send" in check.stdout
     assert "Failures (2)" in _status(sender).stdout

@@ -19,7 +19,8 @@ def test_schema_change_and_unexpected_sender_alert_and_wait_in_status_until_reso
     run_round(sender)
     platform.wait_idle()
     database = tmp_path / "lis.sqlite3"
-    lis = platform.sandbox.write_agent("lis", send=False, sinks=[{"type": "sqlite", "options": {"path": str(database)}}])
+    lis = platform.sandbox.write_agent("lis", send=False,
+                                       sinks=[{"type": "sqlite", "options": {"path": str(database)}}])
     ikast = lis.parent / "municipalities" / f"{IKAST.key}.toml"
     doc = tomllib.loads(ikast.read_text())
     doc["receive"]["expected_senders"] = ["DUBU_SFTPSIMPEL"]  # KY is not expected here

@@ -133,7 +133,8 @@ class Journal(abc.ABC):
         """Missing-extract records, oldest deadline first."""
 
     @abc.abstractmethod
-    def note_problem(self, kind: str, key: str, message: str, at: float, **where: str | None) -> tuple[ProblemRecord, bool]:
+    def note_problem(self, kind: str, key: str, message: str, at: float,
+                     **where: str | None) -> tuple[ProblemRecord, bool]:
         """Open (or refresh the message and seen time of) the problem ``kind``/``key``; True when new.
 
         ``where`` may name municipality, source, account and file_name.

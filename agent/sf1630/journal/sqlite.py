@@ -108,10 +108,12 @@ class SqliteJournal(Journal):
 
         return self._write(write)
 
-    def note_problem(self, kind: str, key: str, message: str, at: float, **where: str | None) -> tuple[ProblemRecord, bool]:
+    def note_problem(self, kind: str, key: str, message: str, at: float,
+                     **where: str | None) -> tuple[ProblemRecord, bool]:
         unknown = set(where) - set(PROBLEM_WHERE)
         if unknown:
-            raise TypeError(f"note_problem: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(PROBLEM_WHERE)}")
+            raise TypeError(f"note_problem: unknown field(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(PROBLEM_WHERE)}")
         columns = ["kind", "key", "message", "since", "seen_at", *where]
         params = [kind, key, message, at, at, *where.values()]
 
