@@ -38,6 +38,10 @@ class TransportError(Sf1630Error):
     """A network or SFTP operation failed; usually worth a retry."""
 
 
+class ConnectFailed(TransportError):
+    """No connection to the platform: refused, timed out or lost while connecting. Retried."""
+
+
 class HostKeyError(TransportError):
     """The server's host key is unknown or changed. Never retried."""
 

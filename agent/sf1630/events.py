@@ -93,6 +93,7 @@ class Stray:
     path: str
     reason: str
     removed: bool = False
+    sender: str | None = None  # set when the file came from a sender not in expected_senders
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,26 @@ class Missing:
 
 
 @dataclass(frozen=True)
+class Reachability:
+    """An account reached the platform (``up``) or gave up trying (issue #17)."""
+
+    account: str
+    environment: str
+    up: bool
+    reason: str = ""  # how it failed: refused, timed out, lost
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """An account has not reached the platform for longer than unreachable_alert_seconds (issue #17)."""
+
+    account: str
+    environment: str
+    since: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Progress:
     """Bytes moved, for progress display only."""
 
@@ -111,8 +132,8 @@ class Progress:
     nbytes: int
 
 
-Event = (Delivered | Failed | Received | Loaded | LoadFinished | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray | Missing
-         | Progress)
+Event = (Delivered | Failed | Received | Loaded | LoadFinished | SchemaChanged | RetentionWarning | ReceiptOverdue | Stray
+         | Missing | Reachability | Unreachable | Progress)
 Emit = Callable[[Event], None]
 
 

@@ -174,3 +174,28 @@ def test_sf1630_receive_says_what_is_overdue_once(world):
     assert f"{IKAST.key}: ky extract due by {deadline} has not arrived (see sf1630 status)" in first.stdout
     assert "has not arrived" in first.stderr  # the log's warning
     assert "extract due" not in second.stdout
+
+
+def test_missing_extracts_is_1_while_overdue_however_many_deadlines_passed_and_0_once_arrived(world):
+    start = time.time()
+    due = datetime.fromtimestamp(start) - timedelta(minutes=30)
+    lis = world.lis(expect=[{"source": "ky", "schedule": daily_at(due), "grace": "10m"}])
+    with open_journal(journal_path(lis)) as journal:
+        metrics = Metrics(journal)
+    clock = FakeClock(start - 3 * DAY)
+    gauge = f'sf1630_missing_extracts{{municipality="{IKAST.key}",source="ky"}}'
+
+    for _ in range(4):  # four daily deadlines pass with nothing arrived
+        assert [m.cleared for m in watch_once(lis, clock, metrics)] == [False]
+        clock.advance(DAY)
+    assert f"{gauge} 1\n" in metrics.render()
+    with open_journal(journal_path(lis)) as journal:
+        assert f"{gauge} 1\n" in Metrics(journal).render()  # the same after a restart
+
+    send(world.sender())
+    world.wait_idle()
+    receive(lis)
+    clock.now = time.time() + 1
+    assert [m.cleared for m in watch_once(lis, clock, metrics)] == [True] * 4
+    assert f"{gauge} 0\n" in metrics.render()
+    assert json.loads(cli("status", "--config", str(lis), "--json").stdout)["overdue"] == []

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sf1630.core import steps
@@ -42,12 +42,16 @@ def make_sender(rt: Runtime, stop: asyncio.Event, **kw) -> Sender:
     """A Sender on the runtime's journal, pool and spool; its work runs municipalities up to ``concurrency``."""
     cfg = rt.config
     kw.setdefault("gate", Slots(cfg.concurrency).slot)
+    kw.setdefault("health", rt.health)
+    kw.setdefault("give_up", rt.give_up)
     return Sender(rt.journal, rt.pool, cfg.spool, rt.emit, receipt_timeout=cfg.receipt_timeout, stop=stop, **kw)
 
 
 def make_receiver(rt: Runtime, stop: asyncio.Event, **kw) -> Receiver:
     """A Receiver on the runtime's journal, pool and spool."""
     cfg = rt.config
+    kw.setdefault("health", rt.health)
+    kw.setdefault("give_up", rt.give_up)
     return Receiver(rt.journal, rt.pool, cfg.spool, rt.emit, grace_seconds=cfg.grace_seconds,
                     warn_days=cfg.warn_days, stop=stop, **kw)
 
@@ -71,11 +75,14 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> lis
 async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> None:
     """Clean-up and retention check of every sending account in ``specs`` (rules 3 and 8)."""
     from sf1630.errors import Sf1630Error
+    from sf1630.core.remote import Unreachable
 
     links = {s.link.name: s.link for s in specs}
     for link in links.values():
         try:
             await sender.sweep(link, warn_days=rt.config.warn_days)
+        except Unreachable:
+            pass  # said once already, by Health
         except Sf1630Error as exc:
             log.warning("sweep of %s failed: %s", link.name, exc)
         except Stopped:  # the agent stops while a sweep waits to retry; the next start sweeps again
@@ -135,9 +142,57 @@ async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, 
     return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
 
 
+def catch_up_periods(rt: Runtime, spec: SendSpec, now: datetime, since: str | None = None) -> list[str]:
+    """The periods ``send --catch-up`` sends for ``spec``, oldest first (issue #17).
+
+    Without ``since``: every period whose last send failed and was not delivered since, and the
+    current one. With ``since``: every period from ``since`` to the current one, by the job's schedule.
+    Periods already delivered or under way are skipped by the sender itself.
+    """
+    from sf1630.core import cron
+    from sf1630.ops.attention import SEND_FAILED, attention
+    from sf1630.errors import ConfigError
+
+    current = spec.source.period(now)
+    if since is None:
+        failed = [a for a in attention(rt.journal, now.timestamp()) if a.kind == SEND_FAILED
+                  and (a.municipality, a.source) == (spec.municipality.key, spec.source.name)]
+        periods = [rt.journal.get_id(int(a.ref.split(":")[1])).period for a in failed]
+        return list(dict.fromkeys([*(p for p in periods if p), current]))
+    expr, fire, found = spec.schedule or spec.source.schedule, now, [current]
+    wanted = steps.covered_period(since, now)
+    for _ in range(1000):
+        if steps.covered_period(found[-1], now) == wanted:
+            return list(dict.fromkeys(reversed(found)))
+        fire = cron.prev_time(expr, fire - timedelta(minutes=1))  # the fire time before this one
+        found.append(spec.source.period(fire))
+    raise ConfigError(f"--since {since}: no such period of {spec.label} in its last 1000 scheduled runs "
+                      f"({expr}); write a period as in the file names, e.g. {current}")
+
+
+async def catch_up(rt: Runtime, selection: Selection, stop: asyncio.Event, *, since: str | None = None,
+                   when: datetime | None = None) -> SendSummary:
+    """``sf1630 send --catch-up``: resume, then send every period of each job not yet delivered, in order."""
+    sender = make_sender(rt, stop)
+    now = when or datetime.now()
+    try:
+        specs = rt.send_specs(selection)
+        resumed = await resume_sends(rt, sender, selection)
+
+        async def one(spec: SendSpec) -> list[Transfer]:
+            return [await sender.send(spec, when=now, period=p) for p in catch_up_periods(rt, spec, now, since)]
+
+        sent = [t for ts in await asyncio.gather(*(one(s) for s in specs)) for t in ts]
+    finally:
+        await sender.close()
+    fresh = {t.id for t in sent}
+    return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
+
+
 async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -> list[RoundReport]:
     """One receive round over every selected account, municipalities concurrently up to ``concurrency``."""
     from sf1630.errors import Sf1630Error
+    from sf1630.core.remote import Unreachable
 
     limit = asyncio.Semaphore(rt.config.concurrency)
 
@@ -145,6 +200,9 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -
         async with limit:
             try:
                 return await receiver.receive(spec)
+            except Unreachable as exc:  # said once already, by Health
+                log.info("receiving for %s not done: %s", spec.link.name, exc)
+                return RoundReport(spec.link.name, error=str(exc))
             except Sf1630Error as exc:
                 log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
                 return RoundReport(spec.link.name, error=str(exc))

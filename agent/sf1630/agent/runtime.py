@@ -46,6 +46,8 @@ class Runtime:
     emit: Emit
     links: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # jobs left out (e.g. a plugin failed), with why
+    health: Any = None  # sf1630.core.health.Health: the platform's reachability per account
+    give_up: float | None = None  # one-shot commands stop trying an unreachable account after this (seconds)
     _built: dict[int, SendSpec] = field(default_factory=dict, repr=False)  # one spec per [[send]]
 
     def send_specs(self, selection: Selection | None = None) -> list[SendSpec]:
@@ -126,6 +128,7 @@ class Runtime:
 
 def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = None, journal: Any = None) -> Runtime:
     """Build the runtime for ``config`` (an AgentConfig): plugin host, journal, pool and a Link per account."""
+    from sf1630.core.health import Health
     from sf1630.journal import open_journal
     from sf1630.plugins import make_plugin_host
     from sf1630.transport.pool import Pool
@@ -137,8 +140,13 @@ def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = Non
              for name, a in config.accounts.items()}
     emit = fan_out([plugin_emitter(host), *emitters])
     journal = journal or open_journal(config.journal)
-    pool = Pool(max_per_host=config.connections_per_host)
-    return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links)
+    give_up = getattr(config, "give_up_seconds", 20.0)
+    # A connection attempt never outlasts the give-up time: a one-shot command stays bounded (issue #17).
+    pool = Pool(max_per_host=config.connections_per_host, connect_timeout=min(30.0, give_up))
+    health = Health(journal, emit, environment=config.environment.name,
+                    alert_after=getattr(config, "unreachable_alert_seconds", 900.0))
+    return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links, health=health,
+                   give_up=give_up)
 
 
 @contextmanager

@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
-from sf1630.core import cron
+from sf1630.core import cron, steps
 from sf1630.errors import Sf1630Error
 from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
 from sf1630.core.remote import Stopped
@@ -34,6 +35,47 @@ def seconds_until(expr: str, last_run: datetime, now: datetime) -> float:
     return max(0.0, (cron.next_time(expr, last_run) - now).total_seconds())
 
 
+RETRY_CAP = 6 * 3600.0  # a failed period is tried at least this often
+
+
+def retry_delay(attempts: int, first: float) -> float:
+    """Seconds before retry number ``attempts`` (1 = first) of a failed period: doubling from ``first``."""
+    return min(RETRY_CAP, first * 2 ** max(0, attempts - 1))
+
+
+class Retry:
+    """The failed period of one send job, retried with backoff until delivered (issue #17).
+
+    The common cause is a route KOMBIT has not set up yet (error receipt 401): once it exists, the
+    next retry delivers. Only the latest failed period is retried here; ``send --catch-up`` sends
+    any older one. The failure alert is keyed by the period, so it is sent once.
+    """
+
+    def __init__(self, period: str | None, config: Any):
+        self.period, self.attempts = period, 0
+        self.first = getattr(config, "retry_failed_seconds", 300.0)
+        self.at = time.monotonic() if period else None
+
+    def due(self) -> bool:
+        """Whether a retry is due now."""
+        return self.at is not None and time.monotonic() >= self.at
+
+    def wait(self) -> float:
+        """Seconds until the next retry (MAX_SLEEP when none is pending)."""
+        return MAX_SLEEP if self.at is None else max(0.0, self.at - time.monotonic())
+
+    def after(self, spec: SendSpec, t: Any) -> None:
+        """Note the outcome of a send: a failure schedules a retry of its period, a delivery ends it."""
+        if t.state in steps.SEND_FAILED:
+            self.attempts = self.attempts + 1 if t.period == self.period else 1
+            self.period = t.period
+            delay = retry_delay(self.attempts, self.first)
+            self.at = time.monotonic() + delay
+            log.warning("%s: period %s failed (%s); retried in %.0f s", spec.label, t.period, t.error, delay)
+        elif t.state == steps.DELIVERED and t.period == self.period:
+            self.period, self.attempts, self.at = None, 0, None
+
+
 class Scheduler:
     """Runs the configured jobs until ``stop`` is set."""
 
@@ -45,6 +87,7 @@ class Scheduler:
 
     async def run(self) -> None:
         """Resume unfinished work, then run every loop until stopped."""
+        self.rt.give_up = None  # a service keeps trying an unreachable platform; it alerts instead
         sender = make_sender(self.rt, self.stop)
         receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
         specs = self.rt.send_specs(self.selection)
@@ -70,14 +113,29 @@ class Scheduler:
     async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
         expr = spec.schedule or spec.source.schedule
         last = self._last_send(spec) or self.started
+        retry = Retry(self._failed_period(spec), self.rt.config)  # a period failed before a restart too
         while not self.stop.is_set():
             wait = seconds_until(expr, last, self.clock())
-            if wait > 0:
-                await self._sleep(min(wait, MAX_SLEEP))
+            if wait <= 0:
+                last = self.clock()
+                t = await sender.send(spec, when=last)
+                log.info("%s: %s is %s; next run %s", spec.label, t.file_name, t.state, cron.next_time(expr, last))
+            elif retry.due():
+                t = await sender.send(spec, when=self.clock(), period=retry.period)
+                log.info("%s: retry %d of period %s: %s is %s", spec.label, retry.attempts, retry.period,
+                         t.file_name, t.state)
+            else:
+                await self._sleep(min(wait, retry.wait(), MAX_SLEEP))
                 continue
-            last = self.clock()
-            t = await sender.send(spec, when=last)
-            log.info("%s: %s is %s; next run %s", spec.label, t.file_name, t.state, cron.next_time(expr, last))
+            retry.after(spec, t)
+
+    def _failed_period(self, spec: SendSpec) -> str | None:
+        """The period of this job's latest send when that send failed (error receipt), else None."""
+        sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
+                                                  source=spec.source.name, limit=None)
+                 if t.recipient == spec.recipient_code]
+        latest = max(sends, key=lambda t: t.created_at, default=None)
+        return latest.period if latest is not None and latest.state in steps.SEND_FAILED else None
 
     def _last_send(self, spec: SendSpec) -> datetime | None:
         sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
@@ -107,6 +165,8 @@ class Scheduler:
         resuming: set[asyncio.Task] = set()
         swept = -SWEEP_INTERVAL
         while not self.stop.is_set():
+            if self.rt.health is not None:
+                self.rt.health.check()  # alerts once an account is unreachable too long (issue #17)
             task = asyncio.create_task(resume_sends(self.rt, sender, self.selection))  # skips busy sends
             resuming.add(task)
             task.add_done_callback(resuming.discard)

@@ -29,6 +29,10 @@ def register(subparsers: Any) -> None:
                              "and SendersFileId) although it was delivered; needs --municipality, --source, "
                              "--period and --reason, and journals the reason and who ran it")
     parser.add_argument("--reason", metavar="TEXT", help="why the period is sent again (with --resend)")
+    parser.add_argument("--catch-up", action="store_true",
+                        help="send every period not yet delivered: each failed one and the current one, or with "
+                             "--since every period from P on")
+    parser.add_argument("--since", metavar="P", help="with --catch-up: the first period to send (e.g. M01)")
     parser.set_defaults(func=run)
 
 
@@ -56,6 +60,20 @@ def check_resend(args: argparse.Namespace) -> None:
                           "ikast-brande --source ky --period M03 --reason \"the LIS lost the March load\"")
 
 
+def check_catch_up(args: argparse.Namespace) -> None:
+    """--catch-up goes with neither --period, --resend nor --dry-run; --since needs --catch-up."""
+    from sf1630.errors import ConfigError
+
+    if args.since and not args.catch_up:
+        raise ConfigError("--since goes with --catch-up: sf1630 send --catch-up --since M01")
+    if args.since and not PERIOD.fullmatch(args.since):
+        raise ConfigError(f"--since {args.since!r}: write the period as in the file names, e.g. M03")
+    clash = [flag for flag, on in (("--period", args.period), ("--resend", args.resend),
+                                   ("--dry-run", getattr(args, "dry_run", False))) if on]
+    if args.catch_up and clash:
+        raise ConfigError(f"--catch-up sends every period not yet delivered; it does not go with {', '.join(clash)}")
+
+
 def _given(value: Any) -> bool:
     return bool(value.strip()) if isinstance(value, str) else bool(value)
 
@@ -79,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.agent.runtime import work_lock
 
     check_resend(args)
+    check_catch_up(args)
     cfg = jobargs.load(args)
     send = {"period": args.period} if args.period else {}
     if args.resend:
         send.update(resend_reason=args.reason.strip(), resend_by=resend_by())
+    if args.catch_up:
+        send = {"catch_up": True, "since": args.since}
     selection = jobargs.selection(args, cfg, "send")  # exit 2 when it names nothing configured
     if args.dry_run:
         return dry_run(cfg, selection, **send)
@@ -92,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _send(cfg: Any, selection: Any, **send: Any) -> int:
     from sf1630.cli.jobargs import install_stop
-    from sf1630.agent.flow import send_round
+    from sf1630.agent.flow import catch_up, send_round
     from sf1630.ops.progress import ProgressLine
     from sf1630.ops.report import transfer_table
     from sf1630.agent.runtime import build_runtime
@@ -105,7 +126,10 @@ async def _send(cfg: Any, selection: Any, **send: Any) -> int:
         progress.total = len(rt.send_specs(selection)) or None
         if send.get("resend_reason"):
             _note_resend(rt, selection, send["period"])  # ConfigError when nothing matches
-        summary = await send_round(rt, selection, stop, **send)
+        if send.pop("catch_up", False):
+            summary = await catch_up(rt, selection, stop, **send)
+        else:
+            summary = await send_round(rt, selection, stop, **send)
     finally:
         progress.finish()
         await rt.aclose()

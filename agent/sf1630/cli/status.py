@@ -1,7 +1,9 @@
-"""``sf1630 status``: recent transfers, failures, what waits, resends and overdue extracts.
+"""``sf1630 status``: what needs attention, recent transfers, failures, what waits, resends, overdue extracts.
 
 A table for people and ``--json`` for machines (issue #13; resends and overdue extracts: issue #14).
-Only names, sizes, counts, states and UUIDs are shown, never row data or secrets (issue #14).
+``--check`` exits 1 while anything needs attention, for cron and monitoring probes, and ``--resolve``
+closes a problem resolved by hand (issue #17). Only names, sizes, counts, states and UUIDs are shown,
+never row data or secrets (issue #14).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", help="the environment (default: $SF1630_ENV or [agent].environment)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="rows per section (default 20)")
+    parser.add_argument("--check", action="store_true",
+                        help="print only what needs attention; exit 1 while anything does, 0 otherwise")
+    parser.add_argument("--resolve", type=int, metavar="ID",
+                        help="mark problem ID (an unexpected sender, a schema change) as dealt with")
     parser.set_defaults(func=run)
 
 
@@ -33,29 +39,58 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.config import config_path, load_config
 
     cfg = load_config(config_path(args.config), args.env)
+    if args.resolve is not None:
+        return resolve(cfg, args.resolve)
     report = collect(cfg, max(1, args.limit), time.time())
+    if args.check:
+        report = {k: report[k] for k in ("generated_at", "journal", "environment", "attention")}
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    elif args.check:
+        sys.stdout.write(render_attention(report["attention"]))
     else:
         sys.stdout.write(render(report))
+    return 1 if args.check and report["attention"] else 0
+
+
+def resolve(cfg: Any, problem_id: int) -> int:
+    """Close one open problem by its id (``sf1630 status --resolve ID``)."""
+    from sf1630.cli.send import resend_by
+    from sf1630.errors import Sf1630Error
+    from sf1630.journal import open_journal
+
+    if not cfg.journal.exists():
+        raise Sf1630Error(f"no journal at {cfg.journal}: there is nothing to resolve")
+    with open_journal(cfg.journal) as journal:
+        closed = journal.resolve_problem(None, None, time.time(), resend_by(), problem_id=problem_id)
+        if not closed:
+            known = ", ".join(str(p.id) for p in journal.list_problems()) or "none"
+            raise Sf1630Error(f"no open problem {problem_id} in {cfg.journal}; open problems: {known} "
+                              "(sf1630 status lists them with their ids)")
+    print(f"resolved problem {problem_id}: {closed[0].kind}: {closed[0].message}")
     return 0
 
 
 def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
     """The status report as plain data (the JSON form)."""
     report: dict[str, Any] = {"generated_at": _iso(now), "journal": str(cfg.journal), "environment":
-                              cfg.environment.name, "counts": {}, "waiting": [], "failures": [], "resends": [],
-                              "overdue": [], "recent": []}
+                              cfg.environment.name, "counts": {}, "attention": [], "waiting": [], "failures": [],
+                              "resends": [], "overdue": [], "recent": []}
     if not cfg.journal.exists():  # never create a journal here: status may run as another user
         report["note"] = "no journal yet: nothing has been sent or received"
         return report
+    from sf1630.ops.attention import attention
+    from sf1630.receive.expect import expectations
     from sf1630.journal import open_journal
 
     with open_journal(cfg.journal) as journal:
+        items = attention(journal, now, receipt_timeout=cfg.receipt_timeout, expected=expectations(cfg))
+        report["attention"] = [{**asdict(a), "since": _iso(a.since)} for a in items]
         report["counts"] = {f"{kind}.{state}": n for (kind, state), n in sorted(journal.counts().items())}
         report["waiting"] = [_row(t, _why(t, cfg, now)) for t in journal.list_waiting(limit)]
-        report["failures"] = [_row(t, t.error or "") for t in
-                              journal.transfers(states=["failed", "quarantined"], limit=limit)]
+        failed = [int(a.ref.split(":")[1]) for a in items if a.ref.startswith("transfer:")
+                  and a.kind in ("send_failed", "load_quarantined")]
+        report["failures"] = [_row(t, t.error or "") for t in (journal.get_id(i) for i in failed[:limit]) if t]
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
         report["overdue"] = _overdue(cfg, journal, now)
         report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
@@ -110,6 +145,7 @@ def render(report: dict[str, Any]) -> str:
     parts = [f"Journal {report['journal']} ({report['environment']}): {counts}\n"]
     if report.get("note"):
         parts.append(report["note"] + "\n")
+    parts.append(render_attention(report["attention"]))
     parts.append(_section("Waiting", report["waiting"], ("id", "kind", "state", "municipality", "file_name", "updated",
                                                          "why")))
     parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",
@@ -119,6 +155,18 @@ def render(report: dict[str, Any]) -> str:
     parts.append(_section("Recent transfers", report["recent"], ("id", "kind", "state", "municipality", "source",
                                                                   "file_name", "size", "rows", "updated")))
     return "\n".join(parts)
+
+
+def render_attention(items: list[dict[str, Any]]) -> str:
+    """What needs attention: one line each, and the command that resolves it below."""
+    if not items:
+        return "Needs attention: nothing\n"
+    lines = [f"Needs attention ({len(items)})"]
+    for a in items:
+        where = " ".join(x for x in (a["municipality"], a["source"], a["file"] or a["account"]) if x)
+        lines.append(f"  {a['since'][:16].replace('T', ' ')}  {a['kind']}  {where}: {a['message']}")
+        lines.append(f"      resolve: {a['resolve']}")
+    return "\n".join(lines) + "\n"
 
 
 def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

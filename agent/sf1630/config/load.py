@@ -35,6 +35,9 @@ AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
     "grace_seconds": (float, 3600.0, 0),
     "warn_days": (int, 20, 1),
     "key_max_age_days": (int, 365, 1),
+    "give_up_seconds": (float, 20.0, 1),
+    "retry_failed_seconds": (float, 300.0, 1),
+    "unreachable_alert_seconds": (float, 900.0, 1),
 }
 AGENT_KEYS = ("journal", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
               "log_level", "log_format", *AGENT_NUMBERS)

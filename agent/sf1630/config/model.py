@@ -162,6 +162,9 @@ class AgentConfig:
     grace_seconds: float = 3600
     warn_days: int = 20
     key_max_age_days: int = 365
+    give_up_seconds: float = 20  # one-shot commands: how long an unreachable platform is tried, per account
+    retry_failed_seconds: float = 300  # `run`: first retry of a failed period; doubles up to 6 hours
+    unreachable_alert_seconds: float = 900  # `run`: alert once the platform is unreachable this long
     log_level: str = "INFO"
     log_format: str = "text"
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)

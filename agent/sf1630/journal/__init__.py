@@ -17,12 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from sf1630.journal.base import (FIELDS, INITIAL, RECEIVE_STATES, SEND_STATES, STATES, Journal, JournalError,
-                                 JournalTransfer, MissingRecord)
+                                 JournalTransfer, MissingRecord, ProblemRecord)
 from sf1630.journal.schema import MIGRATIONS, SCHEMA_VERSION
 from sf1630.journal.sqlite import SqliteJournal
 
 __all__ = ["FIELDS", "INITIAL", "MIGRATIONS", "RECEIVE_STATES", "SCHEMA_VERSION", "SEND_STATES", "STATES",
-           "Journal", "JournalError", "JournalTransfer", "MissingRecord", "SqliteJournal", "open_journal"]
+           "Journal", "JournalError", "JournalTransfer", "MissingRecord", "ProblemRecord", "SqliteJournal",
+           "open_journal"]
 
 
 def open_journal(path: Path | str) -> Journal:

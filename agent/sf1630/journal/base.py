@@ -51,6 +51,30 @@ class MissingRecord:
     transfer_id: int | None = None
 
 
+# Kinds of problem records: journalled by the receiver and the platform's health, read by attention.
+PLATFORM_UNREACHABLE = "platform_unreachable"
+UNEXPECTED_SENDER = "unexpected_sender"
+SCHEMA_CHANGED = "schema_changed"
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    """Something that needs attention and is not a transfer's state (issue #17), open until resolved."""
+
+    id: int
+    kind: str  # e.g. "platform_unreachable", "unexpected_sender", "schema_changed"
+    key: str  # one open record per (kind, key), e.g. the account
+    message: str
+    since: float
+    seen_at: float  # the last time it was seen
+    municipality: str | None = None
+    source: str | None = None
+    account: str | None = None
+    file_name: str | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+
+
 class Journal(abc.ABC):
     """The interface every journal backend implements.
 
@@ -113,6 +137,23 @@ class Journal(abc.ABC):
     def list_missing(self, municipality: str | None = None, source: str | None = None, *,
                      open_only: bool = False) -> list[MissingRecord]:
         """Missing-extract records, oldest deadline first."""
+
+    @abc.abstractmethod
+    def note_problem(self, kind: str, key: str, message: str, at: float,
+                     **where: str | None) -> tuple[ProblemRecord, bool]:
+        """Open (or refresh the message and seen time of) the problem ``kind``/``key``; True when new.
+
+        ``where`` may name municipality, source, account and file_name.
+        """
+
+    @abc.abstractmethod
+    def resolve_problem(self, kind: str | None, key: str | None, at: float, by: str, *,
+                        problem_id: int | None = None) -> list[ProblemRecord]:
+        """Close the open problem(s) of ``kind``/``key`` (or the one with ``problem_id``); those closed."""
+
+    @abc.abstractmethod
+    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
+        """Problems, oldest first."""
 
     def __enter__(self) -> Journal:
         return self

@@ -51,6 +51,22 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (municipality, source, deadline)
     );
     """,
+    # Issue #17: what needs attention besides transfers (platform unreachable, an unexpected sender,
+    # a schema change), open until resolved; at most one open record per kind and key.
+    """
+    CREATE TABLE problems (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        municipality TEXT, source TEXT, account TEXT, file_name TEXT,
+        message TEXT NOT NULL,
+        since REAL NOT NULL,
+        seen_at REAL NOT NULL,
+        resolved_at REAL,
+        resolved_by TEXT
+    );
+    CREATE UNIQUE INDEX problems_open ON problems (kind, key) WHERE resolved_at IS NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

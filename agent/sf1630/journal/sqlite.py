@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.journal import schema
-from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, check_fields,
-                                 check_kind, check_state)
+from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
+                                 check_fields, check_kind, check_state)
 from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
 
@@ -109,7 +109,53 @@ class SqliteJournal(Journal):
 
         return self._write(write)
 
+    def note_problem(self, kind: str, key: str, message: str, at: float,
+                     **where: str | None) -> tuple[ProblemRecord, bool]:
+        unknown = set(where) - set(PROBLEM_WHERE)
+        if unknown:
+            raise TypeError(f"note_problem: unknown field(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(PROBLEM_WHERE)}")
+        columns = ["kind", "key", "message", "since", "seen_at", *where]
+        params = [kind, key, message, at, at, *where.values()]
+
+        def write(db: sqlite3.Connection) -> tuple[ProblemRecord, bool]:
+            row = db.execute("SELECT id FROM problems WHERE kind = ? AND key = ? AND resolved_at IS NULL",
+                             (kind, key)).fetchone()
+            if row is None:
+                cursor = db.execute(f"INSERT INTO problems ({', '.join(columns)}) "
+                                    f"VALUES ({', '.join('?' * len(columns))})", params)
+                found, new = cursor.lastrowid, True
+            else:
+                db.execute("UPDATE problems SET message = ?, seen_at = ? WHERE id = ?", (message, at, row["id"]))
+                found, new = row["id"], False
+            return ProblemRecord(**dict(db.execute("SELECT * FROM problems WHERE id = ?", (found,)).fetchone())), new
+
+        return self._write(write)
+
+    def resolve_problem(self, kind: str | None, key: str | None, at: float, by: str, *,
+                        problem_id: int | None = None) -> list[ProblemRecord]:
+        where, params = _filters(kind=kind, key=key, id=problem_id)
+        if not where:
+            raise ValueError("resolve_problem: give a kind and key, or a problem id")
+        sql = f"SELECT id FROM problems WHERE resolved_at IS NULL AND {' AND '.join(where)}"
+
+        def write(db: sqlite3.Connection) -> list[ProblemRecord]:
+            ids = [r["id"] for r in db.execute(sql, params)]
+            for found in ids:
+                db.execute("UPDATE problems SET resolved_at = ?, resolved_by = ? WHERE id = ?", (at, by, found))
+            return [ProblemRecord(**dict(db.execute("SELECT * FROM problems WHERE id = ?", (i,)).fetchone()))
+                    for i in ids]
+
+        return self._write(write)
+
     # -- reads -----------------------------------------------------------------------------
+    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
+        where, params = _filters(kind=kind)
+        if open_only:
+            where.append("resolved_at IS NULL")
+        sql = "SELECT * FROM problems" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY since, id"
+        return [ProblemRecord(**dict(r)) for r in self._read(sql, params)]
+
     def get(self, key: str) -> JournalTransfer | None:
         rows = self._read("SELECT * FROM transfers WHERE key = ?", (key,))
         return _transfer(rows[0]) if rows else None
@@ -235,6 +281,9 @@ class SqliteJournal(Journal):
             if self._reader is not None:
                 self._reader.close()
             self._reader = None
+
+
+PROBLEM_WHERE = ("municipality", "source", "account", "file_name")
 
 
 def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:

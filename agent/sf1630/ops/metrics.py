@@ -20,8 +20,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sf1630.events import (Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, ReceiptOverdue,
-                           Received, RetentionWarning, SchemaChanged, Stray)
+from sf1630.events import (Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, Reachability,
+                           ReceiptOverdue, Received, RetentionWarning, SchemaChanged, Stray, Unreachable)
 
 log = logging.getLogger("sf1630.metrics")
 
@@ -32,7 +32,7 @@ WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[^:;]+:")
 EVENT_NAMES = {Delivered: "delivered", Failed: "failed", Received: "received", Loaded: "loaded",
                RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray",
-               SchemaChanged: "schema_changed", Missing: "missing"}
+               SchemaChanged: "schema_changed", Missing: "missing", Unreachable: "unreachable"}
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -67,7 +67,9 @@ class Metrics:
         self._lock = threading.Lock()
         self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self._last_success: dict[Labels, float] = {}
-        self._missing: dict[Labels, float] = {}  # overdue expected extracts (issue #14)
+        # Per municipality and source: (latest deadline, 1 while it is overdue). Issues #14, #17.
+        self._missing: dict[Labels, tuple[float, int]] = {}
+        self._up: dict[Labels, float] = {}  # per environment and account: 1 reachable, 0 not (issue #17)
         self._wait = Histogram()
         if journal is not None:
             self.attach(journal)
@@ -79,9 +81,8 @@ class Metrics:
         for kind, state in (("send", "delivered"), ("receive", "loaded")):
             for t in journal.transfers(kind=kind, states=[state], limit=None):
                 self._success(kind, t.municipality, t.source, t.updated_at)
-        for r in journal.list_missing(open_only=True):
-            key = (("municipality", r.municipality), ("source", r.source))
-            self._missing[key] = self._missing.get(key, 0) + 1
+        for r in journal.list_missing():
+            self._overdue(r.municipality, r.source, r.deadline, r.cleared_at is None)
 
     def __call__(self, event: Event) -> None:
         try:
@@ -115,13 +116,21 @@ class Metrics:
             case LoadFinished(delivery=d, rows=rows):  # once per file, not once per sink
                 self._inc("sf1630_rows_total", _where("receive", d.municipality, d.source), rows)
             case Missing(expectation=e, cleared=cleared):
-                key = (("municipality", e.municipality), ("source", e.source))
-                self._missing[key] = max(0, self._missing.get(key, 0) + (-1 if cleared else 1))
+                self._overdue(e.municipality, e.source, e.deadline.timestamp(), not cleared)
+            case Reachability(account=account, environment=env, up=up):
+                self._up[(("environment", env), ("account", account))] = 1 if up else 0
             case Progress(kind=kind, nbytes=n):
                 self._inc("sf1630_transferred_bytes_total", (("direction", kind),), n)
 
     def _inc(self, name: str, labels: Labels, value: float = 1) -> None:
         self._counters[name][labels] += value
+
+    def _overdue(self, municipality: str, source: str, deadline: float, overdue: bool) -> None:
+        """1 while the latest deadline is unmet, 0 once it arrived: one gauge, however many deadlines passed."""
+        key = (("municipality", municipality), ("source", source))
+        latest = self._missing.get(key, (float("-inf"), 0))[0]
+        if deadline >= latest:
+            self._missing[key] = (deadline, 1 if overdue else 0)
 
     def _success(self, kind: str, municipality: str | None, source: str | None, at: float) -> None:
         key = _where(kind, municipality, source)
@@ -152,7 +161,9 @@ class Metrics:
                            dict(self._last_success))
             out += _family("sf1630_missing_extracts", "gauge",
                            "Expected extracts past their deadline that have not arrived, per municipality and source.",
-                           dict(self._missing))
+                           {k: v for k, (_, v) in self._missing.items()})
+            out += _family("sf1630_platform_up", "gauge",
+                           "1 while an account reaches the platform, 0 since it gave up trying.", dict(self._up))
             out += _histogram("sf1630_receipt_wait_seconds",
                               "Time from uploading a trigger to the platform's receipt.", self._wait)
         return "".join(out)

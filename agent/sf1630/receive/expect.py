@@ -4,8 +4,9 @@ An expectation names a municipality's source, a cron schedule and a grace period
 the latest fire time plus grace that has passed; it is met by any delivery of that source for that
 municipality that arrived (was first seen) after the window opened, i.e. after the deadline before.
 A deadline missed is journalled once and fires a ``missing`` event; the first delivery that
-arrives afterwards clears it (a second event) and is used up: it cannot also meet the next
-deadline. Time comes from a clock passed in, so tests drive it without sleeping.
+arrives afterwards clears it, and every other deadline still open that it came late for (a
+second event each); it cannot also meet a later deadline. Time comes from a clock passed in, so
+tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ class MissingWatch:
             came = arrivals(self.journal, e, max(r.opened, used))
             if not came:
                 continue
+            # An arrival clears every open deadline it came late for, not only the oldest: else a source
+            # that missed several would stay "missing" after it delivers again (issue #17).
             t = came[0]
-            used = t.created_at
             if self.journal.clear_missing(r.id, now, t.created_at, t.id):
                 log.info("%s: the %s extract expected by %s arrived: %s", e.municipality, e.source,
                          datetime.fromtimestamp(r.deadline).isoformat(sep=" ", timespec="minutes"), t.file_name,

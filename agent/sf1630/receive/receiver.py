@@ -18,12 +18,13 @@ from typing import Any
 from sf1630.core import steps
 from sf1630.receive import inbound
 from sf1630.api import Delivery, LoadError, Transfer
+from sf1630.journal.base import SCHEMA_CHANGED, UNEXPECTED_SENDER
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
 from sf1630.events import (Emit, Failed, Loaded, LoadFinished, Received, RetentionWarning, SchemaChanged,
                            Stray)
 from sf1630.receive.inbound import Incoming, delivery_of, for_us
 from sf1630.transport.privacy import error_text
-from sf1630.core.remote import Remote, Stopped
+from sf1630.core.remote import Remote, Stopped, Unreachable
 from sf1630.core.spool import Spool
 from sf1630.core.specs import ReceiveSpec, SinkSpec
 from sf1630.core.steps import ReceiveStep
@@ -49,13 +50,14 @@ class Receiver:
 
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
                  warn_days: float = 20, per_account: int = 16, retry_base: float = 1.0, attempts: int = 6,
-                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time):
+                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time,
+                 give_up: float | None = None, health: Any = None):
         self.journal, self.emit, self.clock = journal, emit, clock
         self.spool = Spool(spool)
         self.grace_seconds, self.warn_days, self.per_account = grace_seconds, warn_days, per_account
         self.quarantine_backoff = quarantine_backoff  # `run` spaces out retries; `receive` retries at once
         self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts)
+        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts, give_up=give_up, health=health)
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
         self._active: set[int] = set()
@@ -65,6 +67,7 @@ class Receiver:
         report = RoundReport(spec.link.name)
         self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
+        self._settle_senders(spec.link.name, listing)
         open_ = self.journal.transfers(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
         local = [t for t in open_ if t.state != steps.SEEN and not self._resting(t)]
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
@@ -98,7 +101,10 @@ class Receiver:
         report.named.add(incoming.metadata.descriptor.file_name)
         problem = for_us(incoming.metadata, link.user, spec.expected_senders)
         if problem:
-            self._stray(link.name, f"IN/{name}", f"{problem}; left in place")
+            sender = incoming.metadata.descriptor.sender
+            unexpected = bool(spec.expected_senders) and sender not in spec.expected_senders
+            self._stray(link.name, f"IN/{name}", f"{problem}; left in place", sender=sender if unexpected else None,
+                        municipality=spec.municipality.key, file_name=incoming.metadata.descriptor.file_name)
             report.skipped.append(name)
             return
         md = incoming.metadata
@@ -161,7 +167,7 @@ class Receiver:
                         return
                 step = steps.next_receive_step(t.state)
             report.loaded.append(t)
-        except Stopped:
+        except (Stopped, Unreachable):  # unreachable: said once for the account already
             report.waiting.append(t)
         except RemoteMissing as exc:
             self._stray(spec.link.name, f"IN/{t.file_name}", f"metadata names a data file that is not there: {exc}")
@@ -212,6 +218,8 @@ class Receiver:
         details = {k: v for k, v in (t.details or {}).items() if k != "foreign_authority"}
         details.update(sink_rows=counts, **({"schema_changes": changes} if changes else {}))
         t = await self._move(t, steps.LOADED, rows=rows, error=None, details=details)
+        if changes:
+            await asyncio.to_thread(self._schema_changed, t, changes)
         await asyncio.to_thread(self.spool.discard_tree, path.parent)  # unlink waits for the disk
         log.info("loaded %s (%s rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
@@ -272,13 +280,35 @@ class Receiver:
         steps.crash_point(state)
         return t
 
-    def _stray(self, account: str, path: str, reason: str, removed: bool = False) -> None:
+    def _stray(self, account: str, path: str, reason: str, removed: bool = False, *, sender: str | None = None,
+               **where: str) -> None:
         key = f"{account}:{path}:{removed}"
         if key in self._reported:
             return
         self._reported.add(key)
         (log.info if removed else log.warning)("%s %s: %s", account, path, reason)
-        self.emit(Stray(account=account, path=path, reason=reason, removed=removed))
+        if sender is not None:  # in `status` until resolved (issue #17)
+            self.journal.note_problem(UNEXPECTED_SENDER, f"{account}:{path}", f"{path} from unexpected sender "
+                                      f"{sender}: {reason}", self.clock(), account=account, **where)
+        self.emit(Stray(account=account, path=path, reason=reason, removed=removed, sender=sender))
+
+    def _schema_changed(self, t: Transfer, changes: list[str]) -> None:
+        """Say a schema change at WARNING and keep it in `status` until someone resolves it (issue #17)."""
+        text = "; ".join(changes)
+        log.warning("%s changed the table(s) it loads into: %s; check the readers of those tables, then run "
+                    "sf1630 status --resolve with the problem's id", t.file_name, text,
+                    extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
+        self.journal.note_problem(SCHEMA_CHANGED, f"{t.account}:{t.file_transfer_uuid}",
+                                  f"schema changed by {t.file_name}: {text}", self.clock(),
+                                  municipality=t.municipality, source=t.source, account=t.account,
+                                  file_name=t.file_name)
+
+    def _settle_senders(self, account: str, listing: list[Any]) -> None:
+        """Unexpected-sender problems of files no longer in IN/ are resolved (someone dealt with them)."""
+        present = {f"{account}:IN/{f.name}" for f in listing}
+        for p in self.journal.list_problems(UNEXPECTED_SENDER):
+            if p.account == account and p.key not in present:
+                self.journal.resolve_problem(UNEXPECTED_SENDER, p.key, self.clock(), "the agent (file gone)")
 
     async def _check_strays(self, spec: ReceiveSpec, listing, report: RoundReport, open_: list[Transfer]) -> None:
         """Report (then remove) data files without metadata; warn about old files (rule 8)."""

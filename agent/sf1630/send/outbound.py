@@ -69,3 +69,15 @@ def build_send_trigger(t: Transfer) -> bytes:
     if dynamic:
         return build_trigger(Trigger(descriptor=descriptor, routing=RoutingInfo(**d["route"])))
     return build_trigger(Trigger(descriptor=descriptor, file_type=FILE_TYPE if d.get("file_type", True) else ()))
+
+
+def earlier_note(t: Any) -> str:
+    """What became of an earlier send of the same period, as it really is (issue #17)."""
+    if t.state == "delivered":
+        return f"was delivered as {t.file_name}"
+    if t.state == "trigger_uploaded":
+        return f"was sent as {t.file_name} and waits for its receipt"
+    if t.state == "data_uploaded":
+        return f"is being sent as {t.file_name} (data file uploaded, trigger not yet)"
+    return (f"is made as {t.file_name} ({t.state}) but not uploaded yet; it is finished when unfinished sends "
+            "resume (at the start of every send, and every minute in run)")

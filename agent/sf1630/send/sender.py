@@ -23,10 +23,10 @@ from sf1630.core import steps
 from sf1630.api import ExtractError, Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
-from sf1630.send.outbound import build_send_trigger, job_of, send_details
+from sf1630.send.outbound import build_send_trigger, earlier_note, job_of, send_details
 from sf1630.transport.privacy import error_text
 from sf1630.send.receipts import ReceiptWatcher
-from sf1630.core.remote import Remote, Stopped
+from sf1630.core.remote import Remote, Stopped, Unreachable
 from sf1630.core.specs import Link, SendSpec
 from sf1630.core.spool import Spool
 from sf1630.core.steps import SendStep
@@ -41,12 +41,14 @@ class Sender:
     def __init__(self, journal, pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
                  retry_base: float = 1.0, retry_cap: float = 60.0, attempts: int = 8,
                  stop: asyncio.Event | None = None,
-                 gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None):
+                 gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None,
+                 give_up: float | None = None, health: Any = None):
         self.journal, self.pool, self.emit = journal, pool, emit
         self.spool = Spool(spool)
         self.receipt_timeout = receipt_timeout
         self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts)
+        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts, give_up=give_up,
+                             health=health)
         # gate(municipality) bounds the work (extract, uploads) running at once; see flow.Slots.
         self.gate = gate or (lambda municipality: contextlib.nullcontext())
         self._watchers: dict[str, ReceiptWatcher] = {}
@@ -83,16 +85,15 @@ class Sender:
                    resend_reason: str | None = None, resend_by: str | None = None) -> Transfer:
         """Send ``spec``'s extract for the period of ``when`` (default now), unless already sent.
 
-        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new
-        timestamp, so a new data file name and SendersFileId; the reason and ``resend_by`` are journalled.
-        Returns the journalled transfer (delivered, failed, or unfinished when stopped or offline).
-        """
+        ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new timestamp,
+        file name and SendersFileId; the reason and ``resend_by`` are journalled. Returns the journalled
+        transfer (delivered, failed, or unfinished when stopped or offline)."""
         when = (when or datetime.now()).replace(microsecond=0)
         job, name = self.plan(spec, when, period)
         earlier = self.already_sent(spec, job.period, when)
         if earlier is not None and resend_reason is None:
-            log.info("%s: %s for %s already sent as %s (%s); not sent again", spec.label, spec.source.code,
-                     job.period, earlier.file_name, earlier.state)
+            note = earlier_note(earlier)
+            log.info("%s: %s for %s %s; not sent again", spec.label, spec.source.code, job.period, note)
             return earlier
         while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
             when += timedelta(seconds=1)  # a resend within the same second needs a new name
@@ -122,15 +123,15 @@ class Sender:
         except Stopped:  # stopped while retrying the look at the server
             log.info("%s: stopped before resuming; it resumes on the next start", t.file_name)
             return t
-        except Sf1630Error as exc:  # the look at the server failed
-            log.error("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
+        except Sf1630Error as exc:  # the look at the server failed; unreachable: said once for the account
+            say = log.info if isinstance(exc, Unreachable) else log.error
+            say("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
             return t
         finally:
             self._active.discard(t.key)
 
     async def _drop_dead_parts(self, t: Transfer, link: Link) -> None:
-        """Remove temporary uploads of this send left by a process that died (one process per journal,
-        and this one has not started on it yet), so none waits for the hourly sweep (rule 3)."""
+        """Remove this send's temporary uploads left by a process that died (rule 3; one process per journal)."""
 
         async def drop(session) -> None:
             mine = [f"OUT/{f.name}" for f in await session.listdir("OUT")
@@ -166,6 +167,8 @@ class Sender:
             return await self._drive(t, spec, link, step)
         except Stopped:
             log.info("%s: stopped at %s; it resumes on the next start", t.file_name, t.state)
+        except Unreachable as exc:  # said once for the account already
+            log.info("%s: not finished (%s): %s; it resumes on the next send or run", t.file_name, t.state, exc)
         except Sf1630Error as exc:
             log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
         return self.journal.get_id(t.id) or t
@@ -242,8 +245,7 @@ class Sender:
             await session.write_bytes(remote, data, part=parts[-1])
             await drop_parts(session, parts[:-1])
 
-        # A refusal here is a locked name (rule 2): retried with backoff, never a failure.
-        await self.remote.run(link, put, refused_too=True)
+        await self.remote.run(link, put, refused_too=True)  # a refusal is a locked name (rule 2): retried
         steps.crash_point("trigger_written")
         return await self._move(t, steps.TRIGGER_UPLOADED)
 
@@ -334,6 +336,8 @@ class Sender:
         try:
             await self.remote.run(link, remove)
             return True
+        except Unreachable:
+            return False
         except Sf1630Error as exc:
             log.warning("could not delete %s on %s (the next sweep retries): %s", ", ".join(paths), link.name, exc)
             return False

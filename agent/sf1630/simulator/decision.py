@@ -133,10 +133,11 @@ def _recipients(trigger: Trigger, user: str, users: set[str], routes: list[Route
         found = match_routes(trigger, user, routes)
         if not found:
             info = trigger.routing
+            it_system = (f"RecipientIt-system {info.recipient_it_system!r}" if info.recipient_it_system
+                         else "no RecipientIt-system")
             problems.append((codes.NO_ROUTE, f"no route for InfRef {info.inf_ref!r}, SenderAuthority "
                              f"{info.sender_authority!r}, SenderIt-system {info.sender_it_system!r}, "
-                             f"RecipientAuthority {info.recipient_authority!r}, RecipientIt-system "
-                             f"{info.recipient_it_system!r}, SFTP user {user!r}"))
+                             f"RecipientAuthority {info.recipient_authority!r}, {it_system}, SFTP user {user!r}"))
         return found
     unknown = [name for name in wanted if name not in users]
     problems += [(codes.UNKNOWN_RECIPIENT, f"recipient {name!r} is not a known SFTP user") for name in unknown]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncssh
 
-from sf1630.errors import ConfigError, HostKeyError, RemoteRefused, TransportError
+from sf1630.errors import ConfigError, ConnectFailed, HostKeyError, RemoteRefused, TransportError
 from sf1630.transport import knownhosts
 from sf1630.transport.failures import translate
 
@@ -148,9 +148,11 @@ async def open_connection(host: str, port: int, user: str, known_hosts: Path,
         raise RemoteRefused(f"{where}: the server refused every key ({tried}); register the public "
                             f"key (.pub) with the platform for user {user}") from exc
     except (TimeoutError, asyncio.TimeoutError) as exc:
-        raise TransportError(f"{where}: no answer within {timeout:g} s") from exc
+        raise ConnectFailed(f"{where}: timed out: no answer within {timeout:g} s") from exc
     except Exception as exc:
         mapped = translate(exc, where)
         if mapped is None:
             raise
+        if type(mapped) is TransportError:  # refused, lost, reset: the platform cannot be reached
+            mapped = ConnectFailed(str(mapped))
         raise mapped from exc

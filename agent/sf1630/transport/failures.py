@@ -41,6 +41,10 @@ def translate(exc: BaseException, what: str) -> Sf1630Error | None:
     if isinstance(exc, OSError) and exc.errno in _LOCAL_DISK:  # our disk, not the network: no retry helps now
         return Sf1630Error(f"{what}: cannot write the local copy ({exc.strerror}); free space on the agent's "
                            "disk")
+    # Said as it was: nothing listens there (issue #17).
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return TransportError(f"{what}: connection refused ({exc.strerror or exc}): nothing listens there; "
+                              "check the platform's address and that it is up")
     if isinstance(exc, _NETWORK):
         return TransportError(f"{what}: connection lost ({exc or type(exc).__name__})")
     if isinstance(exc, OSError) and exc.filename is None:

@@ -2,9 +2,10 @@
 
 It is an event plugin like any other: ``sf1630_on_failed`` (a failed delivery, or a load that
 failed and went to quarantine), ``sf1630_on_retention_warning`` (PROTOCOL.md rule 8) and
-``sf1630_on_missing`` (an expected extract overdue, then arrived; issue #14) reach it through the
-plugin host. A missing receipt has no hook yet, so :func:`activate` also returns an
-``emit`` target for those events (``sf1630 run`` passes it to the runtime).
+``sf1630_on_missing`` (an expected extract overdue, then arrived; issue #14) and
+``sf1630_on_schema_changed`` (issue #17) reach it through the plugin host. A missing receipt, the
+platform unreachable too long and a file from an unexpected sender have no hook yet, so
+:func:`activate` also returns an ``emit`` target for those events (``sf1630 run`` passes it on).
 
 Nothing is sent until :func:`activate` has read ``[alerts.email]`` and/or ``[alerts.webhook]`` from
 the agent config (issue #4: off by default). Alerts carry names, sizes, counts and UUIDs only, never
@@ -65,11 +66,22 @@ def _submit(alert: message.Alert) -> None:
 
 
 def _on_event(event: Any) -> None:
-    """Events that reach no hook yet: a receipt overdue (issue #13: no receipt in time -> alert)."""
-    from sf1630.events import ReceiptOverdue
+    """Events that reach no hook yet: a receipt overdue (issue #13), the platform unreachable too long
+    and a file from an unexpected sender (issue #17)."""
+    from sf1630.events import ReceiptOverdue, Stray, Unreachable
 
     if isinstance(event, ReceiptOverdue):
         _submit(message.receipt_overdue(event.transfer, event.waited))
+    elif isinstance(event, Unreachable):
+        _submit(message.unreachable(event.account, event.environment, event.since, event.reason))
+    elif isinstance(event, Stray) and event.sender:
+        _submit(message.unexpected_sender(event.account, event.path, event.sender))
+
+
+@hookimpl
+def sf1630_on_schema_changed(delivery: Any, sink: str, changes: Any) -> None:
+    """Alert when a load changed a table's columns (issue #17)."""
+    _submit(message.schema_changed(delivery, sink, changes))
 
 
 @hookimpl

@@ -21,7 +21,11 @@ LOAD_FAILED = "load_failed"
 RETENTION_WARNING = "retention_warning"
 EXTRACT_MISSING = "extract_missing"  # issue #14: an expected extract did not come in time
 EXTRACT_ARRIVED = "extract_arrived"  # ... and then it came
-KINDS = (DELIVERY_FAILED, RECEIPT_OVERDUE, LOAD_FAILED, RETENTION_WARNING, EXTRACT_MISSING, EXTRACT_ARRIVED)
+PLATFORM_UNREACHABLE = "platform_unreachable"  # issue #17: longer than unreachable_alert_seconds
+UNEXPECTED_SENDER = "unexpected_sender"  # a file from a sender not in expected_senders, left in place
+SCHEMA_CHANGED = "schema_changed"  # a load changed a table's columns
+KINDS = (DELIVERY_FAILED, RECEIPT_OVERDUE, LOAD_FAILED, RETENTION_WARNING, EXTRACT_MISSING, EXTRACT_ARRIVED,
+         PLATFORM_UNREACHABLE, UNEXPECTED_SENDER, SCHEMA_CHANGED)
 
 # One error entry of a receipt as the sender words it: "<code> <code description>: <description>".
 # The code and its description come from the platform's table; the free text after ":" may quote
@@ -72,8 +76,35 @@ def failed(transfer: Any, reason: str) -> Alert:
         return Alert(LOAD_FAILED, f"load of {transfer.file_name} failed; the file is kept in quarantine "
                                   "and retried", f"{LOAD_FAILED}:{transfer.key}", facts)
     facts["errors"] = receipt_errors(reason)
-    return Alert(DELIVERY_FAILED, f"delivery of {transfer.file_name} failed",
-                 f"{DELIVERY_FAILED}:{transfer.key}", facts)
+    # Keyed by period: `run` retries a failed period as new sends, and the alert is said once (issue #17).
+    period = getattr(transfer, "period", None)
+    key = f"{transfer.account}:{transfer.municipality}:{transfer.source}:{period}" if period else transfer.key
+    return Alert(DELIVERY_FAILED, f"delivery of {transfer.file_name} failed", f"{DELIVERY_FAILED}:{key}", facts)
+
+
+def unreachable(account: str, environment: str, since: float, reason: str) -> Alert:
+    """The platform has been unreachable for an account longer than unreachable_alert_seconds."""
+    facts = {"account": account, "environment": environment, "since": _iso(since),
+             "minutes": round((time.time() - since) / 60), "reason": reason}
+    return Alert(PLATFORM_UNREACHABLE, f"the platform has been unreachable for account {account} since "
+                 f"{_iso(since)}", f"{PLATFORM_UNREACHABLE}:{environment}:{account}:{since:.0f}", facts)
+
+
+def unexpected_sender(account: str, path: str, sender: str) -> Alert:
+    """A delivered file from a sender that is not in expected_senders; it was left in place."""
+    facts = {"account": account, "path": path, "sender": sender, "note": "left in place, not loaded"}
+    return Alert(UNEXPECTED_SENDER, f"{path} of account {account} comes from unexpected sender {sender}",
+                 f"{UNEXPECTED_SENDER}:{account}:{path}", facts)
+
+
+def schema_changed(delivery: Any, sink: str, changes: Any) -> Alert:
+    """A load changed a table's columns (added, missing or widened)."""
+    text = "; ".join(f"{c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in changes)
+    facts = {"file": delivery.file_name, "municipality": delivery.municipality, "source": delivery.source,
+             "file_transfer_uuid": delivery.file_transfer_uuid, "sink": sink, "changes": text}
+    return Alert(SCHEMA_CHANGED, f"{delivery.file_name} changed the table it loads into ({sink})",
+                 f"{SCHEMA_CHANGED}:{delivery.file_transfer_uuid}:{sink}",
+                 {k: v for k, v in facts.items() if v not in (None, "")})
 
 
 def receipt_overdue(transfer: Any, waited: float) -> Alert:
