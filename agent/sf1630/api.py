@@ -188,6 +188,16 @@ class Sink(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class Check:
+    """One finding a plugin gives ``sf1630 doctor`` (``sf1630_doctor``)."""
+
+    level: Literal["ok", "warn", "error"]
+    topic: str  # what was checked, e.g. "alerts webhook"
+    message: str
+    fix: str = ""  # what to do about a warn or error
+
+
 class Commands:
     """Where a plugin adds its sub-commands (``sf1630_register_commands``).
 

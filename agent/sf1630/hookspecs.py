@@ -14,14 +14,14 @@ Rules for the API (STYLE.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
 from sf1630.api import API_VERSION
 
 if TYPE_CHECKING:
-    from sf1630.api import Commands, Delivery, Expectation, LoadResult, SchemaChange, Sink, Source, Transfer
+    from sf1630.api import Check, Commands, Delivery, Expectation, LoadResult, SchemaChange, Sink, Source, Transfer
 
 __all__ = ["API_VERSION", "PROJECT", "hookimpl"]
 
@@ -77,22 +77,24 @@ def sf1630_on_delivered(transfer: Transfer) -> None:
 
 
 @_spec
-def sf1630_on_failed(transfer: Transfer, reason: str) -> None:
+def sf1630_on_failed(transfer: Transfer, reason: str, codes: tuple[int, ...]) -> None:
     """A transfer failed: an error receipt came back, or a delivered file could not be loaded.
 
     Runs in the sender after an error receipt has been journalled (the data file is cleaned up),
     and in the receiver when a load fails and the local copy goes to quarantine.
-    Gets the journalled ``transfer`` and a one-line ``reason`` (error codes and texts; never row data).
+    Gets the journalled ``transfer``, a one-line ``reason`` (error codes and texts; never row data)
+    and the receipt's error ``codes`` in order (empty for a failed load).
     Returns nothing; an exception is logged and ignored.
     """
 
 
 @_spec
-def sf1630_on_received(delivery: Delivery) -> None:
+def sf1630_on_received(delivery: Delivery, transfer: Transfer) -> None:
     """A delivered file was fetched: its local copy is durable and journalled.
 
     Runs in the receiver after the download, before any sink loads it.
-    Gets the ``delivery`` (FileTransferUUID, file name, sender, size, parsed metadata).
+    Gets the ``delivery`` (FileTransferUUID, file name, sender, size, parsed metadata) and the
+    journalled ``transfer``.
     Returns nothing; an exception is logged and ignored.
     """
 
@@ -138,4 +140,66 @@ def sf1630_on_missing(expectation: Expectation, cleared: bool) -> None:
     Each is journalled first, so neither repeats after a restart.
     Gets the ``expectation`` (municipality, source, schedule, grace, deadline) and ``cleared``.
     Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_on_receipt_overdue(transfer: Transfer, waited: float) -> None:
+    """No technical receipt came within ``receipt_timeout``; the sender keeps waiting (issue #13).
+
+    Runs in the sender once per transfer when the timeout passes. Gets the journalled ``transfer``
+    and the seconds ``waited``. Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_on_stray(account: str, path: str, reason: str, removed: bool, sender: str | None) -> None:
+    """A file on the server that the agent does not take: data without metadata, bad metadata, or a
+    delivery from a sender not in ``expected_senders`` (issue #17).
+
+    Runs in the receiver when it lists ``IN/``. Gets the ``account``, the remote ``path``, the
+    ``reason``, whether it was ``removed``, and the unexpected ``sender`` (None for other strays).
+    Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_on_unreachable(account: str, environment: str, since: float, reason: str) -> None:
+    """An account has not reached the platform for longer than ``unreachable_alert_seconds``.
+
+    Runs in ``sf1630 run`` once per outage of an account. Gets the ``account``, the ``environment``,
+    when the outage began (Unix time ``since``) and how the last attempt failed (``reason``:
+    refused, timed out, lost). Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_configure(config: Any, command: str) -> None:
+    """The agent starts work with ``config``; set up what the plugin needs (a connection, a thread).
+
+    Runs once per command that runs jobs (``send``, ``receive``, ``run``, ``demo``), after the
+    configuration is loaded and before the first job. Gets the agent's ``config`` (its ``path``,
+    ``environment``, ``accounts``, ``municipalities`` and the tables the agent keeps for plugins,
+    such as ``alerts``) and the ``command`` that starts (the built-in alerts start only for ``run``). Returns nothing. A ``ConfigError`` (or any exception) stops the command with
+    its message and the plugin's name: a plugin that cannot start must not fail quietly.
+    """
+
+
+@_spec
+def sf1630_unconfigure() -> None:
+    """The agent stops: finish and release what ``sf1630_configure`` set up (send what is queued).
+
+    Runs once when the command's work is over, also after an error or SIGTERM. Gets nothing.
+    Returns nothing; an exception is logged and ignored.
+    """
+
+
+@_spec
+def sf1630_doctor(config: Any, send_test: bool) -> list[Check]:
+    """Check what the plugin needs, for ``sf1630 doctor``.
+
+    Runs once per ``sf1630 doctor``, after the configuration check. Gets the agent's ``config`` and
+    ``send_test`` (``doctor --test-alert``: the plugin may send one test message through each channel).
+    Returns a list of ``sf1630.api.Check`` (level ok, warn or error, a message and a fix); an
+    exception is reported as an error finding of the plugin.
     """

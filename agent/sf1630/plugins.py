@@ -29,8 +29,9 @@ from typing import Any, Iterable
 import pluggy
 
 from sf1630 import __version__, hookspecs
-from sf1630.api import (API_VERSION, Commands, Delivery, Expectation, LoadResult, PluginError, SchemaChange, Sink, Source,
-                        Transfer)
+from sf1630.api import API_VERSION, Check, Commands, PluginError, Sink, Source
+from sf1630.errors import Sf1630Error
+from sf1630.events import Event, all_events
 from sf1630.options import build_options, check_options
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginFailure", "PluginHost", "PluginInfo", "build_options",
@@ -216,33 +217,38 @@ class PluginHost:
         self._broadcast("sf1630_register_commands", subparsers=commands)
         return commands
 
-    def on_delivered(self, *, transfer: Transfer) -> None:
-        """Fire ``sf1630_on_delivered`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_delivered", transfer=transfer)
+    def fire(self, event: Event) -> None:
+        """Hand ``event`` to every plugin through its hook (``event.hook``); exceptions are logged."""
+        if event.hook is not None:
+            self._broadcast(event.hook, **event.hook_args())
 
-    def on_failed(self, *, transfer: Transfer, reason: str) -> None:
-        """Fire ``sf1630_on_failed`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_failed", transfer=transfer, reason=reason)
+    def configure(self, config: Any, command: str = "") -> None:
+        """``sf1630_configure`` for every plugin; a plugin that cannot start stops the command."""
+        for impl in self._impls("sf1630_configure"):
+            try:
+                self._invoke(impl, "sf1630_configure", {"config": config, "command": command})
+            except Sf1630Error:
+                raise  # a ConfigError already names the file, line and key
+            except Exception as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r} cannot start: {_describe(exc)}") from exc
 
-    def on_received(self, *, delivery: Delivery) -> None:
-        """Fire ``sf1630_on_received`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_received", delivery=delivery)
+    def unconfigure(self) -> None:
+        """``sf1630_unconfigure`` for every plugin; exceptions are logged."""
+        self._broadcast("sf1630_unconfigure")
 
-    def on_loaded(self, *, delivery: Delivery, sink: str, result: LoadResult) -> None:
-        """Fire ``sf1630_on_loaded`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_loaded", delivery=delivery, sink=sink, result=result)
+    def doctor(self, config: Any, send_test: bool = False) -> list[Check]:
+        """What each plugin's ``sf1630_doctor`` finds; a plugin that raises is an error finding."""
+        found: list[Check] = []
+        for impl in self._impls("sf1630_doctor"):
+            try:
+                found += self._invoke(impl, "sf1630_doctor", {"config": config, "send_test": send_test}) or []
+            except Exception as exc:
+                found.append(Check("error", f"plugin {impl.plugin_name}", f"its doctor check raised: {_describe(exc)}"))
+        return found
 
-    def on_retention_warning(self, *, account: str, path: str, age_days: float) -> None:
-        """Fire ``sf1630_on_retention_warning`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_retention_warning", account=account, path=path, age_days=age_days)
-
-    def on_schema_changed(self, *, delivery: Delivery, sink: str, changes: tuple[SchemaChange, ...]) -> None:
-        """Fire ``sf1630_on_schema_changed`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_schema_changed", delivery=delivery, sink=sink, changes=changes)
-
-    def on_missing(self, *, expectation: Expectation, cleared: bool) -> None:
-        """Fire ``sf1630_on_missing`` to every plugin; exceptions are logged."""
-        self._broadcast("sf1630_on_missing", expectation=expectation, cleared=cleared)
+    def plugin(self, name: str) -> Any:
+        """The registered plugin object (module or instance) of ``name``, or None."""
+        return self._pm.get_plugin(name)
 
     def _broadcast(self, hook: str, **kwargs: Any) -> None:
         # Called per implementation, not through pm.hook, so one failing plugin cannot keep the
@@ -262,6 +268,20 @@ class PluginHost:
             args = ", ".join(f"{k}={kwargs[k]!r}" for k in impl.argnames)
             print(f"sf1630 trace: {hook}({args}) -> plugin {impl.plugin_name!r}", file=sys.stderr)
         return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _event_method(hook: str) -> Any:
+    def fire(self: PluginHost, **kwargs: Any) -> None:
+        self._broadcast(hook, **kwargs)
+    fire.__name__ = hook.removeprefix("sf1630_")
+    fire.__doc__ = f"Fire ``{hook}`` to every plugin; exceptions are logged."
+    return fire
+
+
+# PluginHost.on_delivered(...), on_failed(...), ...: one per event hook, from the table in sf1630.events.
+for _event in all_events():
+    if _event.hook is not None:
+        setattr(PluginHost, _event.hook.removeprefix("sf1630_"), _event_method(_event.hook))
 
 
 def make_plugin_host(config: Any = None, *, plugin_paths: Iterable[Path | str] = (),
@@ -291,8 +311,9 @@ def _load_builtins(host: PluginHost) -> None:
     except Exception as exc:
         host.fail("sf1630_plugins", "built-in", _describe(exc), __version__)
         return
-    for name, module in builtin.PLUGINS.items():
-        host.add(module, name, "built-in", __version__)
+    for name, plugin in builtin.PLUGINS.items():
+        # A class is a plugin with state: each host gets its own instance, never a shared one.
+        host.add(plugin() if isinstance(plugin, type) else plugin, name, "built-in", __version__)
 
 
 def _load_entry_points(host: PluginHost, eps: Iterable[importlib.metadata.EntryPoint]) -> None:

@@ -69,3 +69,19 @@ def test_files_the_guide_points_to_exist():
     targets = set(re.findall(r"\]\(\.\./([^)#]+)\)", text)) | set(re.findall(r"`((?:examples|plugins|agent|tests)/[^`\s]+)`", text))
     missing = [t for t in sorted(targets) if not (ROOT / t.rstrip("/")).exists()]
     assert targets and not missing, f"docs/plugins.md points to missing files: {missing}"
+
+
+def test_each_event_and_its_hook_agree():
+    """An event is declared once (sf1630.events) and its hookspec takes exactly its fields, in order."""
+    import dataclasses
+
+    from sf1630.events import all_events
+
+    declared = {e.hook: e for e in all_events() if e.hook}
+    event_hooks = {h for h in HOOKS if h.startswith("sf1630_on_")}
+    assert set(declared) == event_hooks, "every sf1630_on_* hookspec needs an event in sf1630.events and back"
+    for hook, event in declared.items():
+        fields = ", ".join(f.name for f in dataclasses.fields(event))
+        assert HOOKS[hook].startswith(f"{hook}("), hook
+        params = re.findall(r"(\w+):", HOOKS[hook].split("(", 1)[1].rsplit(") ->", 1)[0])
+        assert ", ".join(params) == fields, f"{hook} takes ({', '.join(params)}), {event.__name__} has ({fields})"

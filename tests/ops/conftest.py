@@ -117,16 +117,6 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
-@pytest.fixture(autouse=True)
-def no_alerts_left() -> Iterator[None]:
-    """Every test starts and ends with alerts off (they are process-wide once activated)."""
-    from sf1630_plugins import alerts
-
-    alerts.deactivate(timeout=1)
-    yield
-    alerts.deactivate(timeout=1)
-
-
 def sf1630(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
            cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m sf1630 ARGS``; the finished process with text output."""

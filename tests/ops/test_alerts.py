@@ -12,7 +12,7 @@ import pytest
 import tomli_w
 
 from sf1630.errors import ConfigError
-from sf1630_plugins import alerts
+from sf1630_plugins.alerts.dispatch import Dispatcher
 
 from .conftest import HERNING, IKAST, KY, in_process
 from .smtp import SmtpServer
@@ -47,8 +47,7 @@ def run_round(agent_toml: Path, kind: str = "send", *, during=None, host=None) -
     cfg = load_config(agent_toml)
 
     async def go():
-        emit = alerts.activate(cfg)
-        rt = build_runtime(cfg, emitters=[emit] if emit else [], host=host)
+        rt = build_runtime(cfg, command="run", host=host)  # the alerts plugin starts as in the service
         side = asyncio.create_task(asyncio.to_thread(during)) if during else None
         try:
             if kind == "send":
@@ -59,11 +58,7 @@ def run_round(agent_toml: Path, kind: str = "send", *, during=None, host=None) -
                 await side
             await rt.aclose()
 
-    try:
-        return asyncio.run(go())
-    finally:
-        dispatcher = alerts.active()
-        assert dispatcher is None or dispatcher.flush(15)
+    return asyncio.run(go())  # closing the runtime sends what the alerts plugin has queued
 
 
 def test_a_failed_delivery_is_mailed_with_names_and_codes_only(platform, smtp) -> None:
@@ -123,7 +118,7 @@ def test_the_same_alert_is_not_repeated_within_repeat_hours(webhook) -> None:
     from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
 
     now = [0.0]
-    dispatcher = alerts.Dispatcher([WebhookChannel(WebhookOptions(url=webhook.url))], repeat_hours=1,
+    dispatcher = Dispatcher([WebhookChannel(WebhookOptions(url=webhook.url))], repeat_hours=1,
                                    clock=lambda: now[0])
     try:
         assert dispatcher.submit(retention_warning("KY", "OUT/a.csv", 21))
@@ -247,8 +242,10 @@ def test_alert_config_errors_say_file_line_and_table(platform, table, expected) 
 
     sender = platform.sandbox.write_agent("source", receive=False)
     add_alerts(sender, table)
+    from sf1630.plugins import make_plugin_host
+
     with pytest.raises(ConfigError, match=expected):
-        alerts.activate(load_config(sender))
+        make_plugin_host().configure(load_config(sender), "run")
 
 
 def test_a_password_in_the_alerts_table_is_refused_by_the_config_check(platform, capsys) -> None:

@@ -72,7 +72,8 @@ def test_events_and_journal_render_as_valid_exposition_text(tmp_path: Path) -> N
     metrics = Metrics(journal)
     metrics(Delivered(transfer=done))
     metrics(Failed(transfer=journal.move(bad.id, "failed"),
-                   reason='400 A recipient is not known: "NOBODY" unknown; 401 No route matches: no "route"'))
+                   reason='400 A recipient is not known: "NOBODY" unknown; 401 No route matches: no "route"',
+                   codes=(400, 401)))  # the codes come with the event, never parsed from the text
     delivery = Delivery("u-9", "KY_LIS_9.csv", "KY_SFTPSIMPEL", "HERNING_LIS01_SIMPEL", 99, "KY", "herning")
     metrics(Received(delivery=delivery, transfer=done))
     metrics(Loaded(delivery=delivery, sink="sqlite", result=LoadResult(7, "ky")))

@@ -25,3 +25,25 @@ def pg_schema() -> Iterator[str]:
 def now() -> datetime:
     """The extract time used by tests that need a real clock (export folders compare mtimes)."""
     return datetime.now().replace(microsecond=0)
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    """A starter LIS site written by ``sf1630 init`` (in a folder of its own); the agent file's path.
+
+    ``plugin_paths`` are written into its ``[agent]`` table.
+    """
+    import subprocess
+    import sys
+
+    def make(plugin_paths: list[str] | None = None):
+        folder = tmp_path / f"site{len(list(tmp_path.glob('site*')))}"
+        subprocess.run([sys.executable, "-m", "sf1630", "init", str(folder), "--kind", "lis"], check=True,
+                       capture_output=True, timeout=60)
+        agent = folder / "agent.toml"
+        if plugin_paths:
+            agent.write_text(agent.read_text().replace("plugin_paths = []", f"plugin_paths = {plugin_paths!r}"
+                                                       .replace("'", '"')))
+        return agent
+
+    return make

@@ -46,12 +46,25 @@ class Recorder:
     def sf1630_on_schema_changed(self, delivery, sink, changes):
         self.calls.append(("schema", sink, [c.column for c in changes]))
 
+    @sf1630.hookimpl
+    def sf1630_on_receipt_overdue(self, transfer, waited):
+        self.calls.append(("overdue", transfer.id, waited))
+
+    @sf1630.hookimpl
+    def sf1630_on_stray(self, account, path, sender):
+        self.calls.append(("stray", account, path, sender))
+
+    @sf1630.hookimpl
+    def sf1630_on_unreachable(self, account, reason):
+        self.calls.append(("unreachable", account, reason))
+
 
 class Exploding:
     """A plugin whose every event hook raises."""
 
 
-for _hook in ("delivered", "failed", "received", "loaded", "retention_warning", "schema_changed"):
+for _hook in ("delivered", "failed", "received", "loaded", "retention_warning", "schema_changed", "receipt_overdue",
+              "stray", "unreachable"):
     def _boom(self, **kwargs):
         raise RuntimeError("alert service down")
     _boom.__name__ = f"sf1630_on_{_hook}"
@@ -256,3 +269,119 @@ def test_register_commands_refuses_a_taken_name(sf1630_host, register_plugin, ca
     added = sf1630_host.register_commands(sub)
     assert added.added == []
     assert "exists already" in caplog.text and "shadow-plugin" in caplog.text
+
+
+# The newer event hooks are fired the way the agent fires them: an event of sf1630.events, handed to
+# PluginHost.fire through the emitter that the runtime builds (the hook name comes from the event).
+
+def fired(event):
+    from sf1630.events import plugin_emitter
+
+    return lambda host: plugin_emitter(host)(event)
+
+
+def test_hook_sf1630_on_receipt_overdue(sf1630_host, register_plugin, recorder, caplog):
+    from sf1630.events import ReceiptOverdue
+
+    events_reach_everyone(sf1630_host, register_plugin, recorder, fired(ReceiptOverdue(transfer=TRANSFER, waited=600.0)),
+                          ("overdue", 7, 600.0), caplog)
+
+
+def test_hook_sf1630_on_stray(sf1630_host, register_plugin, recorder, caplog):
+    from sf1630.events import Stray
+
+    event = Stray(account="LIS", path="IN/x.csv", reason="unexpected sender", sender="EVIL_SFTPSIMPEL")
+    events_reach_everyone(sf1630_host, register_plugin, recorder, fired(event),
+                          ("stray", "LIS", "IN/x.csv", "EVIL_SFTPSIMPEL"), caplog)
+
+
+def test_hook_sf1630_on_unreachable(sf1630_host, register_plugin, recorder, caplog):
+    from sf1630.events import Unreachable
+
+    event = Unreachable(account="KY", environment="test", since=1.0, reason="connection refused")
+    events_reach_everyone(sf1630_host, register_plugin, recorder, fired(event),
+                          ("unreachable", "KY", "connection refused"), caplog)
+
+
+def test_failed_carries_the_receipt_codes_as_a_tuple(sf1630_host, register_plugin):
+    from sf1630.events import Failed
+
+    got = []
+
+    class Codes:
+        @sf1630.hookimpl
+        def sf1630_on_failed(self, codes):
+            got.append(codes)
+
+    register_plugin(Codes(), "codes")
+    fired(Failed(transfer=TRANSFER, reason="401 No route: x", codes=(401,)))(sf1630_host)
+    assert got == [(401,)]
+
+
+class Lifecycle:
+    """A plugin with state of its own, as sf1630_configure asks: opened at start, closed at the end."""
+
+    def __init__(self):
+        self.calls = []
+
+    @sf1630.hookimpl
+    def sf1630_configure(self, config, command):
+        if config.alerts.get("fail"):
+            raise sf1630.ConfigError("agent.toml:9 [alerts]: this plugin refuses to start")
+        self.calls.append(("configure", config.environment.name, command))
+
+    @sf1630.hookimpl
+    def sf1630_unconfigure(self):
+        self.calls.append(("unconfigure",))
+
+
+def _runtime_round(config, host):
+    import asyncio
+
+    from sf1630.agent.runtime import build_runtime
+
+    async def go():
+        rt = build_runtime(config, command="run", host=host)
+        await rt.aclose()
+
+    asyncio.run(go())
+
+
+def test_hook_sf1630_configure(sf1630_host, register_plugin, make_site):
+    from sf1630.config.load import load_config
+
+    plugin = Lifecycle()
+    register_plugin(plugin, "lifecycle")
+    config = load_config(make_site())
+    _runtime_round(config, sf1630_host)
+    assert plugin.calls[0] == ("configure", config.environment.name, "run")
+
+    config.alerts["fail"] = True  # a plugin that cannot start stops the command, with its message
+    with pytest.raises(sf1630.ConfigError, match="this plugin refuses to start"):
+        _runtime_round(config, sf1630_host)
+
+
+def test_hook_sf1630_unconfigure(sf1630_host, register_plugin, make_site):
+    from sf1630.config.load import load_config
+
+    plugin = Lifecycle()
+    register_plugin(plugin, "lifecycle")
+    _runtime_round(load_config(make_site()), sf1630_host)
+    assert [c[0] for c in plugin.calls] == ["configure", "unconfigure"]
+
+
+def test_hook_sf1630_doctor(make_site, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "plug"
+    folder.mkdir()
+    (folder / "pager.py").write_text(
+        "import sf1630\nfrom sf1630.api import Check\n\n"
+        "@sf1630.hookimpl\ndef sf1630_doctor(config, send_test):\n"
+        "    return [Check('error', 'pager', 'PAGER_TOKEN is not set', 'set it in the service environment')]\n")
+    agent = make_site(plugin_paths=[str(folder)])
+    done = subprocess.run([sys.executable, "-m", "sf1630", "doctor", "--offline", "--config", str(agent)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "PAGER_TOKEN is not set" in done.stdout and "set it in the service environment" in done.stdout

@@ -218,13 +218,10 @@ class Webhook:
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    from sf1630_plugins import alerts
-
     hook = Webhook()
     try:
         yield hook
     finally:
-        alerts.deactivate(timeout=2)
         hook.close()
 
 

@@ -34,7 +34,7 @@ def watch_once(agent_toml, clock, *emitters):
     recorder = Recorder()
 
     async def go():
-        rt = build_runtime(load_config(agent_toml), emitters=[recorder, *emitters])
+        rt = build_runtime(load_config(agent_toml), command="run", emitters=[recorder, *emitters])
         try:
             return MissingWatch(rt.journal, rt.emit, clock=clock).check(expectations(rt.config, rt.host))
         finally:
@@ -49,17 +49,14 @@ def test_an_overdue_extract_fires_once_then_its_arrival_clears_it_once(world, we
     due = datetime.fromtimestamp(start) - timedelta(minutes=30)  # daily, due 30 min ago plus 10 min grace
     lis = world.lis(expect=[{"source": "ky", "schedule": daily_at(due), "grace": "10m"}])
     edit_toml(lis, lambda doc: doc.update(alerts={"webhook": {"url": webhook.url}}))
-    from sf1630_plugins import alerts
-
-    alert = alerts.activate(load_config(lis))
     with open_journal(journal_path(lis)) as journal:
         metrics = Metrics(journal)
     clock = FakeClock(start)
 
-    [missing] = watch_once(lis, clock, metrics, alert)
+    [missing] = watch_once(lis, clock, metrics)
     clock.advance(60)
-    later = watch_once(lis, clock, metrics, alert)  # a later round, and a restart: never again
-    again = watch_once(lis, clock, metrics, alert)
+    later = watch_once(lis, clock, metrics)  # a later round, and a restart: never again
+    again = watch_once(lis, clock, metrics)
 
     deadline = due.replace(second=0, microsecond=0) + timedelta(minutes=10)
     assert (later, again, missing.cleared) == ([], [], False)
@@ -74,8 +71,8 @@ def test_an_overdue_extract_fires_once_then_its_arrival_clears_it_once(world, we
     world.wait_idle()
     receive(lis)
     clock.now = time.time() + 1
-    [arrived] = watch_once(lis, clock, metrics, alert)
-    assert watch_once(lis, clock, metrics, alert) == []
+    [arrived] = watch_once(lis, clock, metrics)
+    assert watch_once(lis, clock, metrics) == []
 
     [sent] = summary.transfers
     assert arrived.cleared and arrived.expectation.deadline == deadline

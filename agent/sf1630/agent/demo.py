@@ -62,13 +62,13 @@ async def run_demo(workdir: Path, *, rows: int = 1000) -> DemoResult:
         source_cfg = load_config(sandbox.write_agent("source-vendor", receive=False, rows=rows))
         lis_cfg = load_config(sandbox.write_agent("lis", send=False,
                                                   sinks=[{"type": "sqlite", "options": {"path": str(database)}}]))
-        sender_rt = build_runtime(source_cfg)
+        sender_rt = build_runtime(source_cfg, command="demo")
         try:
             sent = await send_round(sender_rt, Selection(), asyncio.Event())
         finally:
             await sender_rt.aclose()
         await platform.wait_idle(30.0)
-        lis_rt = build_runtime(lis_cfg)
+        lis_rt = build_runtime(lis_cfg, command="demo")
         try:
             await receive_round(lis_rt, make_receiver(lis_rt, asyncio.Event()), Selection())
         finally:

@@ -119,15 +119,20 @@ class Runtime:
             self.problems.append(text)
 
     async def aclose(self) -> None:
-        """Close connections and the journal."""
+        """Let plugins finish (alerts send what is queued), close connections and the journal."""
         try:
+            self.host.unconfigure()
             await self.pool.close()
         finally:
             self.journal.close()
 
 
-def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = None, journal: Any = None) -> Runtime:
-    """Build the runtime for ``config`` (an AgentConfig): plugin host, journal, pool and a Link per account."""
+def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = (), host: Any = None,
+                  journal: Any = None) -> Runtime:
+    """Build the runtime for ``config`` (an AgentConfig): plugin host, journal, pool and a Link per account.
+
+    ``command`` (``run``, ``send``, ``receive``, ``demo``) tells the plugins what starts (``sf1630_configure``).
+    """
     from sf1630.core.health import Health
     from sf1630.journal import open_journal
     from sf1630.plugins import make_plugin_host
@@ -136,6 +141,7 @@ def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = Non
     host = host or make_plugin_host(config)
     for failure in host.failures():
         log.error("plugin failed to load: %s", failure)
+    host.configure(config, command)  # before the journal opens: a plugin that cannot start stops the command
     links = {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
              for name, a in config.accounts.items()}
     emit = fan_out([plugin_emitter(host), *emitters])

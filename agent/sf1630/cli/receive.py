@@ -43,7 +43,7 @@ async def _receive(cfg: Any, selection: Any) -> int:
     stop = asyncio.Event()
     install_stop(stop)
     progress = ProgressLine("receive")
-    rt = build_runtime(cfg, emitters=[progress])
+    rt = build_runtime(cfg, command="receive", emitters=[progress])
     try:
         reports = await receive_round(rt, make_receiver(rt, stop), selection)
         _check_expected(rt, selection)

@@ -40,11 +40,9 @@ async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int
     stop = asyncio.Event()
     install_stop(stop)
     from sf1630.ops.metrics import start_metrics
-    from sf1630_plugins import alerts
 
-    alert_emit = alerts.activate(cfg)  # [alerts] of the config; None when off
     metrics = start_metrics(metrics_port) if metrics_port else None
-    rt = build_runtime(cfg, emitters=[e for e in (metrics, alert_emit) if e])
+    rt = build_runtime(cfg, command="run", emitters=[metrics] if metrics else [])
     if metrics:
         metrics.attach(rt.journal)
     try:
@@ -52,6 +50,5 @@ async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int
     finally:
         if metrics:
             metrics.close()
-        alerts.deactivate()
         await rt.aclose()
     return 0

@@ -121,7 +121,7 @@ async def _send(cfg: Any, selection: Any, **send: Any) -> int:
     stop = asyncio.Event()
     install_stop(stop)
     progress = ProgressLine("send")
-    rt = build_runtime(cfg, emitters=[progress])
+    rt = build_runtime(cfg, command="send", emitters=[progress])
     try:
         progress.total = len(rt.send_specs(selection)) or None
         if send.get("resend_reason"):

@@ -13,26 +13,19 @@ Labels carry names, codes and states only, never row data (issue #14).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sf1630.events import (Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, Reachability,
-                           ReceiptOverdue, Received, RetentionWarning, SchemaChanged, Stray, Unreachable)
+from sf1630.events import Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, Reachability, Received
 
 log = logging.getLogger("sf1630.metrics")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Receipts usually come within a minute; the platform may take hours when busy (receipt_timeout).
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
-# "<code> <code description>: <description>" per error entry of the receipt, joined by "; " (sender.py).
-RECEIPT_CODE = re.compile(r"(?:^|;\s*)(\d+)\s+[^:;]+:")
-EVENT_NAMES = {Delivered: "delivered", Failed: "failed", Received: "received", Loaded: "loaded",
-               RetentionWarning: "retention_warning", ReceiptOverdue: "receipt_overdue", Stray: "stray",
-               SchemaChanged: "schema_changed", Missing: "missing", Unreachable: "unreachable"}
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -92,7 +85,7 @@ class Metrics:
             log.exception("metrics: cannot count %s", type(event).__name__)
 
     def _count(self, event: Event) -> None:
-        name = EVENT_NAMES.get(type(event))
+        name = event.metric
         if isinstance(event, Missing) and event.cleared:
             name = "missing_cleared"
         if name:
@@ -104,8 +97,8 @@ class Metrics:
                 self._inc("sf1630_rows_total", where, t.rows or 0)
                 self._success("send", t.municipality, t.source, self.clock())
                 self._observe_wait(t)
-            case Failed(transfer=t, reason=reason):
-                for code in _codes(t.kind, reason):
+            case Failed(transfer=t, codes=codes):
+                for code in _codes(t.kind, codes):
                     self._inc("sf1630_errors_total", (("kind", t.kind), ("code", code)))
                 if t.kind == "send":
                     self._observe_wait(t)
@@ -270,10 +263,10 @@ def _where(kind: str, municipality: str | None, source: str | None) -> Labels:
     return (("kind", kind), ("municipality", municipality or ""), ("source", (source or "").lower()))
 
 
-def _codes(kind: str, reason: str) -> list[str]:
+def _codes(kind: str, codes: tuple[int, ...]) -> list[str]:
     if kind == "receive":
         return ["load"]
-    return RECEIPT_CODE.findall(reason or "") or ["none"]
+    return [str(c) for c in codes] or ["none"]
 
 
 def _family(name: str, kind: str, text: str, samples: dict[Labels, float]) -> list[str]:

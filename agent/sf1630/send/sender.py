@@ -266,7 +266,8 @@ class Sender:
         if receipt.ok:
             return await self._delivered(t, spec, link, receipt.file_transfer_uuid)
         reason = "; ".join(f"{e.code} {e.code_description}: {e.description}" for e in receipt.errors)
-        return await self._failed(t, link, reason or f"receipt message {receipt.message!r}", receipt.file_transfer_uuid)
+        return await self._failed(t, link, reason or f"receipt message {receipt.message!r}", receipt.file_transfer_uuid,
+                                  tuple(e.code for e in receipt.errors))
 
     def _unreadable(self, t: Transfer, error: DocumentError, looks: int, waited: float) -> None:
         """Report a receipt that cannot be read: once when seen twice, and once more when overdue."""
@@ -313,10 +314,11 @@ class Sender:
         await self._tidy(link, [f"IN/{t.file_name}.sftpreceipt"])  # rule 3
         return t
 
-    async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None) -> Transfer:
+    async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None,
+                      codes: tuple[int, ...] = ()) -> Transfer:
         t = await self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
-        self.emit(Failed(transfer=t, reason=reason))
+        self.emit(Failed(transfer=t, reason=reason, codes=codes))
         await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
         return await self._clean(t, link)
 

@@ -50,7 +50,7 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
     findings, cfg, host = setup.check_config(path, env)
     if cfg is None:
         return findings
-    findings += setup.check_alerts(cfg, test_alert)
+    findings += setup.check_plugins(cfg, host, test_alert)
     findings += keyfiles.check_accounts(cfg, now=now)
     trusted, found = remote.check_known_hosts(cfg, timeout if connect else None)
     findings += found

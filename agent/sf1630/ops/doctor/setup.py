@@ -30,37 +30,11 @@ def check_config(path: Path, env: str | None) -> tuple[list[Finding], Any, Any]:
     return [ok("config", summary)], cfg, host
 
 
-def check_alerts(cfg: Any, send_test: bool = False) -> list[Finding]:
-    """The ``[alerts]`` table builds; says where alerts go, or that they are off.
-
-    With ``send_test``, one test alert goes through each channel, and its answer is the finding.
-    """
-    if not cfg.alerts:
-        return [ok("alerts", "off (no [alerts] table)")]
-    try:
-        from sf1630_plugins.alerts.dispatch import channels_from
-
-        options, channels = channels_from(cfg.alerts, cfg.path)
-    except Sf1630Error as exc:
-        return [error("alerts", str(exc), "correct the [alerts] table")]
-    except ImportError as exc:
-        return [error("alerts", f"the alerts plugin cannot be loaded: {exc}")]
-    if not channels:
-        return [warn("alerts", "[alerts] is there but every channel is disabled (enabled = false)")]
-    found = [ok("alerts", f"{', '.join(map(str, channels))}; on {', '.join(options.events)}")]
-    return found + [_send_test(channel) for channel in channels] if send_test else found
-
-
-def _send_test(channel: Any) -> Finding:
-    from sf1630_plugins.alerts.message import Alert
-
-    alert = Alert("test", "test alert from sf1630 doctor", "test", {"note": "nothing is wrong; this checks the channel"})
-    try:
-        channel.send(alert)
-    except Exception as exc:  # any refusal of the server is the finding
-        return error(f"alerts {channel.name}", f"test alert not sent by {channel}: {type(exc).__name__}: {exc}",
-                     "check the server, port, tls, login and addresses of the channel")
-    return ok(f"alerts {channel.name}", f"test alert sent by {channel}")
+def check_plugins(cfg: Any, host: Any, send_test: bool = False) -> list[Finding]:
+    """What each plugin's ``sf1630_doctor`` finds (the alerts plugin: where alerts go, a test alert)."""
+    if host is None:
+        return []
+    return [Finding(c.level, c.topic, c.message, c.fix) for c in host.doctor(cfg, send_test)]
 
 
 def check_journal(cfg: Any) -> list[Finding]:
