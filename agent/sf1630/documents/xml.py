@@ -56,7 +56,7 @@ def parse_xml(data: bytes, origin: str = "") -> etree._Element:
         raise TypeError(f"documents are parsed from bytes, not {type(data).__name__}")
     if len(data) > MAX_BYTES:
         raise DocumentError(
-            f"document is {len(data)} bytes, over the limit of {MAX_BYTES} bytes (1 MiB); "
+            f"document is over the limit of {MAX_BYTES} bytes (1 MiB); "
             "an SF1630 trigger, receipt or metadata file is a few hundred bytes", origin)
     at = data.find(b"<!DOCTYPE")
     if at >= 0:
