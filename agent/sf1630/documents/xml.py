@@ -136,8 +136,10 @@ def schema_problems(root: etree._Element, xsd: etree.XMLSchema, origin: str = ""
         entries = list(xsd.error_log)
     problems = []
     for entry in entries:
-        named = re.match(r"Element '(?:\{[^}]*\})?([^']+)': ", entry.message)
+        named = re.match(r"Element '(?:\{[^}]*\})?([^']+)'(?:, (attribute '[^']+'))?: ", entry.message)
         message = entry.message[named.end():] if named else entry.message
+        if named and named.group(2):
+            message = f"{named.group(2)}: {message}"
         problems.append(DocumentError(message.rstrip(), origin, entry.line or None,
                                       named.group(1) if named else None))
     return problems
@@ -179,7 +181,9 @@ def load(data: bytes, origin: str = "", lenient: bool = False,
 def expect(root: etree._Element, kind: str, wanted: str, origin: str) -> None:
     """Refuse a document of the wrong kind, e.g. a receipt handed to parse_trigger."""
     if kind != wanted:
-        raise DocumentError(f"this is a {KINDS[kind]}, not a {KINDS[wanted]}", origin,
+        why = (" (<FileTransferUUID> makes a Trigger root metadata, the form older platform clients read; "
+               "a trigger starts with <FileDescriptor>)" if kind == "metadata" and split(root.tag)[1] == "Trigger" else "")
+        raise DocumentError(f"this is a {KINDS[kind]}, not a {KINDS[wanted]}{why}", origin,
                             root.sourceline, split(root.tag)[1])
 
 
