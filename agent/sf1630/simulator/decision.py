@@ -42,9 +42,9 @@ class Parsed:
 class DataFacts:
     """What the router found for the data file in OUT/ (None size: missing or not a file).
 
-    ``locked``: another trigger's route holds the data file. ``receipt_taken``: a receipt named
-    after the data file still lies unread in the sender's IN/. Either way this trigger's receipt is
-    named after the trigger, so that no receipt replaces another.
+    ``locked``: another trigger's route holds the data file. ``receipt_taken``: the receipt of
+    another trigger for the data file still lies unread in the sender's IN/. Either way this
+    trigger's receipt is named after the trigger, so that no receipt replaces another's.
     """
 
     size: int | None

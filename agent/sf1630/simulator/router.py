@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
@@ -27,6 +27,7 @@ from sf1630.transport.localfile import fsync_path
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
 TRIGGER_SUFFIX = ".trigger"
+ANSWERED_KEPT = 10000     # data names whose receipt's trigger is remembered (a receipt is read in seconds)
 
 
 class Router:
@@ -40,6 +41,7 @@ class Router:
         self._writing: Counter[Key] = Counter()          # triggers open for writing
         self._open_inodes: Counter[tuple[int, int]] = Counter()
         self._failed: dict[str, tuple[Record, list[Key]]] = {}
+        self._answered: OrderedDict[Key, str] = OrderedDict()   # (user, data name) -> trigger its receipt answers
         self._tasks: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(config.server.max_routes)
         self._loop = asyncio.get_running_loop()
@@ -147,6 +149,7 @@ class Router:
                 if self._stopping:
                     return
                 decision, inode = self._decide(user, parsed, busy)
+                self._remember(decision)
                 record = self.journal.begin(decision)
                 for k in held:
                     self._locks[k] = decision.uuid
@@ -202,6 +205,13 @@ class Router:
             self._spawn(self._redo(record, keys))
         return len(records)
 
+    def _remember(self, d: decisions.Decision) -> None:
+        if d.data_name and d.receipt_name == d.data_name + decisions.RECEIPT_SUFFIX:
+            self._answered[(d.user, d.data_name)] = d.trigger_name
+            self._answered.move_to_end((d.user, d.data_name))
+            if len(self._answered) > ANSWERED_KEPT:
+                self._answered.popitem(last=False)
+
     def _unlock(self, keys: list[Key]) -> None:
         for k in keys:
             self._locks.pop(k, None)
@@ -224,7 +234,9 @@ class Router:
                     size, inode = st.st_size, (st.st_dev, st.st_ino)
             except OSError:
                 pass
-        taken = bool(parsed.data_name) and os.path.lexists(
+        # Still unread in IN/, the receipt of another trigger for this data file is not replaced.
+        other = self._answered.get((user, parsed.data_name or ""), parsed.trigger_name)
+        taken = other != parsed.trigger_name and os.path.lexists(
             self.root / user / "IN" / (parsed.data_name + decisions.RECEIPT_SUFFIX))
         server = self.config.server
         try:
