@@ -105,7 +105,3 @@ def check(root: etree._Element, origin: str = "") -> tuple[str, list[DocumentErr
         judged.tag = f"{{{xml.NS}}}FileMetadata"
     return kind, problems + xml.schema_problems(judged, strict_schema(), origin)
 
-
-def lenient_problems(root: etree._Element, origin: str = "") -> list[DocumentError]:
-    """What even the liberal reader refuses, on a normalized root."""
-    return xml.schema_problems(root, lenient_schema(), origin)
