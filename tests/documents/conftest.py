@@ -1,4 +1,4 @@
-"""Fixtures of the document tests: KOMBIT's official XSD when the shared folder exists."""
+"""Fixtures of the document tests: KOMBIT's official XSD (the copy shipped in the package)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from sf1630.documents.xml import make_parser
 
 @pytest.fixture(scope="session")
 def official() -> etree.XMLSchema:
-    """KOMBIT's 2023 XSD; the tests that need it skip where the shared folder is missing."""
+    """KOMBIT's 2023 XSD."""
     main = OFFICIAL / "SFTPTypes.xsd"
-    if not main.is_file():
-        pytest.skip(f"KOMBIT's XSD folder {OFFICIAL} is missing; official-schema check skipped")
+    assert main.is_file(), f"KOMBIT's XSD is missing from the package: {main}"
     return etree.XMLSchema(etree.parse(str(main), make_parser()))

@@ -12,7 +12,7 @@ from sf1630.documents import (FILE_TYPE, INF_REF, ROUTING, ErrorEntry, FileDescr
 from sf1630.documents.xml import make_parser
 
 REPO = Path(__file__).resolve().parents[2]
-OFFICIAL = REPO.parent / "shared" / "contracts" / "sftp-2023-09-26"
+OFFICIAL = REPO / "agent" / "sf1630" / "documents" / "schema" / "kombit-2023-09-26"  # KOMBIT's XSD, shipped
 DATA_NAME = "KY_LIS_11111111_M03_20180402134858.csv"
 CVR = "urn:oio:cvr-nr:29189617"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from lxml import etree
@@ -11,6 +12,7 @@ from sf1630.documents import (FILE_TYPE, NS, ROUTING, Metadata, Trigger, build_m
                               build_trigger, detect, parse_document, parse_metadata, parse_receipt,
                               parse_trigger)
 from sf1630.documents.xml import make_parser
+from sf1630.errors import DocumentError
 
 from doc_samples import make_dynamic, make_metadata, make_receipts, make_simple, official_errors
 
@@ -56,7 +58,9 @@ def test_metadata_round_trip_both_roots(root: str, file_type) -> None:
     data = build_metadata(m, root=root)
     assert etree.fromstring(data, make_parser()).tag == f"{{{NS}}}{root}"
     assert parse_metadata(data, "x.metadata") == m
-    assert detect(data) == "metadata" and parse_document(data) == m
+    assert detect(data) == "metadata" and parse_document(data, lenient=True) == m
+    if root == "FileMetadata":
+        assert parse_document(data) == m
 
 
 def test_metadata_with_routing_info_round_trip() -> None:
@@ -93,22 +97,36 @@ EXPECTED = Trigger(make_simple().descriptor.__class__("d.csv", 12, "KY_SFTPSIMPE
 @pytest.mark.parametrize("wrap", [
     '<ns:Trigger xmlns:ns="{ns}">{body}</ns:Trigger>',                   # the seed's prefix
     '<sp:Trigger xmlns:sp="{ns}"><!-- c -->{body}</sp:Trigger>',          # another prefix, a comment
-    "<Trigger>{body}</Trigger>",                                           # no namespace at all
-    '<Trigger xmlns="{ns}">{body}</Trigger>',                             # default namespace
+    '<Trigger xmlns="{ns}"><FileDescriptor xmlns="">{fd}</FileDescriptor>'
+    '<FileContentDescriptor xmlns="">{fcd}</FileContentDescriptor></Trigger>',  # default, undone below
     '<?xml version="1.0" encoding="ISO-8859-1"?>\n<a:Trigger xmlns:a="{ns}">{body}</a:Trigger>',
-], ids=["seed-prefix", "other-prefix", "no-namespace", "default-namespace", "latin-1"])
-def test_reader_accepts_any_prefix_or_none(wrap: str) -> None:
-    text = wrap.format(ns=NS, body=SIMPLE_BODY.format(name="d.csv"))
+], ids=["seed-prefix", "other-prefix", "default-namespace-undone", "latin-1"])
+def test_reader_accepts_any_prefix_the_contract_accepts(wrap: str) -> None:
+    body = SIMPLE_BODY.format(name="d.csv")
+    fd = re.search(r"<FileDescriptor>(.*)</FileDescriptor>", body, flags=re.S).group(1)
+    fcd = re.search(r"<FileContentDescriptor>(.*)</FileContentDescriptor>", body, flags=re.S).group(1)
+    text = wrap.format(ns=NS, body=body, fd=fd, fcd=fcd)
     data = text.encode("latin-1" if "ISO-8859-1" in text else "utf-8")
     assert parse_trigger(data, "in.trigger") == EXPECTED
 
 
-def test_reader_accepts_qualified_children_with_a_prefix() -> None:
-    text = (f'<p:Trigger xmlns:p="{NS}"><p:FileDescriptor><p:FileName>d.csv</p:FileName><SizeInBytes>12</SizeInBytes>'
-            "<Sender>KY_SFTPSIMPEL</Sender><Recipients>A_LIS01</Recipients><Recipients>B_LIS01</Recipients>"
-            "</p:FileDescriptor><p:FileContentDescriptor><p:FilType>LIS</p:FilType><SF>1630</SF>"
-            "</p:FileContentDescriptor></p:Trigger>")
-    assert parse_trigger(text.encode()) == EXPECTED
+QUALIFIED = (f'<p:Trigger xmlns:p="{NS}"><p:FileDescriptor><p:FileName>d.csv</p:FileName><SizeInBytes>12</SizeInBytes>'
+             "<Sender>KY_SFTPSIMPEL</Sender><Recipients>A_LIS01</Recipients><Recipients>B_LIS01</Recipients>"
+             "</p:FileDescriptor><p:FileContentDescriptor><p:FilType>LIS</p:FilType><SF>1630</SF>"
+             "</p:FileContentDescriptor></p:Trigger>")
+
+
+@pytest.mark.parametrize("text, says", [
+    (QUALIFIED, "<p:FileDescriptor> and 3 more element(s) inside <Trigger> are in the namespace"),
+    ("<Trigger>{body}</Trigger>", "the root element <Trigger> has no namespace"),
+    ('<Trigger xmlns="{ns}">{body}</Trigger>', "the namespace is the default"),
+], ids=["qualified-children", "no-namespace", "default-namespace"])
+def test_strict_reader_refuses_what_the_contract_refuses_and_lenient_takes_it(text: str, says: str) -> None:
+    data = text.format(ns=NS, body=SIMPLE_BODY.format(name="d.csv")).encode()
+    with pytest.raises(DocumentError) as info:
+        parse_trigger(data, "in.trigger")
+    assert says in info.value.reason
+    assert parse_trigger(data, "in.trigger", lenient=True) == EXPECTED
 
 
 def test_metadata_trigger_root_with_other_prefix_and_default_namespace() -> None:
@@ -133,9 +151,14 @@ def test_other_namespace_elements_are_kept_as_pairs() -> None:
     data = (f'<ns2:Trigger xmlns:ns2="{NS}" xmlns:x="urn:example:filetype"><FileDescriptor><FileName>d.csv</FileName>'
             "<SizeInBytes>1</SizeInBytes><Sender>S</Sender><Recipients>R</Recipients></FileDescriptor>"
             "<FileContentDescriptor><x:Kind>LIS</x:Kind><x:Note> n </x:Note></FileContentDescriptor></ns2:Trigger>")
-    t = parse_trigger(data.encode())
+    # The contract's wildcard is strict and no schema for urn:example:filetype is known: refused,
+    # except by the lenient reading; the writer refuses to produce it.
+    with pytest.raises(DocumentError, match="No matching global element declaration"):
+        parse_trigger(data.encode())
+    t = parse_trigger(data.encode(), lenient=True)
     assert t.file_type == (("{urn:example:filetype}Kind", "LIS"), ("{urn:example:filetype}Note", "n"))
-    assert parse_trigger(build_trigger(t)) == t
+    with pytest.raises(DocumentError, match="No matching global element declaration"):
+        build_trigger(t)
 
 
 # --- KOMBIT's official XSD ------------------------------------------------------------------------

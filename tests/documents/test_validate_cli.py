@@ -1,4 +1,4 @@
-"""`sf1630 validate FILE...` run as a user runs it (issue #8 section 1, PROTOCOL.md rule 5)."""
+"""`sf1630 validate FILE...` run as a user runs it (issue #8 section 1, issue #22, docs/PROTOCOL.md rule 5)."""
 
 from __future__ import annotations
 
@@ -45,13 +45,43 @@ def test_file_type_trigger_gets_the_deviation_note(tmp_path: Path) -> None:
     run = validate(path)
     assert run.returncode == 0
     assert f"{path}: trigger, simple SFTP to IKAST-BRANDE_LIS01_SIMPEL" in run.stdout
-    assert "one known deviation from KOMBIT's 2023 XSD (PROTOCOL.md rule 5)" in run.stdout
+    assert "one known deviation from KOMBIT's 2023 XSD (docs/PROTOCOL.md rule 5)" in run.stdout
 
 
-def test_trigger_root_metadata_gets_a_note(tmp_path: Path) -> None:
-    path = write(tmp_path, "m.metadata", build_metadata(make_metadata(file_type=()), root="Trigger"))
+def test_metadata_the_contract_refuses_but_the_agent_reads(tmp_path: Path) -> None:
+    old = write(tmp_path, "m.metadata", build_metadata(make_metadata(file_type=()), root="Trigger"))
+    default = write(tmp_path, "d.metadata", build_metadata(make_metadata(file_type=()))
+                    .replace(b"ns2:", b"").replace(b"xmlns:ns2", b"xmlns"))
+    run = validate(old, default)
+    assert run.returncode == 1
+    lines = run.stdout.splitlines()
+    assert lines[0] == (f"{old}: metadata file: not valid per the contract: <Trigger>: the root of a metadata file is "
+                        "FileMetadata in the contract; a Trigger root carrying FileTransferUUID is the form "
+                        "older platform clients read; the agent would still read it")
+    assert any(line.startswith(f"{default}: metadata file: not valid per the contract: the namespace is the "
+                               "default") and line.endswith("; the agent would still read it") for line in lines)
+
+
+def test_trigger_with_qualified_children_is_refused_with_what_to_write(tmp_path: Path) -> None:
+    data = build_trigger(make_simple()).replace(b"<FileDescriptor>", b"<ns2:FileDescriptor>") \
+        .replace(b"</FileDescriptor>", b"</ns2:FileDescriptor>")
+    path = write(tmp_path, "q.trigger", data)
     run = validate(path)
-    assert run.returncode == 0 and "older platform clients" in run.stdout
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"{path}: trigger: not valid per the contract: <ns2:FileDescriptor> is in the namespace; the contract "
+        "wants only the root element in the namespace and every element inside it without a prefix: write "
+        "<FileDescriptor>; only a simulator with lenient_triggers = true would take it",
+        f"{path}:3 <FileDescriptor>: <ns2:FileDescriptor> is in the namespace; the contract wants only the root "
+        "element in the namespace and every element inside it without a prefix: write <FileDescriptor>"]
+
+
+def test_valid_per_contract_but_unsafe_name_is_refused(tmp_path: Path) -> None:
+    data = build_trigger(make_simple()).replace(b"KY_LIS_11111111_M03_20180402134858.csv", b"../../etc/x.csv")
+    path = write(tmp_path, "u.trigger", data)
+    run = validate(path)
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"{path}: trigger: valid per the contract, but refused: ")
 
 
 def test_problems_are_listed_precisely_and_exit_1(tmp_path: Path) -> None:
@@ -62,7 +92,8 @@ def test_problems_are_listed_precisely_and_exit_1(tmp_path: Path) -> None:
     assert run.returncode == 1
     lines = run.stdout.splitlines()
     assert lines[0].endswith(": valid")
-    assert f"{bad}: trigger: invalid" in lines
+    assert any(line.startswith(f"{bad}: trigger: not valid per the contract: <SizeInBytes>: 'big' is not a valid value")
+               and "(and 1 more problem(s))" in line for line in lines)
     assert any(line.startswith(f"{bad}:5 <SizeInBytes>: 'big' is not a valid value") for line in lines)
     assert any(line.startswith(f"{bad}:7 <SendersFileId>: This element is not expected. Expected is ( Sender )") for line in lines)
 
@@ -88,30 +119,19 @@ def test_wrong_root_says_what_is_expected(tmp_path: Path) -> None:
 
 @pytest.fixture
 def xsd_dir() -> Path:
-    if not (OFFICIAL / "SFTPTypes.xsd").is_file():
-        pytest.skip(f"KOMBIT's XSD folder {OFFICIAL} is missing; --xsd check skipped")
+    assert (OFFICIAL / "SFTPTypes.xsd").is_file()
     return OFFICIAL
 
 
 def test_xsd_option_reports_kombits_verdict(tmp_path: Path, xsd_dir: Path) -> None:
     plain = write(tmp_path, "p.trigger", build_trigger(make_simple(file_type=())))
     typed = write(tmp_path, "t.trigger", build_trigger(make_simple()))
-    old = write(tmp_path, "o.metadata", build_metadata(make_metadata(), root="Trigger"))
-    run = validate("--xsd", xsd_dir, plain, typed, old)
+    run = validate("--xsd", xsd_dir, plain, typed)
     assert run.returncode == 0, run.stdout
     assert f"{plain}: KOMBIT XSD: valid" in run.stdout
-    assert f"{typed}: KOMBIT XSD: refused, for the known deviation(s) noted above only" in run.stdout
-    assert f"{old}: KOMBIT XSD: refused, for the known deviation(s) noted above only" in run.stdout
-
-
-def test_xsd_option_flags_a_real_departure(tmp_path: Path, xsd_dir: Path) -> None:
-    # Our reader accepts a default namespace leniently; KOMBIT's XSD wants unqualified children.
-    data = build_trigger(make_simple(file_type=())).replace(b"ns2:", b"").replace(b"xmlns:ns2", b"xmlns")
-    path = write(tmp_path, "d.trigger", data)
-    run = validate("--xsd", xsd_dir, path)
-    assert run.returncode == 1
-    assert f"{path}: trigger, simple SFTP" in run.stdout and f"{path}: KOMBIT XSD: invalid" in run.stdout
-    assert f"{path}:3 <FileDescriptor>: This element is not expected" in run.stdout
+    assert f"{typed}: KOMBIT XSD: refused, for the known deviation noted above only" in run.stdout
+    shipped = validate(typed, "--xsd")
+    assert shipped.returncode == 0 and "refused, for the known deviation noted above only" in shipped.stdout
 
 
 def test_xsd_option_with_a_wrong_folder(tmp_path: Path) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
+import pytest
+
+from sf1630.documents import parse_document
+from sf1630.errors import DocumentError
 from sf1630.events import Failed, RetentionWarning, SchemaChanged, Stray
 
 from .conftest import (IKAST, KY, edit_toml, journal_rows, lis_database, loaded_rows, run_receive, run_send)
@@ -129,3 +134,23 @@ def test_metadata_with_the_older_trigger_root_loads_the_same(make_platform, make
 
     assert [t.file_name for t in reports[0].loaded] == [summary.transfers[0].file_name]
     assert loaded_rows(lis_database(lis))[summary.transfers[0].file_name] == (4, 4, 4)
+
+
+@pytest.mark.parametrize("form", ["default-namespace", "qualified-children"])
+def test_metadata_the_contract_refuses_is_still_read_by_the_receiver(make_platform, make_agent_config, form):
+    # The receiver stays liberal about what the platform sends (issue #22); validate says both.
+    platform, lis, sent = _one_delivery(make_platform, make_agent_config)
+    path = platform.root / IKAST.lis_user / "IN" / f"{sent.file_name}.metadata"
+    data = path.read_bytes()
+    if form == "default-namespace":
+        data = data.replace(b"ns2:", b"").replace(b"xmlns:ns2", b"xmlns")
+    else:
+        data = re.sub(rb"<(/?)(?!ns2:)([A-Za-z])", rb"<\1ns2:\2", data)
+    path.write_bytes(data)
+    with pytest.raises(DocumentError, match="in the namespace|the namespace is the default"):
+        parse_document(data)    # the contract's reading refuses it
+
+    reports, _ = run_receive(lis)
+
+    assert [t.file_name for t in reports[0].loaded] == [sent.file_name]
+    assert loaded_rows(lis_database(lis))[sent.file_name] == (10, 10, 10)

@@ -72,7 +72,7 @@ class Running:
         self.run(self.platform.start())
         self.port = self.platform.port
         self.known_hosts = config_path.parent / "known_hosts"
-        self.known_hosts.write_text(self.platform.known_hosts_line() + "\n")
+        self.known_hosts.write_text("\n".join(self.platform.known_hosts_lines()) + "\n")
 
     def run(self, awaitable: Any, timeout: float = 30) -> Any:
         if not self.loop.is_running():
@@ -123,13 +123,23 @@ def write_config(folder: Path, keys: dict[str, Path], server: dict | None = None
     return path
 
 
+@pytest.fixture(scope="session")
+def rsa_host_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One RSA host key for every platform of the run (making one per platform is slow)."""
+    path = tmp_path_factory.mktemp("host") / "host_key_rsa"
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "3072", "-N", "", "-f", str(path)],
+                   check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    return path
+
+
 @pytest.fixture
-def make_platform(tmp_path: Path, keys: dict[str, Path]) -> Iterator[Callable[..., Running]]:
+def make_platform(tmp_path: Path, keys: dict[str, Path], rsa_host_key: Path) -> Iterator[Callable[..., Running]]:
     """Factory: make_platform(server={...}, routes=[...], **Platform kwargs) -> a running platform."""
     running: list[Running] = []
 
     def make(name: str = "platform", server: dict | None = None, routes: list[dict] | None = None,
              retention: dict | None = None, **kwargs: Any) -> Running:
+        server = {"host_key_rsa": str(rsa_host_key), **(server or {})}
         path = write_config(tmp_path / name, keys, server, routes, retention)
         r = Running(path, **kwargs)
         running.append(r)

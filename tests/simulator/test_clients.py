@@ -86,7 +86,7 @@ def paramiko_transport(running, kex: str, **kwargs) -> paramiko.Transport:
 
 
 def host_key(running) -> paramiko.PKey:
-    _, key_type, b64 = running.known_hosts.read_text().split()
+    _, key_type, b64 = running.known_hosts.read_text().splitlines()[0].split()
     return paramiko.Ed25519Key(data=base64.b64decode(b64))
 
 

@@ -85,6 +85,7 @@ def test_print_algorithms_lists_what_is_offered_and_nothing_weak():
 def test_docs_list_every_code_and_algorithm():
     docs = (REPO / "docs" / "SIMULATOR.md").read_text(encoding="utf-8")
     assert codes.table_markdown() in docs
+    assert codes.table_markdown() in (REPO / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
     for _, names in algorithms.GROUPS:
         for name in names:
             assert f"`{name}`" in docs

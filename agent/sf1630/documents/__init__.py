@@ -2,7 +2,7 @@
 
 Triggers (:mod:`.trigger`), technical receipts (:mod:`.receipt`), metadata (:mod:`.metadata`) and
 file names (:mod:`.names`). Every document is checked against the project's schema when written
-and when read (:mod:`.xml`); every problem is a :class:`sf1630.errors.DocumentError`.
+and when read (:mod:`.xml`, :mod:`.contract`); every problem is a :class:`sf1630.errors.DocumentError`.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def detect(data: bytes, origin: str = "") -> str:
     return xml.kind_of(root, origin)
 
 
-def parse_document(data: bytes, origin: str = "") -> Trigger | Receipt | Metadata:
-    """Parse whichever SF1630 document ``data`` is, with the same checks as the parse_* functions."""
+def parse_document(data: bytes, origin: str = "", lenient: bool = False) -> Trigger | Receipt | Metadata:
+    """Parse whichever SF1630 document ``data`` is: strictly, as the contract judges it, by default;
+    ``lenient`` reads it as the receiver reads what the platform sends."""
     from sf1630.documents import xml
 
-    kind, root = xml.load(data, origin)
+    kind, root = xml.load(data, origin, lenient=lenient)
     if kind == "trigger":
         return trigger_from(root, origin)
     if kind == "receipt":

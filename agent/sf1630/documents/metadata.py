@@ -37,20 +37,21 @@ def build_metadata(m: Metadata, root: str = "FileMetadata") -> bytes:
     if ROUTING in m.descriptor.recipients:  # rule 6: name the users it was delivered to
         raise DocumentError(f"metadata Recipients name the delivered users, never {ROUTING}",
                             origin, element="Recipients")
+    if not m.file_transfer_uuid.strip():   # the contract allows it; no reader could match it to a receipt
+        raise DocumentError("FileTransferUUID must not be empty", origin, element="FileTransferUUID")
     top = xml.new_root(root)
     xml.sub(top, "FileTransferUUID", m.file_transfer_uuid)
     write_descriptor(top, m.descriptor, origin)
     write_content(top, m.routing, m.file_type, origin)
-    return xml.finish(top, "metadata")
+    return xml.finish(top, "metadata", lenient=root == "Trigger")
 
 
 def parse_metadata(data: bytes, origin: str = "") -> Metadata:
-    """Read metadata with either root and any prefix; DocumentError naming origin, line and element.
-
-    ``Recipients`` = ``ROUTING_V1_0_0`` is accepted too (rule 6: receivers accept either).
+    """Read metadata liberally (either root, any prefix, a default namespace, qualified children);
+    DocumentError naming origin, line and element. ``Recipients`` = ``ROUTING_V1_0_0`` is accepted
+    too (rule 6: receivers accept either). The receiver reads what the platform sends this way.
     """
-    kind, root = xml.load(data, origin)
-    xml.expect(root, kind, "metadata", origin)
+    kind, root = xml.load(data, origin, lenient=True, wanted="metadata")
     return metadata_from(root, origin)
 
 

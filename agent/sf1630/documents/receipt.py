@@ -41,6 +41,9 @@ def build_receipt(r: Receipt) -> bytes:
     if (r.message is None) == (not r.errors):
         raise DocumentError("a receipt has either a message or errors, exactly one of them",
                             "(new technical receipt)", element="TechnicalReceipt")
+    if not r.file_transfer_uuid.strip():   # the contract allows it; the sender could not log or match it
+        raise DocumentError("FileTransferUUID must not be empty", "(new technical receipt)",
+                            element="FileTransferUUID")
     root = xml.new_root("TechnicalReceipt")
     xml.sub(root, "FileTransferUUID", r.file_transfer_uuid)
     if r.senders_file_id is not None:
@@ -56,9 +59,9 @@ def build_receipt(r: Receipt) -> bytes:
 
 
 def parse_receipt(data: bytes, origin: str = "") -> Receipt:
-    """Read a technical receipt (any namespace prefix or none); DocumentError naming origin, line, element."""
-    kind, root = xml.load(data, origin)
-    xml.expect(root, kind, "receipt", origin)
+    """Read a technical receipt liberally (any prefix, a default namespace, qualified children);
+    DocumentError naming origin, line, element. The sender reads the platform's receipts this way."""
+    kind, root = xml.load(data, origin, lenient=True, wanted="receipt")
     return receipt_from(root)
 
 

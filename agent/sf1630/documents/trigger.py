@@ -96,10 +96,13 @@ def build_trigger(t: Trigger) -> bytes:
     return xml.finish(root, "trigger")
 
 
-def parse_trigger(data: bytes, origin: str = "") -> Trigger:
-    """Read a trigger (any namespace prefix or none); DocumentError naming origin, line and element."""
-    kind, root = xml.load(data, origin)
-    xml.expect(root, kind, "trigger", origin)
+def parse_trigger(data: bytes, origin: str = "", lenient: bool = False) -> Trigger:
+    """Read a trigger as the contract judges it; DocumentError naming origin, line and element.
+
+    ``lenient`` takes any prefix, a default namespace and other namespaces' elements (the
+    simulator's ``lenient_triggers``).
+    """
+    kind, root = xml.load(data, origin, lenient=lenient, wanted="trigger")
     return trigger_from(root, origin)
 
 

@@ -1,17 +1,15 @@
 """The project's one hardened XML parser, the schema check, and small tree helpers.
 
 Every SF1630 document is read through :func:`load` and written through :func:`finish`, so reader
-and writer share the same limits and the same schema (``schema/sf1630.xsd``, written from
-PROTOCOL.md). The reader is lenient about the namespace prefix (PROTOCOL.md "What the documents
-do not say"); the writer always puts the namespace on the root only, as prefix ``ns2``.
+and writer share the same limits and the same schema (``schema/sf1630.xsd``, as strict as KOMBIT's
+contract: see contract.py). Readers of what the platform writes may ask for the liberal reading
+(docs/PROTOCOL.md, "Decisions"); the writer always puts the namespace on the root only, as ``ns2``.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
-from importlib import resources
 
 from lxml import etree
 
@@ -58,7 +56,7 @@ def parse_xml(data: bytes, origin: str = "") -> etree._Element:
         raise TypeError(f"documents are parsed from bytes, not {type(data).__name__}")
     if len(data) > MAX_BYTES:
         raise DocumentError(
-            f"document is {len(data)} bytes, over the limit of {MAX_BYTES} bytes (1 MiB); "
+            f"document is over the limit of {MAX_BYTES} bytes (1 MiB); "
             "an SF1630 trigger, receipt or metadata file is a few hundred bytes", origin)
     at = data.find(b"<!DOCTYPE")
     if at >= 0:
@@ -120,48 +118,72 @@ def kind_of(root: etree._Element, origin: str = "") -> str:
                         "TechnicalReceipt or FileMetadata", origin, root.sourceline, local)
 
 
-@functools.cache
-def schema() -> etree.XMLSchema:
-    """The project's own schema (``schema/sf1630.xsd``), loaded once from the package."""
-    data = resources.files(__package__).joinpath("schema/sf1630.xsd").read_bytes()
-    return etree.XMLSchema(etree.fromstring(data, make_parser()))
+def schema(lenient: bool = False) -> etree.XMLSchema:
+    """The project's schema: strict (the contract's verdict) or the liberal reader's (contract.py)."""
+    from sf1630.documents import contract
+
+    return contract.lenient_schema() if lenient else contract.strict_schema()
 
 
 def schema_problems(root: etree._Element, xsd: etree.XMLSchema, origin: str = "") -> list[DocumentError]:
     """Every violation of ``xsd`` in the tree, each with its line and element."""
     with _schema_lock:
-        if xsd.validate(root):
-            return []
+        try:
+            if xsd.validate(root):
+                return []
+        except etree.XMLSchemaValidateError as exc:   # e.g. an entity reference left unexpanded
+            return [DocumentError(f"cannot be checked against the schema: {exc}", origin)]
         entries = list(xsd.error_log)
     problems = []
     for entry in entries:
-        named = re.match(r"Element '(?:\{[^}]*\})?([^']+)': ", entry.message)
+        named = re.match(r"Element '(?:\{[^}]*\})?([^']+)'(?:, (attribute '[^']+'))?: ", entry.message)
         message = entry.message[named.end():] if named else entry.message
+        if named and named.group(2):
+            message = f"{named.group(2)}: {message}"
         problems.append(DocumentError(message.rstrip(), origin, entry.line or None,
                                       named.group(1) if named else None))
     return problems
 
 
-def validate(root: etree._Element, origin: str = "") -> None:
-    """Raise InvalidDocument listing every violation of the project's schema."""
-    problems = schema_problems(root, schema(), origin)
+def validate(root: etree._Element, origin: str = "", lenient: bool = False) -> None:
+    """Raise InvalidDocument listing every violation of the (strict or liberal) schema, on a normalized root."""
+    problems = schema_problems(root, schema(lenient), origin)
     if problems:
         raise InvalidDocument(problems)
 
 
-def load(data: bytes, origin: str = "") -> tuple[str, etree._Element]:
-    """Parse, normalize and schema-check a document; return its kind and its root."""
+def load(data: bytes, origin: str = "", lenient: bool = False,
+         wanted: str | None = None) -> tuple[str, etree._Element]:
+    """Parse and check a document; return its kind and its normalized root.
+
+    Strict (the default) judges the document as written, as the contract does; ``lenient`` is the
+    liberal reading of what the platform writes (any prefix, default namespace, Trigger-root metadata).
+    ``wanted``: refuse a document of another kind first, e.g. a receipt handed to parse_trigger.
+    """
+    from sf1630.documents import contract
+
     root = parse_xml(data, origin)
+    if not lenient:
+        kind, problems = contract.check(root, origin)
+        if wanted:
+            expect(root, kind, wanted, origin)
+        if problems:
+            raise InvalidDocument(problems)
+        return kind, root
     normalize(root, origin)
     kind = kind_of(root, origin)
-    validate(root, origin)
+    if wanted:
+        expect(root, kind, wanted, origin)
+    validate(root, origin, lenient=True)
     return kind, root
 
 
 def expect(root: etree._Element, kind: str, wanted: str, origin: str) -> None:
     """Refuse a document of the wrong kind, e.g. a receipt handed to parse_trigger."""
     if kind != wanted:
-        raise DocumentError(f"this is a {KINDS[kind]}, not a {KINDS[wanted]}", origin,
+        why = (" (<FileTransferUUID> makes a Trigger root metadata, the form older platform clients read; "
+               "a trigger starts with <FileDescriptor>)" if kind == "metadata" and split(root.tag)[1] == "Trigger" else "")
+        raise DocumentError(f"this is a {KINDS[kind]}, not a {KINDS[wanted]}{why}", origin,
                             root.sourceline, split(root.tag)[1])
 
 
@@ -219,11 +241,11 @@ def sub(parent: etree._Element, name: str, value: object = None) -> etree._Eleme
     return el
 
 
-def finish(root: etree._Element, kind: str) -> bytes:
-    """Serialize as UTF-8 with an XML declaration, then read it back and schema-check it."""
+def finish(root: etree._Element, kind: str, lenient: bool = False) -> bytes:
+    """Serialize as UTF-8 with an XML declaration, then read it back and check it as written.
+
+    ``lenient`` only for the older clients' metadata form (a Trigger root), which the contract lacks.
+    """
     data = _DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
-    origin = f"(new {KINDS[kind]})"
-    check = parse_xml(data, origin)
-    normalize(check, origin)
-    validate(check, origin)
+    load(data, f"(new {KINDS[kind]})", lenient=lenient)
     return data

@@ -18,7 +18,8 @@ MACS = (
 COMPRESSION = ("none",)
 # Signatures accepted from user keys (and advertised in server-sig-algs); ssh-rsa (SHA-1) is refused.
 SIGNATURES = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ecdsa-sha2-nistp256")
-HOST_KEY = ("ssh-ed25519",)
+# Host key signatures: ed25519, and RSA with SHA-2 for older clients that pin an RSA host key.
+HOST_KEY = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256")
 
 GROUPS = (
     ("key exchange", KEX),
@@ -33,6 +34,13 @@ GROUPS = (
 def describe() -> str:
     """Human-readable list of what the server offers, for `sf1630 platform serve --print-algorithms`."""
     return "\n".join(f"{title}:\n" + "".join(f"  {name}\n" for name in names) for title, names in GROUPS).rstrip()
+
+
+def restrict_host_key_algorithms(offered: dict[bytes, object]) -> None:
+    """Drop from asyncssh's host-key table what HOST_KEY leaves out (an RSA key would add ssh-rsa, SHA-1)."""
+    for alg in list(offered):
+        if alg.decode("ascii") not in HOST_KEY:
+            del offered[alg]
 
 
 def listen_options() -> dict[str, list[str]]:

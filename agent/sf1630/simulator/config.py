@@ -22,10 +22,15 @@ _USER_NAME = re.compile(r"^[A-Za-z0-9ÆØÅæøå][A-Za-z0-9ÆØÅæøå_.@-]{0,
 
 @dataclass
 class ServerConfig:
-    """`[server]`: where to listen and where the users' folders live."""
+    """`[server]`: where to listen and where the users' folders live.
+
+    ``host_key_rsa`` None: no RSA host key (the default when built in code; the TOML default is
+    ``<root>/.platform/host_key_rsa``).
+    """
 
     root: Path
     host_key: Path
+    host_key_rsa: Path | None = None
     host: str = "127.0.0.1"
     port: int = 2222
     metadata_root: str = "FileMetadata"
@@ -33,6 +38,7 @@ class ServerConfig:
     scan_seconds: float = 5.0
     fsync: bool = True
     max_routes: int = 4
+    lenient_triggers: bool = False
 
 
 @dataclass
@@ -142,7 +148,10 @@ def _server(raw: dict[str, Any], base: Path, problems: _Problems) -> ServerConfi
     root = (base / root_text).resolve()
     key_text = _take(raw, "host_key", str, None, problems, where)
     host_key = (base / key_text) if key_text else root / ".platform" / "host_key_ed25519"
-    server = ServerConfig(root=root, host_key=host_key.absolute())
+    rsa_text = _take(raw, "host_key_rsa", str, None, problems, where)   # "" turns the RSA key off
+    host_key_rsa = root / ".platform" / "host_key_rsa" if rsa_text is None else base / rsa_text if rsa_text else None
+    server = ServerConfig(root=root, host_key=host_key.absolute(),
+                          host_key_rsa=host_key_rsa.absolute() if host_key_rsa else None)
     server.host = _take(raw, "host", str, server.host, problems, where)
     server.port = _take(raw, "port", int, server.port, problems, where)
     if not 0 <= server.port <= 65535:
@@ -156,6 +165,7 @@ def _server(raw: dict[str, Any], base: Path, problems: _Problems) -> ServerConfi
             problems.add("server", None, key, f"{value} is out of range")
         setattr(server, key, value)
     server.fsync = _take(raw, "fsync", bool, server.fsync, problems, where)
+    server.lenient_triggers = _take(raw, "lenient_triggers", bool, server.lenient_triggers, problems, where)
     server.max_routes = _take(raw, "max_routes", int, server.max_routes, problems, where)
     if server.max_routes < 1:
         problems.add("server", None, "max_routes", "must be at least 1")

@@ -40,9 +40,16 @@ class Parsed:
 
 @dataclass(frozen=True)
 class DataFacts:
-    """What the router found for the data file in OUT/ (None size: missing or not a file)."""
+    """What the router found for the data file in OUT/ (None size: missing or not a file).
+
+    ``locked``: another trigger's route holds the data file. ``receipt_taken``: the receipt of
+    another trigger for the data file still lies unread in the sender's IN/. Either way this
+    trigger's receipt is named after the trigger, so that no receipt replaces another's.
+    """
 
     size: int | None
+    locked: bool = False
+    receipt_taken: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,13 @@ def _stem(trigger_name: str) -> str:
     return trigger_name[: -len(TRIGGER_SUFFIX)] if trigger_name.endswith(TRIGGER_SUFFIX) else trigger_name
 
 
-def receipt_name_for(parsed: Parsed) -> str:
-    """`<FileName>.sftpreceipt`, or the trigger's name without `.trigger` when FileName is unknown."""
-    base = parsed.data_name or _stem(parsed.trigger_name) or "trigger"
+def receipt_name_for(parsed: Parsed, data: DataFacts | None = None) -> str:
+    """`<FileName>.sftpreceipt`; the trigger's name without `.trigger` when FileName is unknown;
+    `<trigger name>.sftpreceipt` when the data file's receipt name is in use (DataFacts)."""
+    if data is not None and parsed.data_name and (data.locked or data.receipt_taken):
+        base = parsed.trigger_name   # never a data file's name: those may not end in .trigger
+    else:
+        base = parsed.data_name or _stem(parsed.trigger_name) or "trigger"
     while len((base + RECEIPT_SUFFIX).encode("utf-8")) > 255:
         base = base[:-1]
     return base + RECEIPT_SUFFIX
@@ -79,8 +90,12 @@ def _texts(root: etree._Element, local: str) -> list[str]:
     return [el.text or "" for el in root.iter() if isinstance(el.tag, str) and etree.QName(el).localname == local]
 
 
-def parse(trigger_name: str, data: bytes) -> Parsed:
-    """Read a trigger; classify what is wrong with it as malformed, forbidden, bad name or schema."""
+def parse(trigger_name: str, data: bytes, lenient: bool = False) -> Parsed:
+    """Read a trigger; classify what is wrong with it as malformed, forbidden, bad name or schema.
+
+    The schema is the contract's, as written (documents/contract.py); ``lenient`` reads it as the
+    simulator did before it judged by the contract (`[server] lenient_triggers`).
+    """
     origin = f"OUT/{trigger_name}"
     if len(data) > MAX_TRIGGER_BYTES:
         return Parsed(trigger_name, problem=(codes.SCHEMA_INVALID, f"{origin}: larger than 1 MiB"))
@@ -101,7 +116,7 @@ def parse(trigger_name: str, data: bytes) -> Parsed:
         return Parsed(trigger_name, problem=(codes.ROUTING_INFO_MISSING,
                                              f"{origin}: Recipients is {ROUTING} but SFTPDynamicRoutingInfo is missing"))
     try:
-        return Parsed(trigger_name, trigger=parse_trigger(data, origin))
+        return Parsed(trigger_name, trigger=parse_trigger(data, origin, lenient=lenient))
     except DocumentError as exc:
         return Parsed(trigger_name, problem=(codes.SCHEMA_INVALID, str(exc)))
 
@@ -150,7 +165,10 @@ def decide(user: str, parsed: Parsed, data: DataFacts, users: set[str], routes: 
     transfer_uuid = transfer_uuid or str(uuidlib.uuid4())
     problems: list[tuple[codes.Code, str]] = [parsed.problem] if parsed.problem else []
     trigger, recipients = parsed.trigger, []
-    if trigger is not None:
+    if trigger is not None and data.locked:
+        problems.append((codes.DATA_LOCKED, f"OUT/{parsed.data_name} is being processed for another trigger, "
+                         "which decides what becomes of it; this trigger is refused and removed"))
+    elif trigger is not None:
         d = trigger.descriptor
         if data.size is None:
             problems.append((codes.DATA_MISSING, f"OUT/{d.file_name} does not exist"))
@@ -169,7 +187,8 @@ def decide(user: str, parsed: Parsed, data: DataFacts, users: set[str], routes: 
         receipt = Receipt(transfer_uuid, senders_file_id, message="SUCCESS")
     deliveries = tuple((name, _metadata(trigger, name, transfer_uuid, metadata_root))
                        for name in recipients) if not problems and trigger else ()
-    return Decision(transfer_uuid, user, parsed.trigger_name, parsed.data_name, receipt_name_for(parsed),
+    data_name = None if data.locked else parsed.data_name   # the other trigger's route holds it
+    return Decision(transfer_uuid, user, parsed.trigger_name, data_name, receipt_name_for(parsed, data),
                     build_receipt(receipt), deliveries, tuple((c.number, text) for c, text in problems))
 
 

@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
@@ -27,6 +27,7 @@ from sf1630.transport.localfile import fsync_path
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
 TRIGGER_SUFFIX = ".trigger"
+ANSWERED_KEPT = 10000     # data names whose receipt's trigger is remembered (a receipt is read in seconds)
 
 
 class Router:
@@ -39,8 +40,8 @@ class Router:
         self._settling: dict[Key, asyncio.TimerHandle] = {}
         self._writing: Counter[Key] = Counter()          # triggers open for writing
         self._open_inodes: Counter[tuple[int, int]] = Counter()
-        self._waiting: dict[Key, list[Key]] = {}         # data name -> triggers waiting for its lock
         self._failed: dict[str, tuple[Record, list[Key]]] = {}
+        self._answered: OrderedDict[Key, str] = OrderedDict()   # (user, data name) -> trigger its receipt answers
         self._tasks: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(config.server.max_routes)
         self._loop = asyncio.get_running_loop()
@@ -139,17 +140,16 @@ class Router:
                 parsed = None if self._stopping else self._read(user, trigger_name)
                 if parsed is None:
                     return
-                if parsed.data_name:
-                    data_key = (user, parsed.data_name)
-                    if data_key in self._locks:       # another trigger names the same data file
-                        self._waiting.setdefault(data_key, []).append(key)
-                        return
-                    self._locks[data_key] = ""
-                    held.append(data_key)
+                # Another trigger's route holding the data file refuses this one (DATA_LOCKED).
+                busy = bool(parsed.data_name) and (user, parsed.data_name) in self._locks
+                if parsed.data_name and not busy:
+                    self._locks[(user, parsed.data_name)] = ""
+                    held.append((user, parsed.data_name))
                 await self.release.wait()
                 if self._stopping:
                     return
-                decision, inode = self._decide(user, parsed)
+                decision, inode = self._decide(user, parsed, busy)
+                self._remember(decision)
                 record = self.journal.begin(decision)
                 for k in held:
                     self._locks[k] = decision.uuid
@@ -205,11 +205,16 @@ class Router:
             self._spawn(self._redo(record, keys))
         return len(records)
 
+    def _remember(self, d: decisions.Decision) -> None:
+        if d.data_name and d.receipt_name == d.data_name + decisions.RECEIPT_SUFFIX:
+            self._answered[(d.user, d.data_name)] = d.trigger_name
+            self._answered.move_to_end((d.user, d.data_name))
+            if len(self._answered) > ANSWERED_KEPT:
+                self._answered.popitem(last=False)
+
     def _unlock(self, keys: list[Key]) -> None:
         for k in keys:
             self._locks.pop(k, None)
-            for waiter in self._waiting.pop(k, []):
-                self._settle(waiter, 0)
 
     def _read(self, user: str, trigger_name: str) -> decisions.Parsed | None:
         try:
@@ -217,20 +222,25 @@ class Router:
                 data = f.read(decisions.MAX_TRIGGER_BYTES + 1)
         except (FileNotFoundError, IsADirectoryError):
             return None   # renamed or deleted while settling
-        return decisions.parse(trigger_name, data)
+        return decisions.parse(trigger_name, data, lenient=self.config.server.lenient_triggers)
 
-    def _decide(self, user: str, parsed: decisions.Parsed) -> tuple[decisions.Decision, tuple[int, int] | None]:
+    def _decide(self, user: str, parsed: decisions.Parsed,
+                busy: bool = False) -> tuple[decisions.Decision, tuple[int, int] | None]:
         size = inode = None
-        if parsed.data_name:
+        if parsed.data_name and not busy:
             try:
                 st = os.stat(self.root / user / "OUT" / parsed.data_name, follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode):
                     size, inode = st.st_size, (st.st_dev, st.st_ino)
             except OSError:
                 pass
+        # Still unread in IN/, the receipt of another trigger for this data file is not replaced.
+        other = self._answered.get((user, parsed.data_name or ""), parsed.trigger_name)
+        taken = other != parsed.trigger_name and os.path.lexists(
+            self.root / user / "IN" / (parsed.data_name + decisions.RECEIPT_SUFFIX))
         server = self.config.server
         try:
-            decision = decisions.decide(user, parsed, decisions.DataFacts(size), self._users,
+            decision = decisions.decide(user, parsed, decisions.DataFacts(size, busy, taken), self._users,
                                         self.config.routes, server.metadata_root)
         except Exception as exc:   # a bug, or input no check foresaw: answer it rather than retry forever
             log.exception("deciding OUT/%s of %s failed", parsed.trigger_name, user)

@@ -31,11 +31,12 @@ class StartError(Sf1630Error):
     """The platform cannot start: port in use, unreadable host key, ..."""
 
 
-def load_host_key(path: Path) -> asyncssh.SSHKey:
-    """Read the host key, or create an ed25519 key (mode 0600) when the file does not exist."""
+def load_host_key(path: Path, kind: str = "ssh-ed25519") -> asyncssh.SSHKey:
+    """Read a host key, or create one of ``kind`` (mode 0600) when the file does not exist."""
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = asyncssh.generate_private_key("ssh-ed25519", comment="sf1630 platform simulator")
+        options = {"key_size": 3072} if kind == "ssh-rsa" else {}
+        key = asyncssh.generate_private_key(kind, comment="sf1630 platform simulator", **options)
         public = path.with_name(path.name + ".pub")  # owner-only too, as everything in the root
         for where, data, flag in ((path, key.export_private_key(), os.O_EXCL),
                                   (public, key.export_public_key(), os.O_TRUNC)):
@@ -150,6 +151,7 @@ class Platform:
         self.router: Router | None = None
         self.retention: Retention | None = None
         self.host_key: asyncssh.SSHKey | None = None
+        self.host_keys: list[asyncssh.SSHKey] = []
         self._keys: dict[str, set[bytes]] = {}
         self._connections: set[asyncssh.SSHServerConnection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -167,6 +169,9 @@ class Platform:
             os.chmod(folder, 0o700)
         self._keys = load_user_keys(self.config)
         self.host_key = load_host_key(self.config.server.host_key)
+        self.host_keys = [self.host_key]
+        if self.config.server.host_key_rsa is not None:   # for older clients that pin an RSA host key
+            self.host_keys.append(load_host_key(self.config.server.host_key_rsa, "ssh-rsa"))
 
     async def start(self) -> None:
         """Prepare the root, finish journalled routes, listen. Raises StartError or ConfigError."""
@@ -178,6 +183,10 @@ class Platform:
         if recovered:
             log.info("finishing %d route(s) left by an earlier run", recovered)
         await self.sweep()
+        if self.config.server.lenient_triggers:
+            log.warning("lenient_triggers is on: triggers KOMBIT's contract refuses (children in the namespace, "
+                        "a default namespace, other namespaces' elements) are accepted here; the platform "
+                        "refuses them")
         await self._listen()
         self._background = [asyncio.create_task(self._every(self.config.server.scan_seconds, self._scan, first=0)),
                             asyncio.create_task(self._every(self.config.retention.sweep_seconds, self.sweep))]
@@ -185,9 +194,10 @@ class Platform:
     async def _listen(self) -> None:
         server = self.config.server
         options = asyncssh.SSHServerConnectionOptions(
-            server_factory=lambda: _Owner(self), server_host_keys=[self.host_key],
+            server_factory=lambda: _Owner(self), server_host_keys=self.host_keys,
             allow_scp=False, agent_forwarding=False, x11_forwarding=False,
             **algorithms.listen_options())
+        algorithms.restrict_host_key_algorithms(options.server_host_keys)
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(lambda: _Connection(loop, options), server.host, server.port)
@@ -196,16 +206,24 @@ class Platform:
             raise StartError(f"cannot listen on {server.host}:{server.port}: {why}; "
                              "choose another [server] port, or stop what uses it") from None
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("platform listening on %s:%d, root %s, host key %s %s", server.host, self.port, self.root,
-                 self.host_key.get_algorithm(), self.host_key.get_fingerprint())
-        log.info("known_hosts line for clients: %s", self.known_hosts_line())
+        log.info("platform listening on %s:%d, root %s, host keys %s", server.host, self.port, self.root,
+                 ", ".join(f"{k.get_algorithm()} {k.get_fingerprint()}" for k in self.host_keys))
+        for line in self.known_hosts_lines():
+            log.info("known_hosts line for clients: %s", line)
 
     def known_hosts_line(self) -> str:
-        """The line a client's known_hosts file needs to trust this server."""
+        """The line a client's known_hosts file needs to trust this server (its ed25519 key)."""
+        return self.known_hosts_lines()[0]
+
+    def known_hosts_lines(self) -> list[str]:
+        """One known_hosts line per host key: ed25519, then RSA."""
         host = self.config.server.host
         name = host if self.port == 22 else f"[{host}]:{self.port}"
-        key_type, key_data = self.host_key.export_public_key("openssh").decode().split()[:2]
-        return f"{name} {key_type} {key_data}"
+        lines = []
+        for key in self.host_keys:
+            key_type, key_data = key.export_public_key("openssh").decode().split()[:2]
+            lines.append(f"{name} {key_type} {key_data}")
+        return lines
 
     async def _every(self, seconds: float, action, first: float | None = None) -> None:
         await asyncio.sleep(seconds if first is None else first)

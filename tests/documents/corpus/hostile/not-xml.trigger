@@ -1,0 +1,1 @@
+ÿþ this is not XML
