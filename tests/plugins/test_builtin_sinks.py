@@ -88,8 +88,9 @@ def test_sqlite_types_columns_from_their_values(make_delivery, tmp_path):
         stored = conn.execute("SELECT id, typeof(id), amount, typeof(amount), code, empty, _line, "
                               "_file_transfer_uuid FROM ky ORDER BY _line").fetchall()
         recorded = conn.execute("SELECT file_name, sender, source, table_name, rows FROM deliveries").fetchall()
-    assert declared == {"id": "INTEGER", "name": "TEXT", "amount": "REAL", "code": "TEXT", "empty": "TEXT",
-                        "_file_transfer_uuid": "TEXT", "_line": "INTEGER"}
+    assert declared == {"authority": "TEXT", "period": "TEXT", "source": "TEXT", "id": "INTEGER", "name": "TEXT",
+                        "amount": "REAL", "code": "TEXT", "empty": "TEXT", "_file_transfer_uuid": "TEXT",
+                        "_line": "INTEGER"}
     assert stored == [(1, "integer", 10.5, "real", "007", None, 2, delivery.file_transfer_uuid),
                       (-22, "integer", 3.0, "real", "12", None, 3, delivery.file_transfer_uuid),
                       (None, "null", None, "null", "x", None, 4, delivery.file_transfer_uuid)]

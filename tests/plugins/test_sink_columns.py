@@ -58,8 +58,8 @@ def test_sqlite_strict_refuses_any_change_and_loads_nothing(make_delivery, tmp_p
     with sqlite3.connect(options.path) as conn:
         assert conn.execute("SELECT count(*) FROM ky").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (1,)
-        assert [r[1] for r in conn.execute("PRAGMA table_info(ky)")] == ["id", "amount", "_file_transfer_uuid",
-                                                                          "_line"]
+        assert [r[1] for r in conn.execute("PRAGMA table_info(ky)")] == [
+            "authority", "period", "source", "id", "amount", "_file_transfer_uuid", "_line"]
 
 
 def test_postgres_adds_keeps_and_widens_columns(make_delivery, pg_schema):
