@@ -152,12 +152,12 @@ def test_postgres_a_bad_value_for_the_column_type_loads_nothing(make_delivery, p
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{pg_schema}"')
-        conn.execute(f'CREATE TABLE "{pg_schema}".ky (payment_date date, _file_transfer_uuid text, _line bigint)')
-    delivery, path = make_delivery([["2024-03-05"], ["the fifth"]], ["payment_date"], source="KY")
+        conn.execute(f'CREATE TABLE "{pg_schema}".visits (payment_date date, _file_transfer_uuid text, _line bigint)')
+    delivery, path = make_delivery([["2024-03-05"], ["the fifth"]], ["payment_date"], source="VISITS")  # a source that declares no types
     with pytest.raises(LoadError, match="nothing was loaded") as caught:
         postgres.SINK.load(delivery, path, postgres.Options(dsn=PG_URL, db_schema=pg_schema))
     assert "22007" in str(caught.value) and "the fifth" not in str(caught.value)  # no row data in errors
-    assert pg_rows(pg_schema, "SELECT count(*) FROM ky") == [(0,)]
+    assert pg_rows(pg_schema, "SELECT count(*) FROM visits") == [(0,)]
     assert pg_rows(pg_schema, "SELECT to_regclass('deliveries')") == [(None,)]  # rolled back with the rest
 
 
