@@ -11,7 +11,7 @@ from types import ModuleType
 
 from sf1630_plugins import alerts
 from sf1630_plugins.sinks import directory as directory_sink
-from sf1630_plugins.sinks import postgres, sqlite
+from sf1630_plugins.sinks import mariadb, postgres, sqlite
 from sf1630_plugins.sources import aula, dubu, ksd, kp, ky
 
 PLUGINS: dict[str, ModuleType] = {
@@ -22,6 +22,7 @@ PLUGINS: dict[str, ModuleType] = {
     "kp": kp,
     "sqlite": sqlite,
     "postgres": postgres,
+    "mariadb": mariadb,
     "directory": directory_sink,
     "alerts": alerts,
 }

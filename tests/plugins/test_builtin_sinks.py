@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from plugin_support import PG_URL, pg_rows
+from plugin_support import PG_URL, maria_rows, pg_rows
 from sf1630.api import LoadError
 from sf1630.documents.metadata import Metadata, parse_metadata
 from sf1630.documents.trigger import FileDescriptor
 from sf1630.testing.conformance import SinkConformance, write_delivery
-from sf1630_plugins.sinks import directory, postgres, sqlite
+from sf1630_plugins.sinks import directory, mariadb, postgres, sqlite
 
 
 def sqlite_rows(options: sqlite.Options) -> int:
@@ -33,6 +33,13 @@ def postgres_rows(options: postgres.Options) -> int:
     tables = pg_rows(options.db_schema, "SELECT tablename FROM pg_tables WHERE schemaname = %s", (options.db_schema,))
     return sum(pg_rows(options.db_schema, f'SELECT count(*) FROM "{t}"')[0][0]
                for (t,) in tables if t != "deliveries")
+
+
+def mariadb_rows(options: mariadb.Options) -> int:
+    database = options.dsn.rsplit("/", 1)[1]
+    tables = maria_rows("information_schema", "SELECT TABLE_NAME FROM TABLES WHERE TABLE_SCHEMA = %s "
+                                              "AND TABLE_TYPE = 'BASE TABLE'", (database,))
+    return sum(maria_rows(database, f"SELECT count(*) FROM `{t}`")[0][0] for (t,) in tables if t != "deliveries")
 
 
 def archived_rows(options: directory.Options) -> int:
@@ -63,6 +70,17 @@ class TestPostgresSinkConformance(SinkConformance):
 
     def count_rows(self, options):
         return postgres_rows(options)
+
+
+class TestMariadbSinkConformance(SinkConformance):
+    sink = mariadb.SINK
+
+    @pytest.fixture
+    def sink_options(self, maria_db):
+        return mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+
+    def count_rows(self, options):
+        return mariadb_rows(options)
 
 
 class TestDirectorySinkConformance(SinkConformance):
