@@ -32,7 +32,8 @@ from sf1630_plugins.sinks import mariadb_rows as rows_
 from sf1630_plugins.sinks.current import RECORD, Repeat, current_view, find_repeat, keys_of, record
 from sf1630_plugins.sinks.mariadb_rows import Careful, Statement, quote
 from sf1630_plugins.sinks.table import (
-    DATE, INTEGER, KEYS, META, REAL, TEXT, Plan, TableOptions, Types, column_types, plan, table_name,
+    DATE, INTEGER, KEYS, META, REAL, TEXT, Plan, TableOptions, Types, check_kinds, column_types, plan,
+    table_name,
 )
 
 TYPES = {INTEGER: "BIGINT", REAL: f"DECIMAL(38,{rows_.DECIMAL_PLACES})", DATE: "DATE", TEXT: "MEDIUMTEXT"}
@@ -135,14 +136,11 @@ def _load(cur: Any, delivery: Delivery, path: Path, options: Options, types: Typ
     repeat = find_repeat(_runner(cur), deliveries, "%s", delivery, keys, options.on_repeat)
     fixed = rows_.constants(keys, delivery.file_transfer_uuid)
     try:
-        steps = _prepare(cur, database, table, types.header, types.kinds, strict)
-        statement = Statement(f"{quote(database)}.{quote(table)}", [quote(steps.names[n]) for n in types.header], fixed)
+        steps, statement = _statement(cur, database, table, types, types.kinds, strict, fixed)
         count = _transaction(cur, delivery, keys, repeat, database, table,
                              lambda: rows_.load_straight(cur, path, statement, types))
     except Careful:
-        kinds = rows_.exact_types(path, types)
-        steps = _prepare(cur, database, table, types.header, kinds, strict)
-        statement = Statement(f"{quote(database)}.{quote(table)}", [quote(steps.names[n]) for n in types.header], fixed)
+        steps, statement = _statement(cur, database, table, types, rows_.exact_types(path, types), strict, fixed)
         count = _transaction(cur, delivery, keys, repeat, database, table,
                              lambda: rows_.load_careful(cur, path, statement, types))
     view = quote(f"{table}_current")
@@ -150,6 +148,17 @@ def _load(cur: Any, delivery: Delivery, path: Path, options: Options, types: Typ
                 f"{current_view(f'{quote(database)}.{quote(table)}', deliveries, quote, table)}")
     return LoadResult(count, table, changes=steps.changes, repeats=repeat.earlier,
                       replaced=tuple(u for u, _ in repeat.delete))
+
+
+def _statement(cur: Any, database: str, table: str, types: Types, kinds: list, strict: bool,
+               fixed: dict) -> tuple[Plan, Statement]:
+    """Make the table fit the file's types, and the LOAD DATA that checks each value as it loads."""
+    existing = {n.lower(): type_class(t) for n, t in _columns(cur, database, table)}
+    checks = check_kinds(kinds, existing, types.header, types.declared)
+    steps = _prepare(cur, database, table, types.header, kinds, strict)
+    columns = [quote(steps.names[n]) for n in types.header]
+    return steps, Statement(f"{quote(database)}.{quote(table)}", columns, fixed,
+                            rows_.checks_for(checks, types.declared))
 
 
 def _runner(cur: Any) -> Any:
