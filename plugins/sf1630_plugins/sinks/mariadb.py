@@ -15,7 +15,7 @@ Per load, under a named lock on the table (``GET_LOCK``; loads into one table ru
    killed agent leaves no rows and no ``deliveries`` row.
 
 Types created: INTEGER as ``BIGINT``, REAL as ``DECIMAL(38,10)``, DATE as ``DATE``, TEXT as
-``MEDIUMTEXT`` (the key columns and the FileTransferUUID as ``VARCHAR(255)``, to be indexed).
+``MEDIUMTEXT`` (the key columns and the FileTransferUUID as ``VARCHAR(255)``, so a LIS can index them).
 """
 
 from __future__ import annotations
@@ -227,8 +227,9 @@ def _prepare(cur: Any, database: str, table: str, header: list[str], kinds: list
     target = f"{quote(database)}.{quote(table)}"
     if not _columns(cur, database, table):
         defs = [f"{quote(n)} {_sql_type(n, k)}" for n, k in [*KEYS, *zip(header, kinds), *META]]
-        cur.execute(f"CREATE TABLE {target} ({', '.join(defs)}, INDEX {quote(table + '_delivery')} "
-                    f"({quote(META[0][0])})) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4")
+        # No index on the FileTransferUUID: InnoDB would pay for it on every row (it halved the load's
+        # speed); idempotence lives in ``deliveries``, and replacing a month scans the table once.
+        cur.execute(f"CREATE TABLE {target} ({', '.join(defs)}) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4")
     steps = plan(table, [(n, type_class(t)) for n, t in _columns(cur, database, table)], header, kinds, strict)
     changes = [f"ADD COLUMN {quote(n)} {_sql_type(n, k)}" for n, k in steps.add]
     changes += [f"MODIFY COLUMN {quote(n)} {TYPES[TEXT]}" for n in steps.widen]

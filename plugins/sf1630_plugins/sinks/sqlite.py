@@ -138,7 +138,6 @@ def prepare(conn: sqlite3.Connection, table: str, header: list[str], kinds: list
     if not columns(conn, table):
         defs = [f"{quote(n)} {k or TEXT}" for n, k in [*KEYS, *zip(header, kinds), *META]]
         conn.execute(f"CREATE TABLE {quote(table)} ({', '.join(defs)})")
-        conn.execute(f"CREATE INDEX {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
     steps = plan(table, columns(conn, table), header, kinds, strict)
     for name, kind in steps.add:
         conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {kind}")
@@ -174,6 +173,8 @@ def load_rows(conn: sqlite3.Connection, table: str, path: Path, types: Types, st
         conn.execute("ROLLBACK TO sf1630_rows")
         retyped = Types(types.header, found, types.declared)
         steps, rows = _attempt(conn, table, path, retyped, strict, (uuid, keys), list(found))
+    # Made after a new table's first rows: one sort costs less than growing the index row by row.
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
     conn.execute("RELEASE sf1630_rows")
     return steps, rows
 
@@ -194,8 +195,8 @@ _INTEGER_OK = "(CAST(CAST({p} AS INTEGER) AS TEXT) = {p} AND length({p}) <= 18)"
 _REAL_OK = ("(({p} GLOB '[0-9]*' OR {p} GLOB '-[0-9]*') AND NOT ({p} GLOB '0[0-9]*' OR {p} GLOB '-0[0-9]*')"
             " AND substr({p}, 2) NOT GLOB '*[^0-9.]*' AND {p} NOT GLOB '*.*.*' AND {p} NOT GLOB '*.')")
 _DECLARED_OK = {  # a declared integer may have leading zeros: it is a number by declaration
-    INTEGER: "(({p} GLOB '[0-9]*' OR {p} GLOB '-[0-9]*') AND substr({p}, 2) NOT GLOB '*[^0-9]*' "
-             "AND length({p}) <= 18)",
+    INTEGER: "(length({p}) <= 18 AND ({p} NOT GLOB '*[^0-9]*' OR ({p} GLOB '-[0-9]*' "
+             "AND substr({p}, 2) NOT GLOB '*[^0-9]*')))",  # digits alone first: the common case costs one GLOB
     REAL: _REAL_OK,
     DATE: "({p} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' AND date({p}) = {p})",
 }
