@@ -227,6 +227,7 @@ def machine() -> dict[str, str]:
         "rclone": version_of(["rclone", "version"]),
         "sqlite3": version_of(["sqlite3", "--version"]).split(" ")[0],
         "psql": version_of(["psql", "--version"]),
+        "mariadb": version_of(["mariadb", "--version"]),
     }
 
 

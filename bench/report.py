@@ -90,10 +90,10 @@ def targets(res: Results) -> list[tuple[str, str, str]]:
         found.append((f"{d.files:,} deliveries of {d.mean_size / 1024:.0f} KiB: ≥ 200 per second",
                       f"{d.per_second:.0f}/s", "met" if d.per_second >= 200 else "not met"))
     by = {s.loader: s for s in res.sinks}
-    for sink, native in (("sqlite sink", "sqlite3 .import"), ("postgres sink", "psql \\copy")):
+    for sink, native, goal in GOALS:
         if sink in by and native in by and by[sink].per_second.values and by[native].per_second.values:
             x = by[sink].per_second.median / by[native].per_second.median
-            found.append((f"{sink} ≥ 0.8× {native}", f"{x:.2f}×", "met" if x >= 0.8 else "not met"))
+            found.append((f"{sink} ≥ {goal}× {native}", f"{x:.2f}×", "met" if x >= goal else "not met"))
     for m in res.memory:
         found.append((f"peak RSS < 150 MB, {m.what} of {_size(m.size)}", f"{m.rss_mb:.0f} MB",
                       "met" if m.rss_mb < 150 and not m.error else "not met"))
@@ -203,13 +203,18 @@ def _steps(rows: list, size: int, img: str) -> list[str]:
     return lines + ["", f"![CPU seconds per step]({img}/steps.png)", ""]
 
 
+GOALS = (("sqlite sink", "sqlite3 .import", 0.5), ("postgres sink", "psql \\copy", 0.8),
+         ("mariadb sink", "mariadb LOAD DATA", 0.8))  # issue #19
+
+
 def _sinks(rows: list[SinkRow], img: str) -> list[str]:
     by = {r.loader: r for r in rows}
-    native = {"sqlite sink": "sqlite3 .import", "postgres sink": "psql \\copy"}
+    native = {sink: loader for sink, loader, _ in GOALS}
     lines = ["## 4. Loading an extract of 1,000,000 rows", "",
              f"One extract of {rows[0].rows:,} rows (AULA columns). The native loaders put text columns as they are; "
-             "the sinks infer column types, add each row's line number and FileTransferUUID and record the delivery, "
-             "in one transaction.", "",
+             "the sinks type the columns as the source declares them and check every value, add each row's "
+             "authority, period, source, line number and FileTransferUUID, record the delivery and make the "
+             "`_current` view, in one transaction.", "",
              "| loader | rows/s (median) | spread | × native | CPU s (client) |", "|---|--:|---|--:|--:|"]
     for r in rows:
         base = by.get(native.get(r.loader, ""))

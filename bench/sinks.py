@@ -1,9 +1,11 @@
 """Part 4: loading one extract of 1,000,000 rows: the agent's sinks against the native bulk loaders.
 
 SQLite: the ``sqlite`` sink against the ``sqlite3`` shell's ``.import`` into a fresh database.
-PostgreSQL: the ``postgres`` sink against ``psql``'s ``\\copy`` into a fresh schema. The native
-loaders load text columns as they are; the sinks also infer column types, add the line number
-and FileTransferUUID to every row and record the delivery, all in one transaction. The sinks run
+PostgreSQL: the ``postgres`` sink against ``psql``'s ``\\copy`` into a fresh schema. MariaDB: the
+``mariadb`` sink against ``LOAD DATA LOCAL INFILE`` run by the ``mariadb`` client into a fresh
+database. The native loaders load text columns as they are; the sinks also type the columns as the
+source declares them, add the authority, period, source, line number and FileTransferUUID to every
+row, record the delivery and make the ``_current`` view, all in one transaction. The sinks run
 in a child process that times ``load()`` alone; the shells are timed whole (they start in ms).
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from bench.common import Stats, run_child
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+MARIADB = ["mariadb", "-h", "127.0.0.1", "-u", "root", "--local-infile=1"]
 
 
 @dataclass
@@ -42,15 +45,24 @@ from sf1630.api import Delivery
 from sf1630.options import build_options
 from sf1630.plugins import make_plugin_host
 sink = make_plugin_host().sink({kind!r})
-opts = {{"path": {target!r}}} if {kind!r} == "sqlite" else {{"dsn": {PG_DSN!r}, "db_schema": {target!r}}}
+opts = {_options(kind, target)!r}
 options = build_options(sink.Options, opts, "bench")
 path = Path({str(path)!r})
-d = Delivery("bench-{kind}-" + str(time.time()), path.name, "AULA_SFTP", "BENCH_LIS", path.stat().st_size, source="AULA")
+d = Delivery("bench-{kind}-" + str(time.time()), "AULA_LIS_12345678_M03_20240402000000.csv", "AULA_SFTP", "BENCH_LIS",
+             path.stat().st_size, source="AULA")
 t = time.perf_counter()
 result = sink.load(d, path, options)
 print(json.dumps({{"seconds": time.perf_counter() - t, "rows": result.rows}}))
 """
     return [sys.executable, "-c", code]
+
+
+def _options(kind: str, target: str) -> dict:
+    if kind == "sqlite":
+        return {"path": target}
+    if kind == "mariadb":
+        return {"dsn": f"mariadb://root@127.0.0.1/{target}"}
+    return {"dsn": PG_DSN, "db_schema": target}
 
 
 def _header(path: Path) -> list[str]:
@@ -68,10 +80,12 @@ class SinkBench:
     def __init__(self, work: Path, extract: Path, rows: int, repeats: int, log=print):
         self.work, self.extract, self.rows, self.repeats, self.log = work, extract, rows, repeats, log
 
-    def run(self, postgres: bool = True) -> list[SinkRow]:
+    def run(self, postgres: bool = True, maria: bool = True) -> list[SinkRow]:
         loaders = ["sqlite sink", "sqlite3 .import"]
         if postgres and shutil.which("psql"):
             loaders += ["postgres sink", "psql \\copy"]
+        if maria and shutil.which("mariadb"):
+            loaders += ["mariadb sink", "mariadb LOAD DATA"]
         rows = {name: SinkRow(name, self.rows) for name in loaders}
         for rep in range(self.repeats):
             for name in loaders:
@@ -102,6 +116,8 @@ class SinkBench:
             if name == "postgres sink":
                 run = run_child(_sink_child("postgres", self.extract, schema))
                 return run, run.code == 0 and _loaded(run) == self.rows
+            if name.startswith("mariadb"):
+                return self._mariadb(name, schema)
             columns = ", ".join(f'"{c}" text' for c in _header(self.extract))
             prep = run_child(_psql(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.extract ({columns})"))
             if prep.code:
@@ -115,6 +131,24 @@ class SinkBench:
             db.unlink(missing_ok=True)
             if name.startswith("p"):
                 run_child(_psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            if name.startswith("mariadb"):
+                run_child([*MARIADB, "-e", f"DROP DATABASE IF EXISTS {schema}"])
+
+    def _mariadb(self, name: str, database: str):
+        if name == "mariadb sink":
+            run = run_child(_sink_child("mariadb", self.extract, database))
+            return run, run.code == 0 and _loaded(run) == self.rows
+        columns = ", ".join(f"`{c}` TEXT" for c in _header(self.extract))
+        prep = run_child([*MARIADB, "-e", f"CREATE DATABASE {database}; CREATE TABLE {database}.extract ({columns})"])
+        if prep.code:
+            return prep, False
+        start = time.perf_counter()
+        run = run_child([*MARIADB, "-e", f"LOAD DATA LOCAL INFILE '{self.extract}' INTO TABLE {database}.extract "
+                         "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ';' OPTIONALLY ENCLOSED BY '\"' "
+                         "IGNORE 1 LINES"])
+        run.seconds = time.perf_counter() - start
+        count = run_child([*MARIADB, "-N", "-e", f"SELECT count(*) FROM {database}.extract"])
+        return run, run.code == 0 and int(count.out.strip() or -1) == self.rows
 
 
 def _loaded(run) -> int:

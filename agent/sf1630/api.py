@@ -104,12 +104,18 @@ class SchemaChange:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a sink loaded: rows added (0 when the FileTransferUUID was loaded before)."""
+    """What a sink loaded: rows added (0 when the FileTransferUUID was loaded before).
+
+    ``repeats`` names earlier deliveries of the same authority, source and period (a resend, issue
+    #19); ``replaced`` those of them whose rows the load deleted (a sink's ``on_repeat = "replace"``).
+    """
 
     rows: int
     table: str = ""
     duplicate: bool = False
     changes: tuple[SchemaChange, ...] = ()
+    repeats: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

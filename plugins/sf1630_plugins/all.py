@@ -13,7 +13,7 @@ from typing import Any
 
 from sf1630_plugins import alerts
 from sf1630_plugins.sinks import directory as directory_sink
-from sf1630_plugins.sinks import postgres, sqlite
+from sf1630_plugins.sinks import mariadb, postgres, sqlite
 from sf1630_plugins.sources import aula, dubu, ksd, kp, ky
 
 PLUGINS: dict[str, ModuleType | type[Any]] = {
@@ -24,6 +24,7 @@ PLUGINS: dict[str, ModuleType | type[Any]] = {
     "kp": kp,
     "sqlite": sqlite,
     "postgres": postgres,
+    "mariadb": mariadb,
     "directory": directory_sink,
     "alerts": alerts.Alerts,
 }

@@ -8,6 +8,7 @@ import pytest
 
 from sf1630.documents import (DataName, check_name, data_file_name, data_name_from_trigger, metadata_name,
                               parse_data_name, receipt_name, trigger_name)
+from sf1630.documents.names import delivery_period, full_period
 from sf1630.errors import DocumentError
 
 WHEN = datetime(2018, 4, 2, 13, 48, 58)
@@ -84,3 +85,22 @@ def test_companion_name_must_fit_255_bytes() -> None:
 def test_not_a_trigger_name() -> None:
     with pytest.raises(DocumentError, match="must end in '.trigger'"):
         data_name_from_trigger("x.csv")
+
+
+@pytest.mark.parametrize("period, stamp, expected", [
+    ("M03", datetime(2026, 4, 2), "2026-M03"),  # the previous month, the same year
+    ("M04", datetime(2026, 4, 30), "2026-M04"),  # the month itself
+    ("M12", datetime(2027, 1, 2), "2026-M12"),  # a month later than the stamp's: the year before
+    ("M01", datetime(2027, 12, 31), "2027-M01"),
+    ("Q1", datetime(2026, 4, 2), "Q1"),  # other forms as written
+    ("20260331", datetime(2026, 4, 2), "20260331"),
+    ("M13", datetime(2026, 4, 2), "M13"),  # not a month
+    ("m03", datetime(2026, 4, 2), "m03"),
+])
+def test_full_period_gives_the_covered_month_its_year(period: str, stamp: datetime, expected: str) -> None:
+    assert full_period(period, stamp) == expected
+
+
+def test_delivery_period_from_a_name_and_none_outside_the_pattern() -> None:
+    assert delivery_period("KY_LIS_11111111_M12_20270102030405.csv") == ("11111111", "2026-M12")
+    assert delivery_period("KY_LIS-DATA_201901.csv") is None  # rule 7: never a gate

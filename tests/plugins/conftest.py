@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from plugin_support import PG_URL
+from plugin_support import MARIADB, PG_URL
 
 
 @pytest.fixture
@@ -19,6 +19,21 @@ def pg_schema() -> Iterator[str]:
     yield name
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def maria_db() -> Iterator[str]:
+    """A fresh MariaDB database name on the local server (127.0.0.1:3306, root); dropped after."""
+    import pymysql
+
+    name = f"sf1630_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = pymysql.connect(**MARIADB, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
 
 
 @pytest.fixture

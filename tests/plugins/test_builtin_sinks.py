@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from plugin_support import PG_URL, pg_rows
+from plugin_support import PG_URL, maria_rows, pg_rows
 from sf1630.api import LoadError
 from sf1630.documents.metadata import Metadata, parse_metadata
 from sf1630.documents.trigger import FileDescriptor
 from sf1630.testing.conformance import SinkConformance, write_delivery
-from sf1630_plugins.sinks import directory, postgres, sqlite
+from sf1630_plugins.sinks import directory, mariadb, postgres, sqlite
 
 
 def sqlite_rows(options: sqlite.Options) -> int:
@@ -33,6 +33,13 @@ def postgres_rows(options: postgres.Options) -> int:
     tables = pg_rows(options.db_schema, "SELECT tablename FROM pg_tables WHERE schemaname = %s", (options.db_schema,))
     return sum(pg_rows(options.db_schema, f'SELECT count(*) FROM "{t}"')[0][0]
                for (t,) in tables if t != "deliveries")
+
+
+def mariadb_rows(options: mariadb.Options) -> int:
+    database = options.dsn.rsplit("/", 1)[1]
+    tables = maria_rows("information_schema", "SELECT TABLE_NAME FROM TABLES WHERE TABLE_SCHEMA = %s "
+                                              "AND TABLE_TYPE = 'BASE TABLE'", (database,))
+    return sum(maria_rows(database, f"SELECT count(*) FROM `{t}`")[0][0] for (t,) in tables if t != "deliveries")
 
 
 def archived_rows(options: directory.Options) -> int:
@@ -65,6 +72,17 @@ class TestPostgresSinkConformance(SinkConformance):
         return postgres_rows(options)
 
 
+class TestMariadbSinkConformance(SinkConformance):
+    sink = mariadb.SINK
+
+    @pytest.fixture
+    def sink_options(self, maria_db):
+        return mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+
+    def count_rows(self, options):
+        return mariadb_rows(options)
+
+
 class TestDirectorySinkConformance(SinkConformance):
     sink = directory.SINK
 
@@ -88,8 +106,9 @@ def test_sqlite_types_columns_from_their_values(make_delivery, tmp_path):
         stored = conn.execute("SELECT id, typeof(id), amount, typeof(amount), code, empty, _line, "
                               "_file_transfer_uuid FROM ky ORDER BY _line").fetchall()
         recorded = conn.execute("SELECT file_name, sender, source, table_name, rows FROM deliveries").fetchall()
-    assert declared == {"id": "INTEGER", "name": "TEXT", "amount": "REAL", "code": "TEXT", "empty": "TEXT",
-                        "_file_transfer_uuid": "TEXT", "_line": "INTEGER"}
+    assert declared == {"authority": "TEXT", "period": "TEXT", "source": "TEXT", "id": "INTEGER", "name": "TEXT",
+                        "amount": "REAL", "code": "TEXT", "empty": "TEXT", "_file_transfer_uuid": "TEXT",
+                        "_line": "INTEGER"}
     assert stored == [(1, "integer", 10.5, "real", "007", None, 2, delivery.file_transfer_uuid),
                       (-22, "integer", 3.0, "real", "12", None, 3, delivery.file_transfer_uuid),
                       (None, "null", None, "null", "x", None, 4, delivery.file_transfer_uuid)]
@@ -151,12 +170,12 @@ def test_postgres_a_bad_value_for_the_column_type_loads_nothing(make_delivery, p
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{pg_schema}"')
-        conn.execute(f'CREATE TABLE "{pg_schema}".ky (payment_date date, _file_transfer_uuid text, _line bigint)')
-    delivery, path = make_delivery([["2024-03-05"], ["the fifth"]], ["payment_date"], source="KY")
+        conn.execute(f'CREATE TABLE "{pg_schema}".visits (payment_date date, _file_transfer_uuid text, _line bigint)')
+    delivery, path = make_delivery([["2024-03-05"], ["the fifth"]], ["payment_date"], source="VISITS")  # a source that declares no types
     with pytest.raises(LoadError, match="nothing was loaded") as caught:
         postgres.SINK.load(delivery, path, postgres.Options(dsn=PG_URL, db_schema=pg_schema))
     assert "22007" in str(caught.value) and "the fifth" not in str(caught.value)  # no row data in errors
-    assert pg_rows(pg_schema, "SELECT count(*) FROM ky") == [(0,)]
+    assert pg_rows(pg_schema, "SELECT count(*) FROM visits") == [(0,)]
     assert pg_rows(pg_schema, "SELECT to_regclass('deliveries')") == [(None,)]  # rolled back with the rest
 
 

@@ -88,4 +88,4 @@ def test_plugins_show_of_an_unknown_name_exits_2_with_a_did_you_mean(tmp_path):
     done = sf1630("plugins", "show", "Postgress", cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert "sf1630: error: no plugin, source or sink is named 'Postgress' (did you mean 'postgres'?); known: " \
-           "alerts, aula, directory, dubu, kp, ksd, ky, postgres, sqlite (see sf1630 plugins)" in done.stderr
+           "alerts, aula, directory, dubu, kp, ksd, ky, mariadb, postgres, sqlite (see sf1630 plugins)" in done.stderr

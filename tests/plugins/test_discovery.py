@@ -16,7 +16,7 @@ from sf1630.api import PluginError
 from sf1630.plugins import make_plugin_host
 
 PROBE = Path(__file__).parents[1] / "data" / "sf1630-probe"
-BUILTINS = ["dubu", "ky", "ksd", "aula", "kp", "sqlite", "postgres", "directory"]  # then other built-ins
+BUILTINS = ["dubu", "ky", "ksd", "aula", "kp", "sqlite", "postgres", "mariadb", "directory"]  # then other built-ins
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +157,7 @@ def test_a_failing_plugin_is_reported_with_its_origin_and_disables_only_itself(t
 
 def test_missing_plugin_folder_is_a_failure_not_a_crash(tmp_path):
     host = make_plugin_host(plugin_paths=[tmp_path / "nowhere"], entry_points=False)
-    assert "no such folder" in host.failures()[0].error and len(host.sinks()) == 3
+    assert "no such folder" in host.failures()[0].error and len(host.sinks()) == 4
 
 
 def test_blocking_by_config_and_environment(monkeypatch, probe_target):

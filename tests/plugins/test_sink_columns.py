@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from plugin_support import PG_URL, pg_rows
+from plugin_support import PG_URL, maria_rows, pg_rows
 from sf1630.api import LoadError, SchemaChange
-from sf1630_plugins.sinks import postgres, sqlite
+from sf1630_plugins.sinks import mariadb, postgres, sqlite
 
 FIRST = (["id", "amount"], [["1", "10"], ["2", "20"]])
 GAINED = (["id", "amount", "extra"], [["3", "n/a", "x"]])  # new column; amount no longer a number
@@ -58,8 +58,8 @@ def test_sqlite_strict_refuses_any_change_and_loads_nothing(make_delivery, tmp_p
     with sqlite3.connect(options.path) as conn:
         assert conn.execute("SELECT count(*) FROM ky").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (1,)
-        assert [r[1] for r in conn.execute("PRAGMA table_info(ky)")] == ["id", "amount", "_file_transfer_uuid",
-                                                                          "_line"]
+        assert [r[1] for r in conn.execute("PRAGMA table_info(ky)")] == [
+            "authority", "period", "source", "id", "amount", "_file_transfer_uuid", "_line"]
 
 
 def test_postgres_adds_keeps_and_widens_columns(make_delivery, pg_schema):
@@ -106,4 +106,28 @@ def test_postgres_value_past_the_sample_widens_and_loads_every_row(make_delivery
     (result,) = load_all(postgres.SINK, make_delivery, options, LATE)
     assert result.rows == 2501
     amounts = pg_rows(pg_schema, "SELECT amount FROM ky ORDER BY _line")
+    assert [a for (a,) in amounts] == [str(i * 10) for i in range(1, 2501)] + ["12,5"]
+
+
+def test_mariadb_adds_keeps_and_widens_columns_and_strict_refuses(make_delivery, maria_db):
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1/{maria_db}")
+    first, gained, lost = load_all(mariadb.SINK, make_delivery, options, FIRST, GAINED, LOST)
+    assert set(gained.changes) == {SchemaChange("ky", "extra", "added", "TEXT"),
+                                   SchemaChange("ky", "amount", "widened", "INTEGER -> TEXT")}
+    assert len(lost.changes) == 2
+    assert maria_rows(maria_db, "SELECT id, amount, extra FROM ky ORDER BY id") == [
+        (1, "10", None), (2, "20", None), (3, "n/a", "x"), (4, None, None)]
+    strict = mariadb.Options(dsn=options.dsn, schema="strict")
+    delivery, path = make_delivery([["5", "1", "y", "z"]], ["id", "amount", "extra", "newer"], source="KY")
+    with pytest.raises(LoadError, match="newer added"):
+        mariadb.SINK.load(delivery, path, strict)
+    assert maria_rows(maria_db, "SELECT count(*) FROM ky") == [(4,)]
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(3,)]
+
+
+def test_mariadb_value_past_the_sample_widens_and_loads_every_row(make_delivery, maria_db):
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1/{maria_db}")
+    (result,) = load_all(mariadb.SINK, make_delivery, options, LATE)
+    assert result.rows == 2501
+    amounts = maria_rows(maria_db, "SELECT amount FROM ky ORDER BY _line")
     assert [a for (a,) in amounts] == [str(i * 10) for i in range(1, 2501)] + ["12,5"]

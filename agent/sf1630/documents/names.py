@@ -29,6 +29,7 @@ TRIGGER, RECEIPT, METADATA = ".trigger", ".sftpreceipt", ".metadata"
 _STAMP = "%Y%m%d%H%M%S"
 _DATA_NAME = re.compile(
     r"(?P<sender>[^_]+)_(?P<recipient>[^_]+)_(?P<authority_id>[^_]+)_(?P<period>[^_]+)_(?P<stamp>\d{14})\.csv")
+_MONTH = re.compile(r"M(0[1-9]|1[0-2])")
 _BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F))
 
 
@@ -104,6 +105,25 @@ def parse_data_name(name: str) -> DataName | None:
     except ValueError:
         return None
     return DataName(match["sender"], match["recipient"], match["authority_id"], match["period"], stamp)
+
+
+def full_period(period: str, stamp: datetime) -> str:
+    """The period with its year: ``M03`` made on 2 April 2026 is ``2026-M03`` (rule 7).
+
+    The year is the timestamp's, except that a month later than the timestamp's month was
+    covered the year before (``M12`` sent in January 2027 is ``2026-M12``). Other period forms
+    (a day, a quarter, a year) are returned as written.
+    """
+    if not _MONTH.fullmatch(period):
+        return period
+    year = stamp.year - 1 if int(period[1:]) > stamp.month else stamp.year
+    return f"{year}-{period}"
+
+
+def delivery_period(name: str) -> tuple[str, str] | None:
+    """(authority id, period with its year) of a data file name; None outside the pattern (never a gate)."""
+    parts = parse_data_name(name)
+    return None if parts is None else (parts.authority_id, full_period(parts.period, parts.timestamp))
 
 
 def _with_suffix(data: str, suffix: str) -> str:

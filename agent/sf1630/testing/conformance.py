@@ -67,9 +67,14 @@ def extract(source: Any, job: Job) -> tuple[bytes, ExtractResult]:
 
 
 def write_delivery(folder: Path, rows: list[list[str]] = ROWS, header: list[str] = HEADER, *,
-                   file_transfer_uuid: str | None = None, source: str = "CONFORMANCE") -> tuple[Delivery, Path]:
-    """Write a delivered file into ``folder`` and describe it as a Delivery."""
-    name = f"{source}_LIS_{MUNICIPALITY.authority_id}_M03_{CREATED:%Y%m%d%H%M%S}.csv"
+                   file_transfer_uuid: str | None = None, source: str = "CONFORMANCE",
+                   authority: str = MUNICIPALITY.authority_id, period: str = "M03", created: datetime = CREATED,
+                   name: str | None = None) -> tuple[Delivery, Path]:
+    """Write a delivered file into ``folder`` and describe it as a Delivery.
+
+    Its name is ``<source>_LIS_<authority>_<period>_<created>.csv`` unless ``name`` gives another.
+    """
+    name = name or f"{source}_LIS_{authority}_{period}_{created:%Y%m%d%H%M%S}.csv"
     path = Path(folder) / f"{uuid.uuid4().hex[:8]}-{name}"
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter=";", lineterminator="\n")

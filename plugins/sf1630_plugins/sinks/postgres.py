@@ -1,43 +1,41 @@
-"""The ``postgres`` sink: PostgreSQL through psycopg 3, ``COPY`` into a staging table, then into place.
+"""The ``postgres`` sink: PostgreSQL through psycopg 3, ``COPY`` straight into the typed table.
 
 One transaction per load:
 
 1. take an advisory lock on the target table (loads into one table run one at a time);
 2. record the FileTransferUUID in ``<schema>.deliveries`` (``ON CONFLICT DO NOTHING``): if it was
    there, the load is a duplicate and adds nothing;
-3. ``COPY`` the file's bytes as they are into a temporary staging table of text columns (dropped
-   at commit); PostgreSQL parses the CSV, and names the line of a ragged or non-UTF-8 row;
-4. type the columns: a sample of the first rows is read in Python, and one query checks every
-   staged value against the sampled types (only a column that fails is typed again, in SQL);
-5. create the target table, or add and widen its columns (issue #14, ``sinks/table.py``);
-6. ``INSERT INTO <table> SELECT`` from the staging table, casting each column to its type.
+3. create the target table, or add and widen its columns (issue #14, ``sinks/table.py``), with the
+   types the source declares or, for other columns, guessed from the first rows;
+4. ``COPY`` the file into the table (``sinks/pgcopy.py``): straight in when it can be, else through
+   a staging table whose values are checked and cast;
+5. note earlier deliveries of the same authority, source and period, delete their rows with
+   ``on_repeat = "replace"``, and (re)create the ``<table>_current`` view (``sinks/current.py``).
 
-Types created: INTEGER as ``bigint``, REAL as ``numeric``, TEXT as ``text``. A table made by the
-LIS vendor may use other types (``date``, ``varchar``): values are cast to whatever the column is.
+Types created: INTEGER as ``bigint``, REAL as ``numeric``, DATE as ``date``, TEXT as ``text``. A
+table made by the LIS vendor may use other types (``date``, ``varchar``): values are cast to
+whatever the column is.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
+from sf1630_plugins.sinks import pgcopy
+from sf1630_plugins.sinks.current import RECORD, Keys, Repeat, current_view, find_repeat, keys_of, record
 from sf1630_plugins.sinks.table import (
-    INTEGER, META, REAL, TEXT, Plan, TableOptions, check_kinds, plan, read_csv, sample_types, table_name,
+    DATE, INTEGER, KEYS, META, REAL, TEXT, Plan, TableOptions, Types, check_kinds, column_types, plan,
+    table_name,
 )
 
-TYPES = {INTEGER: "bigint", REAL: "numeric", TEXT: "text"}
+TYPES = {INTEGER: "bigint", REAL: "numeric", DATE: "date", TEXT: "text"}
 MAX_NAME_BYTES = 63  # PostgreSQL would silently cut longer identifiers
-PATTERNS = {INTEGER: r"^-?(0|[1-9][0-9]{0,17})$", REAL: r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"}  # as table.classify
-# A cheaper first check of INTEGER columns (no regex); it may only pass values PATTERNS[INTEGER]
-# passes, a false alarm (e.g. "-0") just types the column again with the regexes.
-QUICK_INTEGER = ("(translate({c}, '-0123456789', '') = '' AND length({c}) <= 18 AND {c} NOT LIKE '0_%' "
-                 "AND {c} NOT LIKE '-0%' AND {c} NOT LIKE '_%-%' AND {c} <> '-')")
-CHUNK = 1 << 20
+_RECORD_TYPES = {"key": "text PRIMARY KEY", "text": "text", "int": "bigint"}
 
 
 @dataclass
@@ -85,14 +83,15 @@ class PostgresSink:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
         import psycopg  # only when a PostgreSQL sink is used
 
-        header, kinds = sample_types(path, options.types)
+        types = column_types(path, delivery.source, options.types)
+        header = types.header
         long = [n for n in header if len(n.encode()) > MAX_NAME_BYTES]
         if long:
             raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME_BYTES} bytes: {long}")
         dsn = options.connection()
         try:
             with psycopg.connect(dsn) as conn, conn.transaction():
-                return _load(conn, delivery, path, options, header, kinds)
+                return _load(conn, delivery, path, options, types)
         except psycopg.Error as exc:
             text = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                           [*header, options.db_schema, table_name(delivery, options)])
@@ -108,6 +107,7 @@ class PostgresSink:
         try:
             with psycopg.connect(options.connection(), connect_timeout=max(1, int(timeout))) as conn:
                 with conn.transaction(force_rollback=True):  # as a load does, then undone
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                     _deliveries_table(conn, schema)
                     conn.execute(sql.SQL("INSERT INTO {} (file_transfer_uuid, file_name, table_name, rows) VALUES "
                                          "('sf1630-doctor', 'probe', 'probe', 0) ON CONFLICT DO NOTHING").format(
@@ -122,129 +122,94 @@ class PostgresSink:
         return f"{where}: may create tables and insert in schema {schema!r} (tried, rolled back)"
 
 
-def _load(conn: Any, delivery: Delivery, path: Path, options: Options, header: list[str], kinds: list) -> LoadResult:
+def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types) -> LoadResult:
     from psycopg import sql
 
-    schema, table = options.db_schema, table_name(delivery, options)
-    target = sql.Identifier(schema, table)
+    schema, table, keys = options.db_schema, table_name(delivery, options), keys_of(delivery)
+    deliveries = sql.Identifier(schema, "deliveries")
     conn.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(f"sf1630:{schema}.{table}"))
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     _deliveries_table(conn, schema)
-    claimed = conn.execute(sql.SQL(
-        "INSERT INTO {} (file_transfer_uuid, file_name, sender, recipient, source, table_name, rows, size) "
-        "VALUES (%s, %s, %s, %s, %s, %s, 0, %s) ON CONFLICT DO NOTHING RETURNING 1").format(
-            sql.Identifier(schema, "deliveries")),
-        (delivery.file_transfer_uuid, delivery.file_name, delivery.sender, delivery.recipient,
-         delivery.source, table, delivery.size)).fetchone()
+    row = record(delivery, keys, table, 0, Repeat())
+    claimed = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1").format(
+        deliveries, sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))),
+        tuple(row.values())).fetchone()
     if not claimed:
-        row = conn.execute(sql.SQL("SELECT table_name FROM {} WHERE file_transfer_uuid = %s").format(
-            sql.Identifier(schema, "deliveries")), (delivery.file_transfer_uuid,)).fetchone()
-        return LoadResult(0, row[0], duplicate=True)
-    _stage(conn, path, len(header))
-    existing = {n.lower(): type_class(t) for n, t in _columns(conn, schema, table)}
-    kinds = _check(conn, kinds, check_kinds(kinds, existing, header))
-    steps = _prepare(conn, schema, table, header, kinds, options.schema == "strict")
-    rows = _insert(conn, target, header, steps, delivery.file_transfer_uuid)
-    conn.execute(sql.SQL("UPDATE {} SET rows = %s WHERE file_transfer_uuid = %s").format(
-        sql.Identifier(schema, "deliveries")), (rows, delivery.file_transfer_uuid))
-    return LoadResult(rows, table, changes=steps.changes)
+        done = conn.execute(sql.SQL("SELECT table_name FROM {} WHERE file_transfer_uuid = %s").format(deliveries),
+                            (delivery.file_transfer_uuid,)).fetchone()
+        return LoadResult(0, done[0], duplicate=True)
+    repeat = find_repeat(lambda q, a: conn.execute(q, a).fetchall(), deliveries.as_string(conn), "%s", delivery,
+                         keys, options.on_repeat)
+    steps, rows = _rows(conn, schema, table, path, types, options.schema == "strict", keys, delivery)
+    for earlier, where in repeat.delete:
+        if _columns(conn, schema, where):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE _file_transfer_uuid = %s").format(
+                sql.Identifier(schema, where)), (earlier,))
+        conn.execute(sql.SQL("UPDATE {} SET replaced_by = %s WHERE file_transfer_uuid = %s").format(deliveries),
+                     (delivery.file_transfer_uuid, earlier))
+    conn.execute(sql.SQL("UPDATE {} SET rows = %s, replaces = %s WHERE file_transfer_uuid = %s").format(deliveries),
+                 (rows, repeat.replaces, delivery.file_transfer_uuid))
+    _view(conn, schema, table)
+    return LoadResult(rows, table, changes=steps.changes, repeats=repeat.earlier,
+                      replaced=tuple(u for u, _ in repeat.delete))
 
 
 def _deliveries_table(conn: Any, schema: str) -> None:
+    """Create ``deliveries``, or add the columns a table made by an older version lacks."""
     from psycopg import sql
 
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    conn.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {} (file_transfer_uuid text PRIMARY KEY, file_name text NOT NULL, "
-        "sender text, recipient text, source text, table_name text NOT NULL, rows bigint NOT NULL, "
-        "size bigint, loaded_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(schema, "deliveries")))
+    target = sql.Identifier(schema, "deliveries")
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_RECORD_TYPES[k])) for n, k in RECORD)))
+    have = {name for name, _ in _columns(conn, schema, "deliveries")}
+    for name, kind in RECORD:
+        if name not in have:
+            conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name),
+                                                                          sql.SQL(_RECORD_TYPES[kind])))
+    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS deliveries_period ON {} (authority, source, period)").format(
+        target))
 
 
-def _stage(conn: Any, path: Path, width: int) -> None:
+def _rows(conn: Any, schema: str, table: str, path: Path, types: Types, strict: bool, keys: Keys,
+          delivery: Delivery) -> tuple[Plan, int]:
+    """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging."""
     from psycopg import sql
 
-    cols = [sql.Identifier(f"c{i}") for i in range(width)]
-    conn.execute(sql.SQL("CREATE TEMP TABLE sf1630_stage ({}, line bigint GENERATED BY DEFAULT AS IDENTITY "
-                         "(START WITH 2)) ON COMMIT DROP").format(
-                             sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in cols)))
-    lines = _lines(path)
-    if lines is not None:
-        copied = _copy_bytes(conn, path, sql.SQL(", ").join(cols))
-        if copied + 1 == lines:  # one line per row: the identity numbers them right
-            return
-        conn.execute("TRUNCATE sf1630_stage")
-    # Blank lines, or fields over several lines: number each row by its line in Python.
-    with conn.cursor() as cur, cur.copy("COPY sf1630_stage FROM STDIN") as copy, read_csv(path) as (_, rows):
-        for line, row in rows:
-            copy.write_row([*(v if v != "" else None for v in row), line])
-
-
-def _lines(path: Path) -> int | None:
-    """How many lines the file has; None when it has blank lines or lone carriage returns."""
-    count, tail, last = 0, b"", b"\n"
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            if chunk.endswith(b"\r"):
-                chunk += f.read(1)
-            joined = tail + chunk
-            if b"\n\n" in joined or b"\n\r\n" in joined or chunk.count(b"\r") != chunk.count(b"\r\n"):
-                return None
-            count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
-    return count + (last != b"\n")
-
-
-def _copy_bytes(conn: Any, path: Path, cols: Any) -> int:
-    """COPY the file into the staging table as it is; returns the rows copied."""
-    import psycopg
-    from psycopg import sql
-
-    query = sql.SQL("COPY sf1630_stage ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true, "
-                    "ENCODING 'UTF8')").format(cols)
+    target = sql.Identifier(schema, table)
+    fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
+    columns = {n.lower(): t for n, t in _columns(conn, schema, table)}
+    existing = {n: type_class(t) for n, t in columns.items()}
     try:
-        with conn.cursor() as cur, open(path, "rb") as f:
-            with cur.copy(query) as copy:
-                while chunk := f.read(CHUNK):
-                    copy.write(chunk)
-            return cur.rowcount
-    except psycopg.errors.DataError as exc:  # ragged rows, bad quoting, bytes that are not UTF-8
-        where = re.search(r"line (\d+)", (exc.diag.context or ""))
-        text = redact(exc.diag.message_primary or type(exc).__name__, ["UTF8"])
-        raise LoadError(f"{path.name}:{where[1] if where else '?'}: the row does not match the header or is "
-                        f"not UTF-8 CSV ({text}); nothing was loaded") from None
+        with conn.transaction():  # a savepoint
+            if _unchecked(columns, types):
+                raise pgcopy.Careful("a declared column is text in the table: its values need checking")
+            steps = _prepare(conn, schema, table, types.header, types.kinds, strict)
+            return steps, pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed)
+    except pgcopy.Careful:
+        pass
+    pgcopy.stage(conn, path, len(types.header))
+    checks = check_kinds(types.kinds, existing, types.header, types.declared)
+    kinds = pgcopy.check(conn, path, types, checks)
+    steps = _prepare(conn, schema, table, types.header, kinds, strict)
+    return steps, pgcopy.insert(conn, target, types.header, steps.names, steps.kinds, fixed)
 
 
-def _check(conn: Any, sampled: list, checks: list) -> list:
-    """The file's column types: the sample's, unless a staged value breaks them."""
+def _unchecked(columns: dict[str, str], types: Types) -> bool:
+    """Whether a declared number or date column is text in the table (made so by the LIS, or widened)."""
+    return any(declared and kind != TEXT and columns.get(name.lower(), "").startswith(("text", "character"))
+               for name, kind, declared in zip(types.header, types.kinds, types.declared))
+
+
+def _view(conn: Any, schema: str, table: str) -> None:
     from psycopg import sql
 
-    wanted = [(i, k) for i, k in enumerate(checks) if k != TEXT]
-    if not wanted:
-        return sampled
-    tests = [_test(sql.Identifier(f"c{i}"), k) for i, k in wanted]
-    passed = conn.execute(sql.SQL("SELECT {} FROM sf1630_stage").format(sql.SQL(", ").join(tests))).fetchone()
-    kinds = list(sampled)
-    for (i, _), ok in zip(wanted, passed):
-        if not ok:
-            kinds[i] = _exact(conn, i)
-    return kinds
+    def q(name: str) -> str:
+        return sql.Identifier(name).as_string(conn)
 
-
-def _test(col: Any, kind: str | None) -> Any:
-    from psycopg import sql
-
-    if kind is None:
-        return sql.SQL("NOT coalesce(bool_or({} <> ''), false)").format(col)
-    check = sql.SQL(QUICK_INTEGER).format(c=col) if kind == INTEGER else sql.SQL("{} ~ {}").format(col, PATTERNS[kind])
-    return sql.SQL("coalesce(bool_and({}) FILTER (WHERE {} <> ''), true)").format(check, col)
-
-
-def _exact(conn: Any, index: int) -> str | None:
-    from psycopg import sql
-
-    col = sql.Identifier(f"c{index}")
-    integer, real, seen = conn.execute(sql.SQL(
-        "SELECT bool_and({c} ~ {i}) FILTER (WHERE {c} <> ''), bool_and({c} ~ {r}) FILTER (WHERE {c} <> ''), "
-        "bool_or({c} <> '') FROM sf1630_stage").format(c=col, i=PATTERNS[INTEGER], r=PATTERNS[REAL])).fetchone()
-    return None if not seen else INTEGER if integer else REAL if real else TEXT
+    view = sql.Identifier(schema, f"{table}_current")
+    select = current_view(sql.Identifier(schema, table).as_string(conn),
+                          sql.Identifier(schema, "deliveries").as_string(conn), q, table)
+    conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(view, sql.SQL(select)))
 
 
 def _columns(conn: Any, schema: str, table: str) -> list[tuple[str, str]]:
@@ -269,14 +234,19 @@ def _prepare(conn: Any, schema: str, table: str, header: list[str], kinds: list,
     target = sql.Identifier(schema, table)
     if not _columns(conn, schema, table):
         defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(TYPES[k or TEXT]))
-                                  for n, k in [*zip(header, kinds), *META])
+                                  for n, k in [*KEYS, *zip(header, kinds), *META])
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, defs))
-        conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(target, sql.Identifier(META[0][0])))
+        # A load appends its rows together, so a BRIN index finds a delivery's rows at a fraction of a
+        # B-tree's cost per row (issue #19: the load's speed).
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING brin ({}) WITH (autosummarize = on)").format(
+            target, sql.Identifier(META[0][0])))
     existing = _columns(conn, schema, table)
     steps = plan(table, [(n, type_class(t)) for n, t in existing], header, kinds, strict)
     for name, kind in steps.add:
         conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name),
                                                                       sql.SQL(TYPES[kind])))
+    if steps.widen:  # the view names the columns' types: it is made again after the load
+        conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(schema, f"{table}_current")))
     for name in steps.widen:
         conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE text USING {}::text").format(
             target, sql.Identifier(name), sql.Identifier(name)))
@@ -288,19 +258,6 @@ def _sql_types(conn: Any, schema: str, table: str, steps: Plan) -> dict[str, str
     # Cast each staged column to the column's own type, whatever the table's owner chose.
     actual = dict(_columns(conn, schema, table))
     return {header_name: actual[column] for header_name, column in steps.names.items()}
-
-
-def _insert(conn: Any, target: Any, header: list[str], steps: Plan, uuid: str) -> int:
-    from psycopg import sql
-
-    names = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-    casts = [sql.SQL("NULLIF({}, '')::{}").format(sql.Identifier(f"c{i}"), sql.SQL(steps.kinds[n]))
-             for i, n in enumerate(header)]
-    casts += [sql.SQL("%s::{}").format(sql.SQL(steps.kinds[META[0][0]])),
-              sql.SQL("line::{}").format(sql.SQL(steps.kinds[META[1][0]]))]
-    query = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM sf1630_stage").format(
-        target, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(casts))
-    return conn.execute(query, (uuid,)).rowcount
 
 
 SINK = PostgresSink()

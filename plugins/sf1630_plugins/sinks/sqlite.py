@@ -1,10 +1,11 @@
 """The ``sqlite`` sink, the embedded default: a table per source and a ``deliveries`` table.
 
 Each delivered file goes into the table named after its source code (``ky``, ``dubu``, ...; see
-``sinks/table.py`` for how columns are typed and how a changed header is handled). The
-``deliveries`` table has one row per FileTransferUUID loaded, so loading the same delivery again
-adds nothing and returns ``duplicate=True``. The whole load is one transaction: a failure leaves
-neither rows nor a ``deliveries`` row. The database file is created owner-only (0600).
+``sinks/table.py`` for how columns are typed and how a changed header is handled, and
+``sinks/current.py`` for the authority, period and source columns, the ``deliveries`` table and
+the ``<table>_current`` view). Loading the same FileTransferUUID again adds nothing and returns
+``duplicate=True``. The whole load is one transaction: a failure leaves neither rows nor a
+``deliveries`` row. The database file is created owner-only (0600).
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ import operator
 import os
 import re
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
 from sf1630.transport.privacy import create_private
+from sf1630_plugins.sinks.current import RECORD, Keys, Repeat, current_view, find_repeat, keys_of, record
 from sf1630_plugins.sinks.table import (
-    INTEGER, META, REAL, TEXT, Plan, TableOptions, check_kinds, classify, merge, plan, sample_types, table_name,
+    DATE, INTEGER, KEYS, META, REAL, TEXT, Plan, TableOptions, Types, check_kinds, classify, column_types, merge,
+    misfit, plan, table_name,
 )
 
-DELIVERIES = """CREATE TABLE IF NOT EXISTS deliveries (
-    file_transfer_uuid TEXT PRIMARY KEY, file_name TEXT NOT NULL, sender TEXT, recipient TEXT,
-    source TEXT, table_name TEXT NOT NULL, rows INTEGER NOT NULL, size INTEGER, loaded_at TEXT NOT NULL)"""
+_SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
 
 
 @dataclass
@@ -48,33 +48,39 @@ class SqliteSink:
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
-        header, kinds = sample_types(path, options.types)
-        table = table_name(delivery, options)
+        types = column_types(path, delivery.source, options.types)
+        table, keys = table_name(delivery, options), keys_of(delivery)
         conn = connect(options.path, options.timeout)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(DELIVERIES)
+            deliveries_table(conn)
             done = conn.execute("SELECT table_name FROM deliveries WHERE file_transfer_uuid = ?",
                                 (delivery.file_transfer_uuid,)).fetchone()
             if done:
                 conn.execute("ROLLBACK")
                 return LoadResult(0, done[0], duplicate=True)
-            steps, rows = load_rows(conn, table, path, header, kinds, options.schema == "strict",
-                                    delivery.file_transfer_uuid)
-            conn.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (delivery.file_transfer_uuid, delivery.file_name, delivery.sender, delivery.recipient,
-                          delivery.source, table, rows, delivery.size, time.strftime("%Y-%m-%dT%H:%M:%S")))
+            steps, rows = load_rows(conn, table, path, types, options.schema == "strict",
+                                    delivery.file_transfer_uuid, keys)
+            repeat = find_repeat(lambda q, a: conn.execute(q, a).fetchall(), "deliveries", "?", delivery, keys,
+                                 options.on_repeat)
+            replace(conn, repeat, delivery.file_transfer_uuid)
+            row = record(delivery, keys, table, rows, repeat)
+            conn.execute(f"INSERT INTO deliveries ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         tuple(row.values()))
+            conn.execute(f"CREATE VIEW IF NOT EXISTS {quote(table + '_current')} AS "
+                         f"{current_view(quote(table), 'deliveries', quote, table)}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.rollback()
-            text = redact(str(exc), [*header, table])
+            text = redact(str(exc), [*types.header, table])
             raise LoadError(f"{delivery.file_name}: SQLite refused the load ({text}); nothing was loaded") from None
         except BaseException:
             conn.rollback()
             raise
         finally:
             conn.close()
-        return LoadResult(rows, table, changes=steps.changes)
+        return LoadResult(rows, table, changes=steps.changes, repeats=repeat.earlier,
+                          replaced=tuple(u for u, _ in repeat.delete))
 
     def check(self, options: Options, timeout: float = 10.0) -> str:
         """For ``sf1630 doctor``: the database takes a write (tried, rolled back); a missing one can be made."""
@@ -93,6 +99,24 @@ class SqliteSink:
         except sqlite3.Error as exc:
             raise LoadError(f"sqlite sink: {path}: {exc}") from None
         return f"{path}: may create tables and insert (tried, rolled back)"
+
+
+def deliveries_table(conn: sqlite3.Connection) -> None:
+    """Create ``deliveries``, or add the columns a table made by an older version lacks."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS deliveries ({', '.join(f'{n} {_SQL_TYPES[k]}' for n, k in RECORD)})")
+    have = {name for name, _ in columns(conn, "deliveries")}
+    for name, kind in RECORD:
+        if name not in have:
+            conn.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {_SQL_TYPES[kind]}")
+    conn.execute("CREATE INDEX IF NOT EXISTS deliveries_period ON deliveries (authority, source, period)")
+
+
+def replace(conn: sqlite3.Connection, repeat: Repeat, uuid: str) -> None:
+    """``on_repeat = "replace"``: delete the earlier deliveries' rows and say what replaced them."""
+    for earlier, table in repeat.delete:
+        if columns(conn, table):
+            conn.execute(f"DELETE FROM {quote(table)} WHERE _file_transfer_uuid = ?", (earlier,))
+        conn.execute("UPDATE deliveries SET replaced_by = ? WHERE file_transfer_uuid = ?", (uuid, earlier))
 
 
 def _creatable(path: Path) -> str:
@@ -126,21 +150,22 @@ def columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
 
 
 def affinity(declared: str) -> str:
-    """The type class of a declared column type, by SQLite's affinity rules."""
+    """The type class of a declared column type, by SQLite's affinity rules (DATE: as declared)."""
     declared = declared.upper()
     if "INT" in declared:
-        return "INTEGER"
+        return INTEGER
+    if declared == DATE:
+        return DATE
     if any(word in declared for word in ("CHAR", "CLOB", "TEXT")) or not declared:
         return TEXT
-    return "REAL" if any(word in declared for word in ("REAL", "FLOA", "DOUB", "NUM", "DEC")) else TEXT
+    return REAL if any(word in declared for word in ("REAL", "FLOA", "DOUB", "NUM", "DEC")) else TEXT
 
 
 def prepare(conn: sqlite3.Connection, table: str, header: list[str], kinds: list, strict: bool) -> Plan:
     """Create the table if missing, else add and widen columns as the file needs (issue #14)."""
     if not columns(conn, table):
-        defs = [f"{quote(n)} {k or TEXT}" for n, k in [*zip(header, kinds), *META]]
+        defs = [f"{quote(n)} {k or TEXT}" for n, k in [*KEYS, *zip(header, kinds), *META]]
         conn.execute(f"CREATE TABLE {quote(table)} ({', '.join(defs)})")
-        conn.execute(f"CREATE INDEX {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
     steps = plan(table, columns(conn, table), header, kinds, strict)
     for name, kind in steps.add:
         conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {kind}")
@@ -165,69 +190,101 @@ def widen(conn: sqlite3.Connection, table: str, names: set[str]) -> None:
         conn.execute(sql)
 
 
-def load_rows(conn: sqlite3.Connection, table: str, path: Path, header: list[str], sampled: list,
-              strict: bool, uuid: str) -> tuple[Plan, int]:
-    """Prepare the table from the sampled types and insert every row; if a later value does not fit
-    the sample, undo and do it again with the types of the whole file (found while inserting)."""
-    found = list(sampled)
+def load_rows(conn: sqlite3.Connection, table: str, path: Path, types: Types, strict: bool, uuid: str,
+              keys: Keys) -> tuple[Plan, int]:
+    """Prepare the table from the file's types and insert every row; if a later value does not fit a
+    guessed type, undo and do it again with the types of the whole file (found while inserting)."""
+    found = list(types.kinds)
     conn.execute("SAVEPOINT sf1630_rows")
-    steps, rows = _attempt(conn, table, path, header, sampled, strict, uuid, found)
-    if found != sampled:
+    steps, rows = _attempt(conn, table, path, types, strict, (uuid, keys), found)
+    if found != types.kinds:
         conn.execute("ROLLBACK TO sf1630_rows")
-        steps, rows = _attempt(conn, table, path, header, found, strict, uuid, list(found))
+        retyped = Types(types.header, found, types.declared)
+        steps, rows = _attempt(conn, table, path, retyped, strict, (uuid, keys), list(found))
+    # Made after a new table's first rows: one sort costs less than growing the index row by row.
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
     conn.execute("RELEASE sf1630_rows")
     return steps, rows
 
 
-def _attempt(conn: sqlite3.Connection, table: str, path: Path, header: list[str], kinds: list, strict: bool,
-             uuid: str, found: list) -> tuple[Plan, int]:
+def _attempt(conn: sqlite3.Connection, table: str, path: Path, types: Types, strict: bool,
+             delivery: tuple[str, Keys], found: list) -> tuple[Plan, int]:
     existing = {name.lower(): kind for name, kind in columns(conn, table)}
-    checks = check_kinds(kinds, existing, header)
-    steps = prepare(conn, table, header, kinds, strict)
-    return steps, insert(conn, table, path, header, steps, checks, uuid, found)
+    checks = check_kinds(types.kinds, existing, types.header, types.declared)
+    steps = prepare(conn, table, types.header, types.kinds, strict)
+    return steps, insert(conn, table, path, types, steps, checks, delivery, found)
 
 
-# Every value is checked by SQLite itself against the type the sample promised; a check may only
-# pass values that table.classify accepts. A value that fails calls back into Python, which notes
-# its exact type (so a rare false alarm, like "-0", costs a call and changes nothing).
+# Every value is checked by SQLite itself against the type it must have; a check may only pass
+# values that table.classify accepts. A guessed type that fails calls back into Python, which notes
+# the value's exact type (so a rare false alarm, like "-0", costs a call and changes nothing); a
+# declared type that fails calls back to stop the load, naming the line and column.
 _INTEGER_OK = "(CAST(CAST({p} AS INTEGER) AS TEXT) = {p} AND length({p}) <= 18)"
 _REAL_OK = ("(({p} GLOB '[0-9]*' OR {p} GLOB '-[0-9]*') AND NOT ({p} GLOB '0[0-9]*' OR {p} GLOB '-0[0-9]*')"
             " AND substr({p}, 2) NOT GLOB '*[^0-9.]*' AND {p} NOT GLOB '*.*.*' AND {p} NOT GLOB '*.')")
+_DECLARED_OK = {  # a declared integer may have leading zeros: it is a number by declaration
+    INTEGER: "(length({p}) <= 18 AND ({p} NOT GLOB '*[^0-9]*' OR ({p} GLOB '-[0-9]*' "
+             "AND substr({p}, 2) NOT GLOB '*[^0-9]*')))",  # digits alone first: the common case costs one GLOB
+    REAL: _REAL_OK,
+    DATE: "({p} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' AND date({p}) = {p})",
+}
 
 
-def _value(number: int, check: str | None) -> str:
+def _value(number: int, check: str | None, declared: bool, line: int) -> str:
     """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers)."""
     p = f"?{number}"
     if check == TEXT:
         return f"NULLIF({p}, '')"
+    if declared:
+        return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
+                f"ELSE sf1630_misfit({number - 1}, ?{line}) END")
     ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check, "0").format(p=p)
     return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
 
 
-def insert(conn: sqlite3.Connection, table: str, path: Path, header: list[str], steps: Plan, checks: list,
-           uuid: str, found: list) -> int:
+def literal(value: str | None) -> str:
+    """A constant of the delivery as SQL: every row of a load has the same one."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps: Plan, checks: list,
+           delivery: tuple[str, Keys], found: list) -> int:
     """Insert every row; returns how many. ``found`` gets the type of each value that fails its check."""
-    targets = [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-    values = [_value(i, k) for i, k in enumerate(checks, 1)] + ["'" + uuid.replace("'", "''") + "'",
-                                                                 f"?{len(header) + 1}"]
+    header, (uuid, keys) = types.header, delivery
+    line = len(header) + 1
+    targets = [steps.names[n] for n, _ in KEYS] + [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
+    values = [literal(v) for v in (keys.authority, keys.period, keys.source)]
+    values += [_value(i, k, d, line) for i, (k, d) in enumerate(zip(checks, types.declared), 1)]
+    values += [literal(uuid), f"?{line}"]
     sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({', '.join(values)})"
+    bad: list[tuple[int, int]] = []
 
     def unexpected(index: int, value: str) -> str:
         found[index] = merge(found[index], classify(value))
         return value
 
+    def misfits(index: int, at: int) -> None:
+        bad.append((index, at))
+        raise ValueError("a value does not fit its declared type")
+
     conn.create_function("sf1630_unexpected", 2, unexpected)
+    conn.create_function("sf1630_misfit", 2, misfits)
     conn.execute("SAVEPOINT sf1630_insert")
-    rows, lines = _execute(conn, sql, path, len(header), by_line=False)
-    if lines != rows + 1:  # a blank line or a field over several lines: number rows by their own lines
+    rows, lines = _execute(conn, sql, path, len(header), False, bad)
+    if bad or lines != rows + 1:  # a misfit, a blank line or a field over several lines: number rows by their lines
         conn.execute("ROLLBACK TO sf1630_insert")
-        rows, _ = _execute(conn, sql, path, len(header), by_line=True)
+        bad.clear()
+        rows, _ = _execute(conn, sql, path, len(header), True, bad)
+    if bad:
+        index, at = bad[0]
+        raise misfit(path, at, header[index], checks[index])
     conn.execute("RELEASE sf1630_insert")
     return rows
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool) -> tuple[int, int]:
-    """Run ``sql`` for each row of the file; returns (rows, lines read)."""
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool,
+             bad: list) -> tuple[int, int]:
+    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in ``bad``."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=";")
         next(reader)  # the header, checked by sample_types
@@ -237,6 +294,10 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line
             rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
         try:
             count = conn.executemany(sql, rows).rowcount
+        except sqlite3.OperationalError:
+            if not bad:
+                raise
+            return 0, 0
         except sqlite3.ProgrammingError as exc:
             supplied = re.search(r"there are (\d+) supplied", str(exc))
             if supplied is None:

@@ -2,18 +2,8 @@
 
 One row per child and institution for the month the extract covers.
 
-| column             | type    | holds                                                     |
-|--------------------|---------|-----------------------------------------------------------|
-| institution_number | text    | the institution's number                                  |
-| institution_type   | text    | school, after-school club, kindergarten or nursery        |
-| institution_name   | text    | the institution's name                                    |
-| child_id           | text    | the child's CPR number (CPR-like, never valid, when synthetic) |
-| group_name         | text    | class or group, e.g. "3.B"                               |
-| days_present       | integer | days checked in during the month                          |
-| days_sick          | integer | days reported sick                                        |
-| days_absent_other  | integer | other days of absence (holiday, leave)                    |
-| parent_logins      | integer | parents' logins to AULA during the month                  |
-| messages_sent      | integer | messages between staff and parents about the child        |
+Its columns and their types are declared once, in ``DESCRIPTOR`` below: the extract's header
+comes from it, and the table sinks type their tables from it (``sources/declared.py``).
 
 Period: the previous month, ``M03`` for an extract made in April. Routing: dynamic (AULA uses
 routes, PROTOCOL.md "Parties").

@@ -2,19 +2,8 @@
 
 One row per measure in force at some time during the month the extract covers.
 
-| column          | type    | holds                                                           |
-|-----------------|---------|-----------------------------------------------------------------|
-| case_id         | text    | DUBU case number                                                |
-| cpr             | text    | the child's CPR number (CPR-like, never valid, when synthetic)  |
-| case_opened     | date    | when the case was opened                                        |
-| case_closed     | date    | when it was closed; empty while open                            |
-| legal_basis     | text    | section of the act the measure is granted under                 |
-| measure_type    | text    | the kind of measure                                             |
-| placement_type  | text    | where the child lives for a placement; empty otherwise          |
-| measure_start   | date    | first day of the measure                                        |
-| measure_end     | date    | last day; empty while it runs                                   |
-| monthly_cost    | decimal | cost of the measure in the month, DKK                           |
-| unit            | text    | the social-services unit handling the case                      |
+Its columns and their types are declared once, in ``DESCRIPTOR`` below: the extract's header
+comes from it, and the table sinks type their tables from it (``sources/declared.py``).
 
 Period: the previous month, ``M03`` for an extract made in April. Routing: simple.
 """

@@ -2,18 +2,8 @@
 
 One row per pension case in force at some time during the month the extract covers.
 
-| column             | type    | holds                                                      |
-|--------------------|---------|------------------------------------------------------------|
-| case_id            | text    | KP case number                                             |
-| cpr                | text    | the pensioner's CPR number (CPR-like, never valid, when synthetic) |
-| pension_type       | text    | folkepension, førtidspension or seniorpension              |
-| decision_date      | date    | when the pension was granted                               |
-| start_date         | date    | first day of payment                                       |
-| base_amount        | decimal | basic amount paid in the month, DKK                        |
-| supplement_amount  | decimal | pension supplement paid in the month, DKK                  |
-| personal_allowance | decimal | personal allowance (personligt tillæg) in the month, DKK   |
-| status             | text    | active, suspended or ended                                 |
-| end_date           | date    | last day of payment; empty while active                    |
+Its columns and their types are declared once, in ``DESCRIPTOR`` below: the extract's header
+comes from it, and the table sinks type their tables from it (``sources/declared.py``).
 
 Period: the previous month, ``M03`` for an extract made in April. Routing: dynamic (KP uses
 routes, PROTOCOL.md "Parties").

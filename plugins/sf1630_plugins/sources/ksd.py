@@ -2,19 +2,8 @@
 
 One row per case open at some time during the month the extract covers.
 
-| column              | type    | holds                                                       |
-|---------------------|---------|-------------------------------------------------------------|
-| case_id             | text    | KSD case number                                             |
-| cpr                 | text    | the sick person's CPR number (CPR-like, never valid, when synthetic) |
-| employer_cvr        | text    | the employer's CVR number; empty for the self-employed and unemployed (synthetic ones start with 0, which no CVR number does) |
-| first_absence_day   | date    | first day of absence                                        |
-| notified_date       | date    | when the municipality was notified                          |
-| follow_up_category  | integer | visitation category 1, 2 or 3                               |
-| status              | text    | open or closed                                              |
-| weeks_paid          | integer | weeks of benefit paid so far                                |
-| benefit_paid        | decimal | benefit paid in the month, DKK                              |
-| closed_date         | date    | when the case was closed; empty while open                  |
-| closing_reason      | text    | why it closed; empty while open                             |
+Its columns and their types are declared once, in ``DESCRIPTOR`` below: the extract's header
+comes from it, and the table sinks type their tables from it (``sources/declared.py``).
 
 Period: the previous month, ``M03`` for an extract made in April. Routing: simple.
 """

@@ -2,18 +2,8 @@
 
 One row per payment made during the month the extract covers.
 
-| column        | type    | holds                                                          |
-|---------------|---------|----------------------------------------------------------------|
-| payment_id    | text    | KY payment number                                              |
-| case_id       | text    | the benefit case the payment belongs to                        |
-| cpr           | text    | the recipient's CPR number (CPR-like, never valid, when synthetic) |
-| benefit_type  | text    | the benefit paid                                               |
-| period_from   | date    | first day the payment covers                                   |
-| period_to     | date    | last day the payment covers                                    |
-| payment_date  | date    | when it was paid out                                           |
-| gross_amount  | decimal | amount before tax, DKK                                         |
-| tax_amount    | decimal | tax withheld, DKK                                              |
-| net_amount    | decimal | amount paid out, DKK                                           |
+Its columns and their types are declared once, in ``DESCRIPTOR`` below: the extract's header
+comes from it, and the table sinks type their tables from it (``sources/declared.py``).
 
 Period: the previous month, ``M03`` for an extract made in April. Routing: simple.
 """

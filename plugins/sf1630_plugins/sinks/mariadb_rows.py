@@ -1,0 +1,206 @@
+"""How the ``mariadb`` sink puts a file's rows into its table: ``LOAD DATA LOCAL INFILE``.
+
+Straight: the delivered file itself, when every row is one line. Fields go through user
+variables so that an empty field becomes NULL; the delivery's constants and each row's line
+number are set by the statement. ``LOCAL`` makes the server turn a bad value into a warning
+instead of an error, so every warning is read back: a value that does not fit a declared type
+fails the load with its line and column, one that breaks a guessed type sends the load down the
+careful path, a ragged row fails it.
+
+Careful: Python reads the file once, finds the exact type of each guessed column and checks each
+declared one, and writes a plain copy (one row a line, its line number first) that is then loaded
+the same way. The copy lives in a private temporary folder and is removed at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sf1630.api import LoadError
+from sf1630_plugins.sinks.current import Keys
+from sf1630_plugins.sinks.pgcopy import count_lines
+from sf1630_plugins.sinks.table import (
+    DATE, INTEGER, META, REAL, TEXT, Types, classify, merge, misfit, read_csv,
+)
+
+_WARNED = re.compile(r"column (?:`[^`]*`\.`[^`]*`\.`([^`]*)`|'([^']*)') at row (\d+)")
+_RAGGED = re.compile(r"Row (\d+) (?:doesn't contain data|was truncated)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DECLARED_INTEGER = re.compile(r"-?[0-9]{1,18}")
+DECIMAL_PLACES = 10  # REAL columns are DECIMAL(38, 10): a guess with more places stays TEXT
+_FITS_DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,27})(\.[0-9]{1,%d})?" % DECIMAL_PLACES)
+
+
+class Careful(Exception):
+    """The file cannot be loaded straight: rewrite it first."""
+
+
+# MariaDB rounds "1.5" into a BIGINT without a word, so every number and date is checked as it
+# loads; the first misfit is noted as "<field>:<line>" in @sf1630_bad and its value loads as NULL.
+GUESSED_OK = {INTEGER: "^-?(0|[1-9][0-9]{0,17})$",
+              REAL: "^-?(0|[1-9][0-9]{0,27})([.][0-9]{1,%d})?$" % DECIMAL_PLACES}
+DECLARED_OK = {INTEGER: "^-?[0-9]{1,18}$", REAL: "^-?[0-9]{1,28}([.][0-9]{1,%d})?$" % DECIMAL_PLACES,
+               DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+
+
+@dataclass
+class Statement:
+    """What a ``LOAD DATA`` names: the table, its columns for the file's fields, and the constants."""
+
+    target: str  # `db`.`table`
+    columns: list[str]  # quoted table columns, one per field of the file, in order
+    fixed: dict[str, str | None]  # quoted column -> constant
+    checks: list[str | None]  # per field: the pattern its non-empty values must match, None for none
+
+
+def checks_for(kinds: list[str | None], declared: list[bool]) -> list[str | None]:
+    """The pattern each field is checked against while loading."""
+    return [(DECLARED_OK if d else GUESSED_OK).get(k or TEXT) for k, d in zip(kinds, declared)]
+
+
+def quote(name: str) -> str:
+    """A MariaDB identifier, quoted."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def load_sql(statement: Statement, numbered: bool, crlf: bool) -> str:
+    """The ``LOAD DATA LOCAL INFILE %s`` statement; ``numbered``: the first field is the row's line."""
+    fields = [f"@c{i}" for i in range(len(statement.columns))]
+    line = "@line" if numbered else "@sf1630_line"
+    sets = [f"{quote(META[1][0])} = " + ("@line" if numbered else "(@sf1630_line := @sf1630_line + 1)")]
+    sets += [f"{c} = {_checked(i, f, check, line)}"
+             for i, (c, f, check) in enumerate(zip(statement.columns, fields, statement.checks))]
+    sets += [f"{c} = {_literal(v)}" for c, v in statement.fixed.items()]
+    ending = "\\r\\n" if crlf else "\\n"
+    return (f"LOAD DATA LOCAL INFILE %s INTO TABLE {statement.target} CHARACTER SET utf8mb4 "
+            f"FIELDS TERMINATED BY ';' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '{ending}' "
+            f"IGNORE 1 LINES ({', '.join((['@line'] if numbered else []) + fields)}) SET {', '.join(sets)}")
+
+
+def _checked(index: int, field: str, pattern: str | None, line: str) -> str:
+    if pattern is None:
+        return f"NULLIF({field}, '')"
+    bad = f"IF((@sf1630_bad := COALESCE(@sf1630_bad, CONCAT('{index}:', {line}))) IS NULL, NULL, NULL)"
+    return f"CASE WHEN {field} = '' THEN NULL WHEN {field} REGEXP {_literal(pattern)} THEN {field} ELSE {bad} END"
+
+
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def load_straight(cur: Any, path: Path, statement: Statement, types: Types) -> int:
+    """LOAD DATA the delivered file as it is; Careful when it must be rewritten first."""
+    lines = count_lines(path)
+    if lines is None:
+        raise Careful("blank lines or lone carriage returns")
+    with open(path, "rb") as f:
+        crlf = b"\r\n" in f.read(1 << 16)
+    cur.execute("SET @sf1630_line = 1, @sf1630_bad = NULL")
+    rows = cur.execute(load_sql(statement, False, crlf), (str(path),))
+    check_warnings(cur, path, types, numbered=False)
+    if rows + 1 != lines:
+        raise Careful("a field over several lines: rows are numbered by their own lines")
+    return rows
+
+
+def _first_misfit(cur: Any, path: Path, types: Types, numbered: bool) -> None:
+    cur.execute("SELECT @sf1630_bad")
+    bad = cur.fetchone()[0]
+    if bad is None:
+        return
+    index, line = (int(x) for x in str(bad.decode() if isinstance(bad, bytes) else bad).split(":"))
+    name = types.header[index]
+    if numbered:  # the careful copy was checked in Python: this cannot happen but must not pass quietly
+        raise LoadError(f"{path.name}:{line}: column {name!r}: MariaDB did not take the value; nothing was loaded")
+    if types.declared[index]:
+        raise misfit(path, line, name, types.kinds[index])
+    raise Careful(name)
+
+
+def check_warnings(cur: Any, path: Path, types: Types, numbered: bool) -> None:
+    """Raise for the first misfit or warning of a LOAD DATA: a misfit, a ragged row, or Careful for a broken guess."""
+    _first_misfit(cur, path, types, numbered)
+    cur.execute("SHOW WARNINGS LIMIT 1")
+    first = cur.fetchone()
+    if first is None:
+        return
+    message = str(first[2])
+    ragged = _RAGGED.search(message)
+    if ragged:
+        raise LoadError(f"{path.name}:{int(ragged[1]) + 1}: the row has another number of fields than the header; "
+                        "nothing was loaded")
+    found = _WARNED.search(message)
+    by_name = {n.lower(): i for i, n in enumerate(types.header)}
+    index = by_name.get((found[1] or found[2]).lower()) if found else None
+    if index is None:
+        raise LoadError(f"{path.name}: MariaDB warned while loading ({_redacted(message)}); nothing was loaded")
+    name, row = types.header[index], int(found[3])
+    if numbered:  # the careful copy was checked: the table's own column type refused the value
+        raise LoadError(f"{path.name}: row {row}: column {name!r}: a value does not fit the table's column type; "
+                        "change the column or the extract; nothing was loaded")
+    if types.declared[index]:
+        raise misfit(path, row + 1, name, types.kinds[index])
+    raise Careful(name)
+
+
+def _redacted(message: str) -> str:
+    return re.sub(r"'[^']*'", "'…'", message)[:200]  # no row data in errors (issue #14)
+
+
+# -- careful: a plain copy ---------------------------------------------------------------------------
+
+def exact_types(path: Path, types: Types) -> list[str | None]:
+    """Every row read: the exact type of each guessed column; a declared misfit fails with its line."""
+    kinds = list(types.kinds)
+    guessed = [i for i, d in enumerate(types.declared) if not d and kinds[i] != TEXT]
+    for i in guessed:
+        kinds[i] = None
+    checked = [(i, k) for i, (k, d) in enumerate(zip(types.kinds, types.declared)) if d and k != TEXT]
+    with read_csv(path) as (_, rows):
+        for line, row in rows:
+            for i, kind in checked:
+                if row[i] != "" and not fits_declared(row[i], kind):
+                    raise misfit(path, line, types.header[i], kind)
+            for i in guessed:
+                if kinds[i] != TEXT and row[i] != "":
+                    kinds[i] = merge(kinds[i], _classify(row[i]))
+    return kinds
+
+
+def fits_declared(value: str, kind: str) -> bool:
+    """Whether a non-empty value fits a declared type as MariaDB stores it."""
+    if kind == INTEGER:
+        return bool(_DECLARED_INTEGER.fullmatch(value))
+    if kind == REAL:
+        return bool(_FITS_DECIMAL.fullmatch(value))
+    return bool(_DATE.fullmatch(value)) if kind == DATE else True
+
+
+def _classify(value: str) -> str | None:
+    kind = classify(value)
+    return TEXT if kind == REAL and not _FITS_DECIMAL.fullmatch(value) else kind
+
+
+def load_careful(cur: Any, path: Path, statement: Statement, types: Types) -> int:
+    """Write a plain copy of the file, each row on one line after its line number, and LOAD DATA it."""
+    with tempfile.TemporaryDirectory(prefix="sf1630-") as folder:  # 0700: rows never leave the owner
+        plain = Path(folder) / "rows.csv"
+        with open(plain, "w", encoding="utf-8", newline="") as out, read_csv(path) as (header, rows):
+            writer = csv.writer(out, delimiter=";", lineterminator="\n")
+            writer.writerow(["line", *header])
+            for line, row in rows:
+                writer.writerow([line, *(v.replace("\r\n", "\n") for v in row)])
+        cur.execute("SET @sf1630_bad = NULL")
+        rows = cur.execute(load_sql(statement, True, False), (str(plain),))
+        check_warnings(cur, path, types, numbered=True)
+    return rows
+
+
+def constants(keys: Keys, uuid: str) -> dict[str, str | None]:
+    return {quote("authority"): keys.authority, quote("period"): keys.period, quote("source"): keys.source,
+            quote(META[0][0]): uuid}

@@ -1,0 +1,206 @@
+"""How the ``postgres`` sink puts a file's rows into its table: COPY straight in, or through staging.
+
+Straight in (issue #19), when the types are known before the load (declared by the source, already
+in the table, or guessed from the first rows) and every row is one line: the delivery's constant
+columns get column defaults for the length of the transaction (``_line`` from a temporary
+sequence), and ``COPY`` parses the file into the typed table in one pass. A value that does not
+fit a declared type fails the load with its line and column; one that breaks a guess undoes the
+attempt (a savepoint) and the careful path runs instead.
+
+Careful: ``COPY`` the file's bytes into a temporary staging table of text columns; check every
+staged value against the types in one query (a declared type that fails names its first line;
+a guessed one that fails is typed again, in SQL); then ``INSERT INTO <table> SELECT`` with casts.
+The table's defaults take a lock that makes readers of the table wait until the load commits.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sf1630.api import LoadError, redact
+from sf1630_plugins.sinks.current import Keys
+from sf1630_plugins.sinks.table import DATE, INTEGER, KEYS, META, REAL, TEXT, Types, misfit, read_csv
+
+CHUNK = 1 << 20
+PATTERNS = {INTEGER: r"^-?(0|[1-9][0-9]{0,17})$", REAL: r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"}  # as table.classify
+DECLARED_PATTERNS = {INTEGER: r"^-?[0-9]{1,18}$", REAL: PATTERNS[REAL], DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+# A cheaper first check of INTEGER columns (no regex); it may only pass values PATTERNS[INTEGER]
+# passes, a false alarm (e.g. "-0") just types the column again with the regexes.
+QUICK_INTEGER = ("(translate({c}, '-0123456789', '') = '' AND length({c}) <= 18 AND {c} NOT LIKE '0_%' "
+                 "AND {c} NOT LIKE '-0%' AND {c} NOT LIKE '_%-%' AND {c} <> '-')")
+MISFITS = {"22P02", "22003", "22007", "22008"}  # invalid text, out of range, bad or overflowing date
+
+
+class Careful(Exception):
+    """The straight COPY cannot load this file as it is: use the staging path."""
+
+
+def constants(keys: Keys, uuid: str) -> dict[str, str | None]:
+    """The columns every row of a delivery shares, by name."""
+    return {"authority": keys.authority, "period": keys.period, "source": keys.source, META[0][0]: uuid}
+
+
+# -- straight in -------------------------------------------------------------------------------------
+
+def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, names: dict[str, str],
+                  fixed: dict[str, str | None]) -> int:
+    """COPY the file into the typed table; Careful when it must be staged. Runs inside a savepoint."""
+    import psycopg
+    from psycopg import sql
+
+    lines = count_lines(path)
+    if lines is None:
+        raise Careful("blank lines or lone carriage returns")
+    conn.execute("CREATE TEMP SEQUENCE IF NOT EXISTS sf1630_line")
+    conn.execute("ALTER SEQUENCE sf1630_line RESTART WITH 2")
+    defaults = [sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(names[n]), sql.Literal(v))
+                for n, v in fixed.items()]
+    defaults.append(sql.SQL("ALTER COLUMN {} SET DEFAULT nextval('sf1630_line')").format(
+        sql.Identifier(names[META[1][0]])))
+    conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(defaults)))
+    cols = sql.SQL(", ").join(sql.Identifier(names[n]) for n in types.header)
+    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true, ENCODING 'UTF8', "
+                    "FORCE_NULL ({}))").format(target, cols, cols)
+    try:
+        rows = _copy(conn, query, path)
+    except psycopg.errors.DataError as exc:
+        raise _copy_error(exc, path, table, types) from None
+    drop = [sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(names[n])) for n in [*fixed, META[1][0]]]
+    conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(drop)))
+    if rows + 1 != lines:
+        raise Careful("a field over several lines: rows are numbered by their own lines")
+    return rows
+
+
+def _copy_error(exc: Any, path: Path, table: str, types: Types) -> Exception:
+    """A misfit of a declared column fails the load; a guess that broke means staging; the rest is the file's."""
+    context = exc.diag.context or ""
+    line = re.search(r"line (\d+)", context)
+    if exc.sqlstate in MISFITS and line:
+        for i, name in enumerate(types.header):
+            if f", column {name}: " in context or context.endswith(f", column {name}"):
+                return misfit(path, int(line[1]), name, types.kinds[i]) if types.declared[i] else Careful(name)
+    return file_error(exc, path, line[1] if line else "?")
+
+
+def file_error(exc: Any, path: Path, line: str) -> LoadError:
+    text = redact(exc.diag.message_primary or type(exc).__name__, ["UTF8"])
+    return LoadError(f"{path.name}:{line}: the row does not match the header or is not UTF-8 CSV ({text}); "
+                     "nothing was loaded")
+
+
+def _copy(conn: Any, query: Any, path: Path) -> int:
+    with conn.cursor() as cur, open(path, "rb") as f:
+        with cur.copy(query) as copy:
+            while chunk := f.read(CHUNK):
+                copy.write(chunk)
+        return cur.rowcount
+
+
+def count_lines(path: Path) -> int | None:
+    """How many lines the file has; None when it has blank lines or lone carriage returns."""
+    count, tail, last = 0, b"", b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if chunk.endswith(b"\r"):
+                chunk += f.read(1)
+            joined = tail + chunk
+            if b"\n\n" in joined or b"\n\r\n" in joined or chunk.count(b"\r") != chunk.count(b"\r\n"):
+                return None
+            count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
+    return count + (last != b"\n")
+
+
+# -- careful: through staging ------------------------------------------------------------------------
+
+def stage(conn: Any, path: Path, width: int) -> None:
+    """The file in a temporary table of text columns ``c0``..., with each row's ``line``."""
+    import psycopg
+    from psycopg import sql
+
+    cols = [sql.Identifier(f"c{i}") for i in range(width)]
+    conn.execute(sql.SQL("CREATE TEMP TABLE sf1630_stage ({}, line bigint GENERATED BY DEFAULT AS IDENTITY "
+                         "(START WITH 2)) ON COMMIT DROP").format(
+                             sql.SQL(", ").join(sql.SQL("{} text").format(c) for c in cols)))
+    lines = count_lines(path)
+    if lines is not None:
+        query = sql.SQL("COPY sf1630_stage ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true, "
+                        "ENCODING 'UTF8')").format(sql.SQL(", ").join(cols))
+        try:
+            copied = _copy(conn, query, path)
+        except psycopg.errors.DataError as exc:  # ragged rows, bad quoting, bytes that are not UTF-8
+            line = re.search(r"line (\d+)", exc.diag.context or "")
+            raise file_error(exc, path, line[1] if line else "?") from None
+        if copied + 1 == lines:  # one line per row: the identity numbers them right
+            return
+        conn.execute("TRUNCATE sf1630_stage")
+    # Blank lines, or fields over several lines: number each row by its line in Python.
+    with conn.cursor() as cur, cur.copy("COPY sf1630_stage FROM STDIN") as copy, read_csv(path) as (_, rows):
+        for line, row in rows:
+            copy.write_row([*(v if v != "" else None for v in row), line])
+
+
+def check(conn: Any, path: Path, types: Types, checks: list) -> list:
+    """The file's column types: as given, unless a staged value breaks a guess (a declared one fails)."""
+    from psycopg import sql
+
+    for i, declared in enumerate(types.declared):
+        if declared and types.kinds[i] in DECLARED_PATTERNS:
+            _first_misfit(conn, path, types.header[i], i, types.kinds[i])
+    wanted = [(i, k) for i, k in enumerate(checks) if k != TEXT and not types.declared[i]]
+    if not wanted:
+        return types.kinds
+    tests = [_test(sql.Identifier(f"c{i}"), k) for i, k in wanted]
+    passed = conn.execute(sql.SQL("SELECT {} FROM sf1630_stage").format(sql.SQL(", ").join(tests))).fetchone()
+    kinds = list(types.kinds)
+    for (i, _), ok in zip(wanted, passed):
+        if not ok:
+            kinds[i] = _exact(conn, i)
+    return kinds
+
+
+def _first_misfit(conn: Any, path: Path, name: str, index: int, kind: str) -> None:
+    from psycopg import sql
+
+    col = sql.Identifier(f"c{index}")
+    bad = conn.execute(sql.SQL("SELECT min(line) FROM sf1630_stage WHERE {} <> '' AND {} !~ {}").format(
+        col, col, DECLARED_PATTERNS[kind])).fetchone()[0]
+    if bad is not None:
+        raise misfit(path, bad, name, kind)
+
+
+def _test(col: Any, kind: str | None) -> Any:
+    from psycopg import sql
+
+    if kind is None:
+        return sql.SQL("NOT coalesce(bool_or({} <> ''), false)").format(col)
+    test = sql.SQL(QUICK_INTEGER).format(c=col) if kind == INTEGER else sql.SQL("{} ~ {}").format(col, PATTERNS[kind])
+    return sql.SQL("coalesce(bool_and({}) FILTER (WHERE {} <> ''), true)").format(test, col)
+
+
+def _exact(conn: Any, index: int) -> str | None:
+    from psycopg import sql
+
+    col = sql.Identifier(f"c{index}")
+    integer, real, seen = conn.execute(sql.SQL(
+        "SELECT bool_and({c} ~ {i}) FILTER (WHERE {c} <> ''), bool_and({c} ~ {r}) FILTER (WHERE {c} <> ''), "
+        "bool_or({c} <> '') FROM sf1630_stage").format(c=col, i=PATTERNS[INTEGER], r=PATTERNS[REAL])).fetchone()
+    return None if not seen else INTEGER if integer else REAL if real else TEXT
+
+
+def insert(conn: Any, target: Any, header: list[str], names: dict[str, str], sql_types: dict[str, str],
+           fixed: dict[str, str | None]) -> int:
+    """Move the staged rows into the table, casting each column to the table's own type."""
+    from psycopg import sql
+
+    order = [n for n, _ in KEYS] + [META[0][0]]
+    into = [names[n] for n in order] + [names[n] for n in header] + [names[META[1][0]]]
+    values = [sql.SQL("{}::{}").format(sql.Literal(fixed[n]), sql.SQL(sql_types[n])) for n in order]
+    values += [sql.SQL("NULLIF({}, '')::{}").format(sql.Identifier(f"c{i}"), sql.SQL(sql_types[n]))
+               for i, n in enumerate(header)]
+    values.append(sql.SQL("line::{}").format(sql.SQL(sql_types[META[1][0]])))
+    query = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM sf1630_stage").format(
+        target, sql.SQL(", ").join(map(sql.Identifier, into)), sql.SQL(", ").join(values))
+    return conn.execute(query).rowcount
