@@ -71,8 +71,14 @@ class Merged:
         layer = self.layers[-1]
         return layer.file, None, dotted(path), layer
 
+    def last_file(self, path: Where) -> Path:
+        """The file of the latest layer that wrote anything inside ``path`` (relative paths in an
+        options table are relative to it)."""
+        writers = [self.layers.index(layer) for p, (layer, _) in self.origins.items() if p[: len(path)] == path]
+        return self.layers[max(writers)].file if writers else self.locate(path)[0]
+
     def _table(self, dst: dict, src: dict, dpath: Where, layer: Layer, spath: Where) -> None:
-        self.origins[dpath] = (layer, spath)
+        self.origins.setdefault(dpath, (layer, spath))  # a table is where it was first written
         for key, value in src.items():
             d, s, old = (*dpath, key), (*spath, key), dst.get(key)
             ident = IDENTITY.get(tuple(p for p in d if isinstance(p, str)))
@@ -152,6 +158,9 @@ class LayeredFile(TomlFile):
     def place(self, where: Sequence[PathPart]) -> tuple[Path, int]:
         file, line, _, _ = self.merged.locate(where)
         return file, line or 1
+
+    def base(self, where: Sequence[PathPart]) -> Path:
+        return self.merged.last_file(tuple(where)).parent
 
 
 class _Lines:

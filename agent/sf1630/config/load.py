@@ -55,6 +55,7 @@ class ReadResult:
     municipalities: list[MunicipalityConfig] = field(default_factory=list)
     plugin_paths: list[Path] = field(default_factory=list)
     disabled_plugins: list[str] = field(default_factory=list)
+    accounts: dict[str, Account] = field(default_factory=dict)  # those that could be made
 
 
 def load_config(path: Path, env: str | None = None) -> AgentConfig:
@@ -87,7 +88,8 @@ def read_config(path: Path, env: str | None = None) -> ReadResult:
         settings["connections_per_host"] = in_use_at_once(book.accounts, environments, municipalities,
                                                           settings["concurrency"])
     settings["alerts"] = f.subtable(data, (), "alerts") or {}  # checked by the alerts plugin (issue #4)
-    result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"])
+    result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"],
+                        book.accounts)
     if not problems and chosen is not None:
         result.config = AgentConfig(path=f.path, environment=environments[chosen], environments=environments,
                                     accounts=book.accounts, municipalities=municipalities, **settings)

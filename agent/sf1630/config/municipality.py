@@ -134,7 +134,7 @@ def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality
     file, line = f.place(where)
     return SendConfig(source=source.lower(), account=account, routing=routing, recipients=recipients,
                       recipient_code=code, schedule=schedule, route=route, file_type=file_type,
-                      options=options, line=line, index=i, file=file, base=f.place((*where, "options"))[0].parent)
+                      options=options, line=line, index=i, file=file, base=f.base((*where, "options")))
 
 
 def _check_recipients(f: TomlFile, where: tuple, routing: str, recipients: list[str],
@@ -232,7 +232,7 @@ def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None
     options = f.subtable(table, where, "options") or {}
     file, line = f.place(where)
     return SinkConfig(type=kind, options=options, line=line, index=where[-1], file=file,
-                      base=f.place((*where, "options"))[0].parent) if kind else None
+                      base=f.base((*where, "options"))) if kind else None
 
 
 def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | None:
