@@ -23,9 +23,11 @@ def check_collisions(loaded: list[tuple[Any, MunicipalityConfig]]) -> None:
                 first[key] = (m, send)
                 continue
             other_m, other = first[key]
-            whose = "" if other_m is m else f" of municipality {other_m.municipality.key!r}"
+            # within one municipality the message is the same for each: an inherited pair is reported once
+            whose = "" if other_m is m else (f" of municipality {other_m.municipality.key!r} (the same "
+                                             f"authority_id {key[1]!r})")
             f.report(("send", send.index), None,
                      f"this stream and the one at {other.file}:{other.line}{whose} would give their data files "
-                     f"the same names ({send.source.upper()}_{send.recipient_code}_{key[1]}_<period>_<time>.csv): "
-                     f"same source {send.source!r}, authority_id {key[1]!r} and recipient_code "
-                     f"{send.recipient_code!r}; give one of them its own recipient_code, e.g. \"LIS02\"")
+                     f"the same names ({send.source.upper()}_{send.recipient_code}_<authority_id>_<period>_<time>"
+                     f".csv): the same source {send.source!r} and recipient_code {send.recipient_code!r}; "
+                     "give one of them its own recipient_code, e.g. \"LIS02\"")
