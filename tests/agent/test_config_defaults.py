@@ -176,3 +176,23 @@ def test_connections_per_host_defaults_to_the_accounts_in_use_at_once(site):
     assert cfg.connections_per_host == 1 + 8  # the sending account, and `concurrency` receiving ones
     set_here = SITE.replace('environment = "test"', 'environment = "test"\nconnections_per_host = 3')
     assert load_config(site(agent=set_here, csv=many)).connections_per_host == 3
+
+
+@pytest.mark.parametrize("kind", ["source", "lis"])
+def test_init_writes_a_site_for_every_municipality_of_a_csv_list(run_cli, tmp_path, kind):
+    listed = tmp_path / "list.csv"
+    listed.write_text("key;name;cvr\naarhus;Aarhus Kommune;22222222\nherning;Herning Kommune;33333333\n")
+    made = run_cli("init", "site", "--kind", kind, "--municipalities", str(listed))
+    assert made.returncode == 0, made.stderr
+    assert "2 municipalities in" in made.stdout and "municipalities.csv" in made.stdout
+    checked = run_cli("config", "check", "--config", "site/agent.toml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("ok: 2 municipalities, 2 jobs")
+    if kind == "lis":
+        cfg = load_config(tmp_path / "site" / "agent.toml")
+        assert cfg.accounts["LIS:herning"].user == "HERNING_LIS01_SIMPEL"
+
+    listed.write_text("key;name;cvr\naarhus;Aarhus Kommune;2222\n")
+    refused = run_cli("init", "other", "--kind", kind, "--municipalities", str(listed))
+    assert refused.returncode == 1 and f"{listed}:2: cvr: '2222' is not a CVR number" in refused.stderr
+    assert not (tmp_path / "other").exists()
