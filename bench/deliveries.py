@@ -6,17 +6,17 @@ it on the server and loads it. Both run as their own processes, the simulator as
 (``sf1630 platform serve``, settle_seconds = 0). The time split per step comes from the two
 journals: the time between a transfer's consecutive states, summed over transfers.
 
-"98 municipalities x 5 sources x 3 LIS" is configured as 294 municipality files (one per
-municipality and LIS, each LIS user its own account, PROTOCOL rule 1) with the five sources each.
+"98 municipalities x 5 sources x 3 LIS" is conf/country as it is (issue #20): one CSV list, a source
+vendor's agent file with 15 streams in [defaults], one LIS vendor's agent file with a pattern account
+(run three times, for LIS01, LIS02 and LIS03), and the simulator's users and routes from the list.
+``bench/country.py`` only cuts it to the run's size and points it at this machine.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import sys
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,16 +57,6 @@ class DeliveryResult:
         return self.loaded / self.seconds if self.seconds else 0.0
 
 
-def _sandbox(root: Path, municipalities: int, lis: int, sources: tuple[str, ...]):
-    from sf1630.simulator.sandbox import FIVE_SOURCES, LisMunicipality, Sandbox
-
-    chosen = tuple(s for s in FIVE_SOURCES if s.source in sources)
-    places = tuple(LisMunicipality(f"m{m:03d}-lis{j}", f"Kommune {m:03d} (LIS {j})", f"{30000000 + m * 10 + j}",
-                                   f"M{m:03d}_LIS{j}_SIMPEL")
-                   for m in range(1, municipalities + 1) for j in range(1, lis + 1))
-    return Sandbox(root, sources=chosen, municipalities=places)
-
-
 def rows_for(size: int, sources: tuple[str, ...]) -> int:
     """Synthetic rows per extract that make the extracts ``size`` bytes on average."""
     import io
@@ -96,53 +86,51 @@ class DeliveryBench:
             concurrency: int, sink: str = "sqlite", export: Path | None = None) -> DeliveryResult:
         """One end-to-end run; ``export`` sends that file through the directory adapter instead of
         synthetic rows (big extracts: the synthetic writer makes ~10 MB/s)."""
+        from bench.country import make_site, trust, write_lis, write_vendor
+        from sf1630.config import load_config
+
         root = self.work / "".join(c if c.isalnum() else "-" for c in label)
         shutil.rmtree(root, ignore_errors=True)  # a journal left from an earlier run would skip every send
-        box = _sandbox(root, municipalities, lis, sources)
-        box.make_keys()
         port = free_port()
-        sim = PlatformProcess(box.write_platform(root / "platform.toml", port), port, root / "platform.log").start()
+        site = make_site(root, municipalities, lis, sources, port)
+        sim = PlatformProcess(root / "platform.toml", port, root / "platform.log").start()
         try:
-            box.trust(port)
-            vendor, lis_cfg = self._configs(box, sources, size, concurrency, sink, export)
+            trust(site)
+            vendor = write_vendor(site, concurrency, 100 if export else rows_for(size, sources), export)
             cpu0 = sim.cpu_seconds()
-            self.log(f"  {label}: {len(box.municipalities) * len(sources)} extracts, sending ...")
+            self.log(f"  {label}: {municipalities * lis * len(sources)} extracts, sending ...")
             send = run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)],
                              timeout=1800)
             self.log(f"  {label}: sent in {send.wall:.1f} s (exit {send.code}); receiving ...")
-            receive = run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive",
-                                 "--config", str(lis_cfg)], timeout=1800)
+            sink_cfg = ({"type": "sqlite", "options": {"path": "lis.sqlite3"}} if sink == "sqlite"
+                        else {"type": "directory", "options": {"folder": "archive"}})
+            runs = [run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive", "--config",
+                               str(write_lis(site, x, concurrency, sink_cfg))], timeout=1800) for x in site.lis]
+            receive = _one_after_another(runs)
             self.log(f"  {label}: received in {receive.wall:.1f} s (exit {receive.code})")
             cpu = sim.cpu_seconds() - cpu0
         finally:
             sim.stop()
-        result = self._result(label, root, send, receive)
+        result = self._result(label, root, send, receive, [x.lower() for x in site.lis])
         result.simulator_cpu = cpu
-        result.settings = (f"concurrency {concurrency}, connections_per_host {max(4, len(sources))} (sender), "
-                           f"sink {sink}, extract {'directory adapter' if export else 'synthetic'}")
+        per_host = load_config(vendor).connections_per_host
+        result.settings = (f"concurrency {concurrency}, connections_per_host {per_host} (sender, the default), "
+                           f"sink {sink}, extract {'directory adapter' if export else 'synthetic'}, "
+                           f"conf/country, {len(site.lis)} LIS agent(s) one after another")
         return result
 
-    def _configs(self, box, sources, size, concurrency, sink, export) -> tuple[Path, Path]:
-        agent = {"concurrency": concurrency}
-        rows = 100 if export else rows_for(size, sources)
-        vendor = box.write_agent("vendor", receive=False, rows=rows, agent=agent)
-        if export:
-            _use_export(vendor.parent, export)
-        sink_cfg = ({"type": "sqlite", "options": {"path": str(box.root / "lis" / "lis.sqlite3")}} if sink == "sqlite"
-                    else {"type": "directory", "options": {"folder": str(box.root / "lis" / "archive")}})
-        lis = box.write_agent("lis", send=False, sinks=[sink_cfg], agent=agent)
-        return vendor, lis
-
-    def _result(self, label: str, root: Path, send: Run, receive: Run) -> DeliveryResult:
+    def _result(self, label: str, root: Path, send: Run, receive: Run, lis: list[str]) -> DeliveryResult:
         from sf1630.journal import open_journal
 
         split: dict[str, list[float]] = defaultdict(list)
-        counts, sizes = {}, []
-        for name, kind, names in (("vendor", "send", SEND_STEPS), ("lis", "receive", RECEIVE_STEPS)):
+        counts: dict[str, int] = defaultdict(int)
+        sizes = []
+        agents = [("source-vendor", "send", SEND_STEPS), *((x, "receive", RECEIVE_STEPS) for x in lis)]
+        for name, kind, names in agents:
             journal = open_journal(root / name / "state" / "journal.sqlite")
             try:
                 done = journal.transfers(kind=kind, limit=None)
-                counts[kind] = sum(t.state in ("delivered", "loaded") for t in done)
+                counts[kind] += sum(t.state in ("delivered", "loaded") for t in done)
                 for t in done:
                     if kind == "send" and t.size:
                         sizes.append(t.size)
@@ -157,25 +145,11 @@ class DeliveryBench:
                               counts.get("send", 0), counts.get("receive", 0), dict(split))
 
 
-def _use_export(vendor_dir: Path, export: Path) -> None:
-    """Point every send of the vendor's municipality files at a folder holding ``export``."""
-    import tomllib
-
-    import tomli_w
-
-    old = time.time() - 3600  # the directory adapter skips files changed in the last settle_seconds
-    for path in sorted((vendor_dir / "municipalities").glob("*.toml")):
-        doc = tomllib.loads(path.read_text())
-        for send in doc.get("send", []):
-            folder = vendor_dir / "exports" / doc["municipality"]["key"] / send["source"]
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / export.name
-            if not target.exists():
-                os.link(export, target)
-            os.utime(target, (old, old))
-            send["options"] = {"adapter": "directory", "folder": str(folder), "pattern": "*.csv",
-                               "settle_seconds": 60}
-        path.write_text(tomli_w.dumps(doc))
+def _one_after_another(runs: list[Run]) -> Run:
+    """The LIS agents' runs as one: their times added, the largest memory, the first failure."""
+    code = next((r.code for r in runs if r.code), 0)
+    return Run(sum(r.wall for r in runs), sum(r.cpu for r in runs), max(r.rss_mb for r in runs),
+               out="".join(r.out for r in runs), err="".join(r.err for r in runs), code=code)
 
 
 def make_export(path: Path, source: str, size: int) -> Path:

@@ -224,7 +224,7 @@ def test_a_glob_that_matches_nothing_is_a_warning_of_config_check(make_config, r
     assert checked.stdout.splitlines()[:2] == [
         f"warning: {path}:2: agent.municipalities: 'extra/*.toml' matches no file (relative to {path.parent}); "
         "no municipality is read from it",
-        "ok: 2 municipalities, 3 jobs, environment test (plugin options not checked)"]
+        "ok: 2 municipalities, 3 jobs, 3 accounts, connections_per_host 4, environment test (plugin options not checked)"]
 
 
 def test_the_shipped_examples_are_valid(monkeypatch) -> None:

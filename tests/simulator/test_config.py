@@ -101,3 +101,47 @@ def test_first_start_creates_folders_and_a_private_host_key(make_platform, caplo
     fingerprint = running.platform.host_key.get_fingerprint()
     assert f"platform listening on 127.0.0.1:{running.port}" in caplog.text and fingerprint in caplog.text
     assert running.known_hosts.read_text().split()[0] == f"[127.0.0.1]:{running.port}"
+
+
+PATTERNS = '''municipalities = "list.csv"
+
+[server]
+root = "r"
+
+[[users]]
+name = "AULA_SFTP"
+
+[[users]]
+name = "{MUNICIPALITY}_LIS01_SIMPEL"
+public_keys = ["keys/{municipality}.pub"]
+
+[[routes]]
+sftp_user = "AULA_SFTP"
+sender_it_system = "7f17b8e5-543e-5321-aa66-ffd624488af4"
+recipient = "{MUNICIPALITY}_LIS01_SIMPEL"
+recipient_it_system = "{lis_system}"
+'''
+
+
+def test_users_and_routes_are_made_for_every_municipality_of_the_list(tmp_path):
+    (tmp_path / "list.csv").write_text("key,name,cvr,lis_system\naarhus,Aarhus Kommune,22222222,s-aar\n"
+                                       "herning,Herning Kommune,33333333,s-her\n")
+    (tmp_path / "p.toml").write_text(PATTERNS)
+    config = load_platform_config(tmp_path / "p.toml")
+    assert [u.name for u in config.users] == ["AULA_SFTP", "AARHUS_LIS01_SIMPEL", "HERNING_LIS01_SIMPEL"]
+    assert config.users[2].public_keys == [str(tmp_path / "keys" / "herning.pub")]
+    herning = config.routes[1]
+    assert (herning.recipient, herning.recipient_it_system) == ("HERNING_LIS01_SIMPEL", "s-her")
+    assert herning.sender_authority == herning.recipient_authority == "urn:oio:cvr-nr:33333333"
+
+
+def test_a_pattern_without_a_list_or_a_value_is_named_with_its_line(tmp_path):
+    (tmp_path / "p.toml").write_text(PATTERNS.replace('municipalities = "list.csv"\n', ""))
+    with pytest.raises(ConfigError) as caught:
+        load_platform_config(tmp_path / "p.toml")
+    assert f"{tmp_path / 'p.toml'}:8: users[2]: has placeholders" in str(caught.value)
+    (tmp_path / "list.csv").write_text("key,name,cvr\naarhus,Aarhus Kommune,2222\n")
+    (tmp_path / "p.toml").write_text(PATTERNS)
+    with pytest.raises(ConfigError) as caught:
+        load_platform_config(tmp_path / "p.toml")
+    assert f"{tmp_path / 'list.csv'}:2: cvr: '2222' is not a CVR number" in str(caught.value)

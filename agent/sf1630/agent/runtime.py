@@ -61,7 +61,7 @@ class Runtime:
                 try:
                     specs.append(self._send_spec(mc, send))
                 except Sf1630Error as exc:
-                    self._problem(f"{mc.path}:{send.line}: send of {send.source} left out: {exc}")
+                    self._problem(f"{send.file or mc.path}:{send.line}: send of {send.source} left out: {exc}")
         return specs
 
     def _send_spec(self, mc, send) -> SendSpec:
@@ -73,8 +73,8 @@ class Runtime:
         from sf1630.options import build_options
 
         source = self.host.source(send.source)
-        origin = f"{mc.path}:{send.line} [send.options]"
-        options = build_options(source.Options, dict(send.options), origin, base=mc.path.parent)
+        origin = f"{send.file or mc.path}:{send.line} [send.options]"
+        options = build_options(source.Options, dict(send.options), origin, base=send.base or mc.path.parent)
         route = send.route
         return SendSpec(
             municipality=mc.municipality, source=source, options=options, link=self.links[send.account],
@@ -93,7 +93,7 @@ class Runtime:
             try:
                 specs.append(self._receive_spec(mc, mc.receive))
             except Sf1630Error as exc:
-                self._problem(f"{mc.path}:{mc.receive.line}: receiving for {mc.municipality.key} left out: {exc}")
+                self._problem(f"{mc.receive.file or mc.path}:{mc.receive.line}: receiving for {mc.municipality.key} left out: {exc}")
         return specs
 
     def _receive_spec(self, mc, receive) -> ReceiveSpec:
@@ -102,8 +102,8 @@ class Runtime:
         sinks, seen = [], {}
         for sc in receive.sinks:
             sink = self.host.sink(sc.type)
-            origin = f"{mc.path}:{sc.line} [receive.sinks.options]"
-            options = build_options(sink.Options, dict(sc.options), origin, base=mc.path.parent)
+            origin = f"{sc.file or mc.path}:{sc.line} [receive.sinks.options]"
+            options = build_options(sink.Options, dict(sc.options), origin, base=sc.base or mc.path.parent)
             seen[sc.type] = seen.get(sc.type, 0) + 1
             label = sc.type if seen[sc.type] == 1 else f"{sc.type}#{seen[sc.type]}"
             sinks.append(SinkSpec(sink=sink, options=options, label=label))

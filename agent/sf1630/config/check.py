@@ -28,7 +28,7 @@ def check_config(path: Path, host: Any = None, env: str | None = None) -> list[P
             problems.append(Problem(Path(path).resolve(), None, "plugins", f"{failure}; fix or remove the plugin"))
         for m in result.municipalities:
             problems += _check_plugins(m, host)
-    return problems
+    return list(dict.fromkeys(problems))  # an inherited value is checked once per municipality
 
 
 def make_host_for(path: Path, env: str | None = None) -> Any:
@@ -42,11 +42,15 @@ def make_host_for(path: Path, env: str | None = None) -> Any:
 
 
 def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
-    smap = SourceMap(m.path.read_text(encoding="utf-8"))
     out: list[Problem] = []
+    smap = None if m.merged is not None else SourceMap(m.path.read_text(encoding="utf-8"))
 
     def report(where: tuple, key: str | None, message: str) -> None:
-        out.append(Problem(m.path, smap.line(where, key), dotted(where, key), message))
+        if smap is not None:
+            out.append(Problem(m.path, smap.line(where, key), dotted(where, key), message))
+        else:  # the file and line that wrote the value: the agent file's [defaults] when inherited
+            file, line, shown, _ = m.merged.locate((*where, *([key] if key is not None else [])))
+            out.append(Problem(file, line, shown, message))
 
     sources, sinks = host.sources(), host.sinks()
     for send in m.sends:
@@ -55,7 +59,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
         if plugin is None:
             report(where, "source", _unknown("source", send.source, sources, host))
         else:
-            _check_options(plugin, send.options, (*where, "options"), m, report)
+            _check_options(plugin, send.options, (*where, "options"), m, report, send.base)
     if m.receive:
         for sink in m.receive.sinks:
             where = ("receive", "sinks", sink.index)
@@ -63,7 +67,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
             if plugin is None:
                 report(where, "type", _unknown("sink", sink.type, sinks, host))
             else:
-                _check_options(plugin, sink.options, (*where, "options"), m, report)
+                _check_options(plugin, sink.options, (*where, "options"), m, report, sink.base)
         codes = {getattr(s, "code", "").lower() for s in sources.values()}
         for expect in m.receive.expect:
             if expect.source not in sources and expect.source not in codes:
@@ -72,7 +76,8 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
     return out
 
 
-def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: MunicipalityConfig, report) -> None:
+def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: MunicipalityConfig, report,
+                   base: Path | None = None) -> None:
     try:
         from sf1630.options import check_options
     except ImportError:
@@ -83,7 +88,7 @@ def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: Municipa
         from sf1630.options import build_options
 
         try:  # values that pass the type check may still be refused by the Options class itself
-            built = build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=m.path.parent)
+            built = build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=base or m.path.parent)
         except ConfigError as exc:
             report(where, None, str(exc))
             return

@@ -31,7 +31,17 @@ COMMENTS = {
     "[send.options]": "# The source's options: adapter is \"synthetic\" (fake rows), \"sql\" or \"directory\"",
     "[receive]": "# expected_senders: SFTP users whose files are accepted (empty: any)",
     "[[receive.sinks]]": "# Where delivered files are loaded: \"sqlite\", \"postgres\" or \"directory\"",
+    "[accounts.LIS]": "# One SFTP user per municipality (PROTOCOL.md rule 1), made from this pattern for each one",
+    "[[defaults.send]]": "# Every municipality of the list sends this; {MUNICIPALITY} is its key in capitals",
+    "[defaults.receive]": "# Every municipality of the list receives like this; a file municipalities/<key>.toml\n"
+                          "# may override any key for one of them (then add it to [agent].municipalities)",
+    "[[defaults.receive.sinks]]": "# {municipality} is replaced by each municipality's key",
 }
+SITE_HEADER = """\
+# The municipalities come from municipalities.csv (key, name, cvr and any column of your own, which
+# becomes a placeholder: a column lis_user is {{lis_user}}). Show what one municipality ends up with:
+#   sf1630 config show --config {name} --municipality KEY
+"""
 
 
 def starter_files(kind: Kind, municipality: str = "example", cvr: str = "11111111") -> dict[str, str]:
@@ -47,6 +57,24 @@ def starter_files(kind: Kind, municipality: str = "example", cvr: str = "1111111
         f"municipalities/{municipality}.toml": MUNICIPALITY_HEADER.format(name=name) + "\n"
         + _comment(tomli_w.dumps(town)),
     }
+
+
+def site_files(kind: Kind, csv_text: str) -> dict[str, str]:
+    """A site for every municipality of a CSV list: the agent file with [defaults], and the list."""
+    import tomli_w
+
+    agent = _agent(kind, "example", "EXAMPLE")
+    agent["agent"]["municipalities"] = "municipalities.csv"
+    if kind == "source":
+        agent["defaults"] = {"send": [{"source": "ky", "account": "KY", "routing": "simple",
+                                       "recipients": ["{MUNICIPALITY}_LIS01_SIMPEL"], "schedule": "0 2 1 * *",
+                                       "options": {"adapter": "synthetic"}}]}
+    else:
+        agent["accounts"] = {"LIS": {"user": "{MUNICIPALITY}_LIS01_SIMPEL", "keys": ["keys/{municipality}_ed25519"]}}
+        agent["defaults"] = {"receive": {"account": "LIS", "expected_senders": [],
+                                         "sinks": [{"type": "sqlite", "options": {"path": "lis/{municipality}.sqlite3"}}]}}
+    header = AGENT_HEADER.format(kind=kind, name="agent.toml") + SITE_HEADER.format(name="agent.toml")
+    return {"agent.toml": header + "\n" + _comment(tomli_w.dumps(agent)), "municipalities.csv": csv_text}
 
 
 def _agent(kind: Kind, municipality: str, user_prefix: str) -> dict[str, Any]:
@@ -94,6 +122,8 @@ def _municipality(kind: Kind, key: str, name: str, cvr: str, user_prefix: str) -
 def _comment(body: str) -> str:
     lines = []
     for line in body.splitlines():
+        if line == "[defaults]":  # tomli-w writes the empty parent table; the sub-tables say it all
+            continue
         if line in COMMENTS:
             if lines and lines[-1] != "":
                 lines.append("")

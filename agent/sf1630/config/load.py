@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.config.collisions import check_collisions
 from sf1630.config.model import Account, AgentConfig, Environment, MunicipalityConfig, Problem
-from sf1630.config.municipality import read_municipality
+from sf1630.config.patterns import AccountBook, is_pattern
 from sf1630.config.reader import TomlFile
+from sf1630.config.site import defaults_layer, read_site
 from sf1630.errors import ConfigError
 
 CONFIG_ENV = "SF1630_CONFIG"
@@ -23,7 +25,7 @@ DEFAULT_CONFIG = "agent.toml"
 GLOB_CHARS = set("*?[")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
-TOP_KEYS = ("agent", "environments", "accounts", "alerts")
+TOP_KEYS = ("agent", "environments", "accounts", "alerts", "defaults")
 ENVIRONMENT_KEYS = ("host", "port", "known_hosts")
 ACCOUNT_KEYS = ("user", "keys", "passphrase_env", "passphrase_file", "environment")
 # [agent] key -> (type, default, lowest allowed value or None)
@@ -57,6 +59,7 @@ class ReadResult:
     municipalities: list[MunicipalityConfig] = field(default_factory=list)
     plugin_paths: list[Path] = field(default_factory=list)
     disabled_plugins: list[str] = field(default_factory=list)
+    accounts: dict[str, Account] = field(default_factory=dict)  # those that could be made
     warnings: list[Problem] = field(default_factory=list)  # fine to run with, shown by `config check`
 
 
@@ -83,18 +86,40 @@ def read_config(path: Path, env: str | None = None) -> ReadResult:
     f.unknown(agent, ("agent",), AGENT_KEYS)
     environments = _environments(f, data)
     chosen = _choose_environment(f, agent, environments, env)
-    accounts = _accounts(f, data, environments, chosen)
-    defined = data.get("accounts") if isinstance(data.get("accounts"), dict) else {}
-    warnings: list[Problem] = []  # names, even of broken accounts, below: no echo errors
-    municipalities = _municipalities(f, agent, set(defined), warnings)
+    book = _accounts(f, data, environments, chosen)
+    warnings: list[Problem] = []
+    municipalities = _municipalities(f, agent, book, defaults_layer(f, data), warnings)
     settings = _settings(f, agent)
+    if "connections_per_host" not in agent:
+        settings["connections_per_host"] = in_use_at_once(book.accounts, environments, municipalities,
+                                                          settings["concurrency"])
     settings["alerts"] = f.subtable(data, (), "alerts") or {}  # checked by the alerts plugin (issue #4)
     result = ReadResult(None, problems, municipalities, settings["plugin_paths"], settings["disabled_plugins"],
-                        warnings)
+                        book.accounts, warnings)
     if not problems and chosen is not None:
         result.config = AgentConfig(path=f.path, environment=environments[chosen], environments=environments,
-                                    accounts=accounts, municipalities=municipalities, **settings)
+                                    accounts=book.accounts, municipalities=municipalities, **settings)
     return result
+
+
+def in_use_at_once(accounts: dict[str, Account], environments: dict[str, Environment],
+                   municipalities: list[MunicipalityConfig], concurrency: int) -> int:
+    """The default ``connections_per_host``: the accounts in use at once on the busiest host, at least 4.
+
+    Every sending account can be busy at once (each municipality at work uses them all); receiving
+    accounts are one per municipality, and ``concurrency`` municipalities work at once.
+    """
+    def host(name: str) -> tuple[str, int] | None:
+        env = environments.get(accounts[name].environment) if name in accounts else None
+        return (env.host, env.port) if env else None
+
+    senders = {(host(s.account), s.account) for m in municipalities for s in m.sends}
+    receivers = {(host(m.receive.account), m.receive.account) for m in municipalities if m.receive}
+    busiest = 0
+    for h in {h for h, _ in senders | receivers}:
+        busiest = max(busiest, sum(1 for x, _ in senders if x == h)
+                      + min(concurrency, sum(1 for x, _ in receivers if x == h)))
+    return max(4, busiest)
 
 
 def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
@@ -171,24 +196,35 @@ def _choose_environment(f: TomlFile, agent: dict[str, Any], environments: dict[s
 
 
 def _accounts(f: TomlFile, data: dict[str, Any], environments: dict[str, Environment],
-              chosen: str | None) -> dict[str, Account]:
+              chosen: str | None) -> AccountBook:
     out: dict[str, Account] = {}
-    for name, table in (f.subtable(data, (), "accounts") or {}).items():
+    patterns: dict[str, dict[str, Any]] = {}
+    tables = f.subtable(data, (), "accounts") or {}
+    for name, table in tables.items():
         if not isinstance(table, dict):
             f.report(("accounts",), name, f"write [accounts.{name}] as a table with user and keys")
+            continue
+        if is_pattern(table):  # made per municipality when one uses it
+            f.unknown(table, ("accounts", name), (*ACCOUNT_KEYS, "key"))
+            patterns[name] = table
             continue
         account = _account(f, name, table, environments, chosen)
         if account:
             out[name] = account
-    return out
+
+    def make(own: str, pattern: str, table: dict[str, Any]) -> Account | None:
+        return _account(f, own, table, environments, chosen, where=("accounts", pattern), check_keys=False)
+
+    return AccountBook(out, patterns, set(tables), f.problems, make, f.report)
 
 
 def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[str, Environment],
-             chosen: str | None) -> Account | None:
-    where = ("accounts", name)
+             chosen: str | None, *, where: tuple = (), check_keys: bool = True) -> Account | None:
+    where = where or ("accounts", name)
     if "key" in table:
         f.report(where, "key", f'write keys = ["{table["key"]}"] (an account may list two keys during a rollover)')
-    f.unknown(table, where, (*ACCOUNT_KEYS, "key"))
+    if check_keys:
+        f.unknown(table, where, (*ACCOUNT_KEYS, "key"))
     user = f.get(table, where, "user", str, required='the SFTP user name, e.g. "KY_SFTPSIMPEL"')
     if user is not None and not USER.fullmatch(user):
         f.report(where, "user", f"{user!r} is not an SFTP user name (letters, digits, '_', '-', '.')")
@@ -212,27 +248,18 @@ def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[s
                    passphrase_file=passphrase_file, environment=environment)
 
 
-def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: set[str],
+def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: AccountBook, defaults: Any,
                     warnings: list[Problem]) -> list[MunicipalityConfig]:
     value = agent.get("municipalities", "municipalities/*.toml")
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        f.report(("agent",), "municipalities", "expected a glob string or an array of them, e.g. \"municipalities/*.toml\"")
+        f.report(("agent",), "municipalities", "expected a glob string or an array of them, e.g. \"municipalities/*.toml\" "
+                 "or a CSV list \"municipalities.csv\"")
         return []
     files = _municipality_files(f, patterns, warnings)
-    loaded: list[tuple[TomlFile, MunicipalityConfig]] = []
-    seen: dict[str, Path] = {}
-    for path in files:
-        mf = TomlFile(path, f.problems)
-        m = read_municipality(mf, accounts) if mf.load() is not None else None
-        if m is None:
-            continue
-        if m.municipality.key in seen:
-            mf.report(("municipality",), "key", f"{m.municipality.key!r} is used by {seen[m.municipality.key]} too")
-            continue
-        seen[m.municipality.key] = path
-        loaded.append((mf, m))
+    loaded = read_site(f, files, accounts, defaults)
     _check_account_use(loaded)
+    check_collisions(loaded)
     return [m for _, m in loaded]
 
 

@@ -96,7 +96,9 @@ class SendConfig:
     file_type: bool = True  # PROTOCOL.md rule 5
     options: dict[str, Any] = field(default_factory=dict)
     line: int = 0
-    index: int = 0  # position among the file's [[send]] tables
+    index: int = 0  # position among the municipality's [[send]] tables
+    file: Path | None = None  # the file that wrote it (the agent file when inherited from [defaults])
+    base: Path | None = None  # relative paths in options are relative to this folder
 
 
 @dataclass
@@ -107,6 +109,8 @@ class SinkConfig:
     options: dict[str, Any] = field(default_factory=dict)
     line: int = 0
     index: int = 0
+    file: Path | None = None
+    base: Path | None = None
 
 
 @dataclass
@@ -130,16 +134,19 @@ class ReceiveConfig:
     expect: list[ExpectConfig] = field(default_factory=list)
     accept_authorities: list[str] = field(default_factory=list)  # authority ids of others' files loaded here
     line: int = 0
+    file: Path | None = None
 
 
 @dataclass
 class MunicipalityConfig:
-    """One municipality file."""
+    """One municipality: its file or CSV line, over the agent file's [defaults]."""
 
     municipality: Municipality
     path: Path
     sends: list[SendConfig]
     receive: ReceiveConfig | None
+    merged: Any = None  # sf1630.config.layers.Merged: every value and where it was written
+    values: dict[str, str] = field(default_factory=dict)  # its placeholder values
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sf1630.core import cron
 from sf1630.api import Municipality
 from sf1630.config.model import (INF_REF, ExpectConfig, MunicipalityConfig, ReceiveConfig, RouteValues,
                                  SendConfig, SinkConfig)
+from sf1630.config.patterns import fill, unknown_in, values_of
 from sf1630.config.reader import TomlFile
 
 CVR = re.compile(r"\d{8}")
@@ -27,27 +28,54 @@ ROUTING_VALUE = "ROUTING_V1_0_0"
 TOP_KEYS = ("municipality", "send", "receive")
 MUNICIPALITY_KEYS = ("key", "name", "cvr", "authority_id")
 SEND_KEYS = ("source", "account", "routing", "recipients", "recipient_code", "schedule", "file_type",
-             "route", "options")
+             "route", "options", "enabled")
 ROUTE_KEYS = ("sender_it_system", "recipient_it_system", "recipient_authority", "inf_ref")
-RECEIVE_KEYS = ("account", "expected_senders", "accept_authorities", "sinks", "expect")
+RECEIVE_KEYS = ("account", "expected_senders", "accept_authorities", "sinks", "expect", "enabled")
 
 
-def read_municipality(f: TomlFile, accounts: set[str]) -> MunicipalityConfig | None:
-    """Build a municipality's config from a loaded file, reporting every problem into ``f``."""
+def read_municipality(f: TomlFile, accounts: Any) -> MunicipalityConfig | None:
+    """Build a municipality's config from a loaded file, reporting every problem into ``f``.
+
+    ``accounts`` holds the agent file's account names and makes a pattern account for this municipality.
+    """
     data = f.data or {}
     f.unknown(data, (), TOP_KEYS)
     table = f.subtable(data, (), "municipality", required="add [municipality] with key, name and cvr")
     if table is None:
         return None
     municipality = _municipality(f, table)
-    sends = [_send(f, t, i, municipality, accounts) for i, t in enumerate(f.tables(data, (), "send"))]
+    values = values_of(municipality, getattr(f, "extra", {})) if municipality else None
+    if values is not None:
+        _fill(f, data, values)
+    sends = [_send(f, t, i, municipality, accounts, values) for i, t in enumerate(f.tables(data, (), "send"))
+             if _enabled(f, t, ("send", i))]
     receive_table = f.subtable(data, (), "receive")
-    receive = _receive(f, receive_table, accounts) if receive_table is not None else None
+    if receive_table is not None and not _enabled(f, receive_table, ("receive",)):
+        receive_table = None
+    receive = _receive(f, receive_table, accounts, values) if receive_table is not None else None
     if not sends and receive_table is None:
         f.report(("municipality",), None, "nothing to do: add [[send]] tables (a source vendor) or [receive] (a LIS)")
     if municipality is None:
         return None
-    return MunicipalityConfig(municipality, f.path, [s for s in sends if s], receive)
+    return MunicipalityConfig(municipality, f.path, [s for s in sends if s], receive,
+                              merged=getattr(f, "merged", None), values=values or {})
+
+
+def _fill(f: TomlFile, data: dict[str, Any], values: dict[str, str]) -> None:
+    """Put the municipality's values into its placeholders; one without a value is an error, except
+    inside ``options``, where a plugin may have placeholders of its own (``{source}``)."""
+    for key in ("send", "receive"):
+        if key not in data:
+            continue
+        for path, name in unknown_in(data[key], values, (key,), lambda p: "options" in p):
+            f.report(path[:-1], str(path[-1]) if not isinstance(path[-1], int) else None,
+                     f"no value for {{{name}}}; known: {', '.join('{' + v + '}' for v in sorted(values))}")
+        data[key] = fill(data[key], values)
+
+
+def _enabled(f: TomlFile, table: Any, where: tuple) -> bool:
+    """``enabled = false`` leaves out a stream, sink or expectation this municipality would inherit."""
+    return not isinstance(table, dict) or f.get(table, where, "enabled", bool, True)
 
 
 def _municipality(f: TomlFile, table: dict[str, Any]) -> Municipality | None:
@@ -81,11 +109,11 @@ def _cvr(f: TomlFile, table: dict[str, Any], where: tuple, key: str, required: b
 
 
 def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality | None,
-          accounts: set[str]) -> SendConfig | None:
+          accounts: Any, values: dict[str, str] | None) -> SendConfig | None:
     where = ("send", i)
     f.unknown(table, where, SEND_KEYS)
     source = f.get(table, where, "source", str, required='the source plugin\'s name, e.g. "ky"')
-    account = _account(f, table, where, accounts)
+    account = _account(f, table, where, accounts, values)
     route_table = f.subtable(table, where, "route")
     routing = f.get(table, where, "routing", str, "dynamic" if route_table is not None else "simple")
     if routing not in ("simple", "dynamic"):
@@ -103,9 +131,10 @@ def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality
     options = f.subtable(table, where, "options") or {}
     if source is None or account is None:
         return None
+    file, line = f.place(where)
     return SendConfig(source=source.lower(), account=account, routing=routing, recipients=recipients,
                       recipient_code=code, schedule=schedule, route=route, file_type=file_type,
-                      options=options, line=f.map.line(where), index=i)
+                      options=options, line=line, index=i, file=file, base=f.base((*where, "options")))
 
 
 def _check_recipients(f: TomlFile, where: tuple, routing: str, recipients: list[str],
@@ -166,52 +195,59 @@ def _schedule(f: TomlFile, table: dict[str, Any], where: tuple, required: bool) 
     return value
 
 
-def _account(f: TomlFile, table: dict[str, Any], where: tuple, accounts: set[str]) -> str | None:
+def _account(f: TomlFile, table: dict[str, Any], where: tuple, accounts: Any,
+             values: dict[str, str] | None) -> str | None:
     name = f.get(table, where, "account", str, required="the name of an account in the agent file's [accounts]")
     if name is not None and name not in accounts:
         known = ", ".join(sorted(accounts)) or "none"
         f.report(where, "account", f"unknown account {name!r}; add [accounts.{name}] to the agent file "
                  f"(it defines: {known})")
         return None
-    return name
+    if name is None or values is None or not hasattr(accounts, "use"):
+        return name
+    return accounts.use(name, values)  # a pattern account becomes this municipality's own
 
 
-def _receive(f: TomlFile, table: dict[str, Any], accounts: set[str]) -> ReceiveConfig | None:
+def _receive(f: TomlFile, table: dict[str, Any], accounts: Any, values: dict[str, str] | None) -> ReceiveConfig | None:
     where = ("receive",)
     f.unknown(table, where, RECEIVE_KEYS)
-    account = _account(f, table, where, accounts)
+    account = _account(f, table, where, accounts, values)
     senders = f.strings(table, where, "expected_senders")
     accepted = f.strings(table, where, "accept_authorities")
     for value in accepted:
         if not NAME_PART.fullmatch(value):
             f.report(where, "accept_authorities", f"{value!r} is not an authority id as data file names carry it "
                      "(letters, digits and '-')")
-    sink_tables = f.tables(table, where, "sinks")
+    sink_tables = [(i, t) for i, t in enumerate(f.tables(table, where, "sinks")) if _enabled(f, t, (*where, "sinks", i))]
     if not sink_tables and "sinks" not in table:
         f.report(where, None, 'add at least one [[receive.sinks]] with type = "sqlite", "postgres" or "directory"')
-    sinks = [_sink(f, t, (*where, "sinks", i)) for i, t in enumerate(sink_tables)]
-    expect = [_expect(f, t, (*where, "expect", i)) for i, t in enumerate(f.tables(table, where, "expect"))]
+    sinks = [_sink(f, t, (*where, "sinks", i)) for i, t in sink_tables]
+    expect = [_expect(f, t, (*where, "expect", i)) for i, t in enumerate(f.tables(table, where, "expect"))
+              if _enabled(f, t, (*where, "expect", i))]
     if account is None:
         return None
+    file, line = f.place(where)
     return ReceiveConfig(account=account, sinks=[s for s in sinks if s], expected_senders=senders,
-                         expect=[e for e in expect if e], accept_authorities=accepted, line=f.map.line(where))
+                         expect=[e for e in expect if e], accept_authorities=accepted, line=line, file=file)
 
 
 def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None:
-    f.unknown(table, where, ("type", "options"))
+    f.unknown(table, where, ("type", "options", "enabled"))
     kind = f.get(table, where, "type", str, required='the sink plugin\'s name, e.g. "sqlite"')
     options = f.subtable(table, where, "options") or {}
-    return SinkConfig(type=kind, options=options, line=f.map.line(where), index=where[-1]) if kind else None
+    file, line = f.place(where)
+    return SinkConfig(type=kind, options=options, line=line, index=where[-1], file=file,
+                      base=f.base((*where, "options"))) if kind else None
 
 
 def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | None:
-    f.unknown(table, where, ("source", "schedule", "grace"))
+    f.unknown(table, where, ("source", "schedule", "grace", "enabled"))
     source = f.get(table, where, "source", str, required='the source whose extract is expected, e.g. "ky"')
     schedule = _schedule(f, table, where, required=True)
     grace = parse_duration(f, table, where, "grace", 0.0)
     if source is None or schedule is None or grace is None:
         return None
-    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.map.line(where),
+    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.place(where)[1],
                         index=where[-1])
 
 

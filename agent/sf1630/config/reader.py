@@ -83,6 +83,14 @@ class TomlFile:
         """Record a problem at ``key`` of table ``where`` (or at the table when key is None)."""
         self.problems.append(Problem(self.path, self.map.line(where, key), dotted(where, key), message))
 
+    def place(self, where: Sequence[PathPart]) -> tuple[Path, int]:
+        """The file and line that wrote table ``where`` (records keep it for later messages)."""
+        return self.path, self.map.line(where)
+
+    def base(self, where: Sequence[PathPart]) -> Path:
+        """The folder relative paths inside table ``where`` are relative to."""
+        return self.folder
+
     def _find_secrets(self, table: dict[str, Any], where: tuple[PathPart, ...]) -> None:
         for key, value in table.items():
             if is_secret_key(key):

@@ -7,7 +7,8 @@ crash (or after the config changed) uploads the very trigger it would have uploa
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sf1630.api import Job, Transfer
@@ -47,6 +48,18 @@ def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None,
         details["resend_reason"] = resend_reason
         details["resend_by"] = resend_by or ""
     return details
+
+
+def fresh_name(plan: Callable[[datetime], tuple[Job, str]], when: datetime,
+               taken: Callable[[str], bool]) -> tuple[Job, str]:
+    """The job and data file name of a send made at ``when``, or a second later while that name is
+    ``taken`` (journalled, or being claimed now): a name is never used twice, even for two sends of one
+    stream within a second (a resend, a retry) or two streams that would name their files alike."""
+    job, name = plan(when)
+    while taken(name):
+        when += timedelta(seconds=1)
+        job, name = plan(when)
+    return job, name
 
 
 def job_of(spec: SendSpec, t: Transfer) -> Job:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sf1630.core import steps
 from sf1630.api import ExtractError, Job, Transfer
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
-from sf1630.send.outbound import build_send_trigger, earlier_note, job_of, send_details
+from sf1630.send.outbound import build_send_trigger, earlier_note, fresh_name, job_of, send_details
 from sf1630.transport.privacy import error_text
 from sf1630.send.receipts import ReceiptWatcher
 from sf1630.core.remote import Remote, Stopped, Unreachable
@@ -95,11 +95,9 @@ class Sender:
             note = earlier_note(earlier)
             log.info("%s: %s for %s %s; not sent again", spec.label, spec.source.code, job.period, note)
             return earlier
-        while self.journal.get(steps.send_key(spec.link.name, name)) is not None:
-            when += timedelta(seconds=1)  # a resend within the same second needs a new name
-            job, name = self.plan(spec, when, period)
+        job, name = fresh_name(lambda at: self.plan(spec, at, period), when, self._taken(spec.link.name))
         key = steps.send_key(spec.link.name, name)
-        self._active.add(key)  # before the claim: a resume round must not take it meanwhile
+        self._active.add(key)  # no await since the check: no resume round nor other send takes it
         try:
             t, _ = await asyncio.to_thread(
                 self.journal.claim, "send", key, municipality=spec.municipality.key, source=spec.source.name,
@@ -108,6 +106,11 @@ class Sender:
             return await self._guarded(t, spec, steps.next_send_step(t.state))
         finally:
             self._active.discard(key)
+
+    def _taken(self, account: str) -> Callable[[str], bool]:
+        """Whether a data file name of ``account`` is journalled or being claimed by a send now."""
+        return lambda name: (steps.send_key(account, name) in self._active
+                             or self.journal.get(steps.send_key(account, name)) is not None)
 
     # -- after a crash -----------------------------------------------------------------
     async def resume(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:

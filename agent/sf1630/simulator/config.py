@@ -1,4 +1,5 @@
-"""The simulator's TOML config: `[server]`, `[[users]]`, `[[routes]]`, `[retention]` (issues #8, #12).
+"""The simulator's TOML config: `[server]`, `[[users]]`, `[[routes]]`, `[retention]` (issues #8, #12),
+and `municipalities`, a CSV list that users and routes can be written once for (issue #20).
 
 Paths are relative to the config file. Every problem is reported with file, line and key, and all
 problems are reported at once. docs/SIMULATOR.md is the reference.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sf1630.errors import ConfigError
+from sf1630.simulator.expand import expand, read_municipalities
 
 METADATA_ROOTS = ("FileMetadata", "Trigger")
 DEFAULT_INF_REF = "KommunalLedelseInformationOverfør_1"
@@ -172,12 +174,12 @@ def _server(raw: dict[str, Any], base: Path, problems: _Problems) -> ServerConfi
     return server
 
 
-def _users(raw: Any, base: Path, problems: _Problems) -> list[UserConfig]:
+def _users(raw: Any, tables: list[tuple[int, Any]], base: Path, problems: _Problems) -> list[UserConfig]:
     users: list[UserConfig] = []
     if not isinstance(raw, list) or not raw:
         problems.add("users", None, None, "add at least one [[users]] table with name and public_keys")
         return users
-    for n, table in enumerate(raw):
+    for n, table in tables:
         where = ("users", n)
         _unknown(table, {"name", "public_keys"}, problems, where)
         name = _take(table, "name", str, "", problems, where)
@@ -191,11 +193,11 @@ def _users(raw: Any, base: Path, problems: _Problems) -> list[UserConfig]:
     return users
 
 
-def _routes(raw: Any, users: list[UserConfig], problems: _Problems) -> list[RouteConfig]:
+def _routes(tables: list[tuple[int, Any]], users: list[UserConfig], problems: _Problems) -> list[RouteConfig]:
     routes: list[RouteConfig] = []
     names = {u.name for u in users}
     required = ("sender_authority", "sender_it_system", "recipient_authority", "sftp_user", "recipient")
-    for n, table in enumerate(raw if isinstance(raw, list) else []):
+    for n, table in tables:
         where = ("routes", n)
         _unknown(table, set(RouteConfig.__dataclass_fields__), problems, where)
         values = {key: _take(table, key, str, None, problems, where) for key in RouteConfig.__dataclass_fields__}
@@ -236,11 +238,12 @@ def load_platform_config(path: Path) -> PlatformConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     problems = _Problems(path, text)
-    _unknown(raw, {"server", "users", "routes", "retention"}, problems, ("", None))
+    _unknown(raw, {"server", "users", "routes", "retention", "municipalities"}, problems, ("", None))
     base = path.parent.absolute()
     server = _server(raw.get("server", {}) if isinstance(raw.get("server"), dict) else {}, base, problems)
-    users = _users(raw.get("users"), base, problems)
-    routes = _routes(raw.get("routes", []), users, problems)
+    lists = read_municipalities(raw.get("municipalities"), base, problems)
+    users = _users(raw.get("users"), expand(raw.get("users"), "users", lists, problems), base, problems)
+    routes = _routes(expand(raw.get("routes", []), "routes", lists, problems), users, problems)
     retention = _retention(raw.get("retention", {}) if isinstance(raw.get("retention"), dict) else {}, problems)
     problems.raise_if_any()
     return PlatformConfig(server=server, users=users, routes=routes, retention=retention, path=path)

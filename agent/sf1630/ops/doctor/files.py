@@ -41,7 +41,8 @@ def sink_paths(cfg: Any, host: Any) -> list[tuple[str, Path, Any]]:
     for m in cfg.municipalities:
         for sc in (m.receive.sinks if m.receive else ()):
             try:
-                options = build_options(host.sink(sc.type).Options, dict(sc.options), str(m.path), base=m.path.parent)
+                options = build_options(host.sink(sc.type).Options, dict(sc.options), str(sc.file or m.path),
+                                        base=sc.base or m.path.parent)
             except Exception:  # reported by the config check
                 continue
             for name, value in vars(options).items():
