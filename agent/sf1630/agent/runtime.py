@@ -141,7 +141,7 @@ def build_runtime(config: Any, *, emitters: Iterable[Emit] = (), host: Any = Non
 
 
 @contextmanager
-def work_lock(journal: Path) -> Iterator[None]:
+def work_lock(journal: Path | str) -> Iterator[None]:
     """Hold the journal's work lock: one sending or receiving agent process per journal at a time.
 
     Two processes resuming the same unfinished transfer could upload its trigger twice; a second
@@ -149,8 +149,12 @@ def work_lock(journal: Path) -> Iterator[None]:
     """
     import fcntl
 
+    from sf1630.journal import is_url
     from sf1630.transport.privacy import private_dirs
 
+    if is_url(journal):  # a database journal is shared: its processes coordinate through leases
+        yield
+        return
     path = Path(journal).with_name(Path(journal).name + ".lock")
     private_dirs(path.parent)  # owner-only, every level (issue #14)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -43,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
 
 def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
     """The status report as plain data (the JSON form)."""
-    report: dict[str, Any] = {"generated_at": _iso(now), "journal": str(cfg.journal), "environment":
+    from sf1630.journal import describe, exists, open_journal
+
+    report: dict[str, Any] = {"generated_at": _iso(now), "journal": describe(cfg.journal), "environment":
                               cfg.environment.name, "counts": {}, "waiting": [], "failures": [], "resends": [],
                               "overdue": [], "recent": []}
-    if not cfg.journal.exists():  # never create a journal here: status may run as another user
+    if not exists(cfg.journal):  # never create a journal here: status may run as another user
         report["note"] = "no journal yet: nothing has been sent or received"
         return report
-    from sf1630.journal import open_journal
 
     with open_journal(cfg.journal) as journal:
         report["counts"] = {f"{kind}.{state}": n for (kind, state), n in sorted(journal.counts().items())}

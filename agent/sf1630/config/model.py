@@ -146,7 +146,7 @@ class AgentConfig:
     """The whole configuration: the agent file plus every municipality file it names."""
 
     path: Path
-    journal: Path
+    journal: Path | str  # a SQLite file, or a postgresql:// URL (sf1630.journal.is_url)
     spool: Path
     plugin_paths: list[Path]
     disabled_plugins: list[str]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -13,6 +12,8 @@ from typing import Any
 from sf1630.journal import schema
 from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, check_fields,
                                  check_kind, check_state)
+from sf1630.journal.rows import encode as _encode
+from sf1630.journal.rows import transfer_of as _transfer
 from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
 
@@ -247,20 +248,3 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 def _filters(**equal: Any) -> tuple[list[str], list[Any]]:
     pairs = [(k, v) for k, v in equal.items() if v is not None]
     return [f"{k} = ?" for k, _ in pairs], [v for _, v in pairs]
-
-
-def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    out = dict(fields)
-    if "details" in out:
-        out["details"] = json.dumps(out["details"] or {}, ensure_ascii=False, sort_keys=True)
-    return out
-
-
-def _transfer(row: sqlite3.Row) -> JournalTransfer:
-    return JournalTransfer(
-        id=row["id"], kind=row["kind"], key=row["key"], file_name=row["file_name"], account=row["account"],
-        state=row["state"], municipality=row["municipality"], source=row["source"],
-        file_transfer_uuid=row["file_transfer_uuid"], size=row["size"], rows=row["rows"], error=row["error"],
-        details=json.loads(row["details"] or "{}"), period=row["period"], recipient=row["recipient"],
-        attempts=row["attempts"], next_attempt_at=row["next_attempt_at"], created_at=row["created_at"],
-        updated_at=row["updated_at"])
