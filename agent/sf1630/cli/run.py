@@ -48,7 +48,7 @@ async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int
     if metrics:
         metrics.attach(rt.journal)
     try:
-        await Scheduler(rt, stop, selection=selection).run()
+        await Scheduler(rt, stop, selection=selection, lease_seconds=cfg.lease_seconds).run()
     finally:
         if metrics:
             metrics.close()

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-TIMES = ("created", "updated", "deadline")
+TIMES = ("created", "updated", "deadline", "started", "last_seen")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +60,20 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
         report["overdue"] = _overdue(cfg, journal, now)
         report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
+        if journal.shared:  # several processes: which ones, and are they alive (issue #21)
+            report["processes"] = _processes(journal, cfg, now)
     return report
+
+
+def _processes(journal: Any, cfg: Any, now: float) -> list[dict[str, Any]]:
+    from sf1630.journal.processes import processes
+
+    rows = []
+    for p in processes(journal, since=now - 7 * 86400):
+        state = "stopped" if p.stopped_at else ("running" if p.live(cfg.lease_seconds, now) else "not seen since")
+        rows.append({"host": p.host, "pid": p.pid, "version": p.version, "started": _iso(p.started_at),
+                     "last_seen": _iso(p.seen_at), "state": state})
+    return rows
 
 
 def _row(t: Any, why: str | None = None) -> dict[str, Any]:
@@ -111,6 +124,9 @@ def render(report: dict[str, Any]) -> str:
     parts = [f"Journal {report['journal']} ({report['environment']}): {counts}\n"]
     if report.get("note"):
         parts.append(report["note"] + "\n")
+    if "processes" in report:
+        parts.append(_section("Processes", report["processes"], ("host", "pid", "version", "started", "last_seen",
+                                                                 "state")))
     parts.append(_section("Waiting", report["waiting"], ("id", "kind", "state", "municipality", "file_name", "updated",
                                                          "why")))
     parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",

@@ -34,6 +34,7 @@ AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
     "grace_seconds": (float, 3600.0, 0),
     "warn_days": (int, 20, 1),
     "key_max_age_days": (int, 365, 1),
+    "lease_seconds": (float, 20.0, 2),
 }
 AGENT_KEYS = ("journal", "journal_env", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
               "log_level", "log_format", *AGENT_NUMBERS)

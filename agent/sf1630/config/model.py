@@ -161,6 +161,7 @@ class AgentConfig:
     grace_seconds: float = 3600
     warn_days: int = 20
     key_max_age_days: int = 365
+    lease_seconds: float = 20.0  # a shared journal: how long a unit stays with a process that stopped renewing
     log_level: str = "INFO"
     log_format: str = "text"
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sf1630.errors import RemoteRefused, Sf1630Error
 from sf1630.core.specs import Link
+from sf1630.journal.fence import check_current
 
 T = TypeVar("T")
 log = logging.getLogger("sf1630.remote")
@@ -35,6 +36,7 @@ class Remote:
 
         also = (RemoteRefused,) if refused_too else ()
         for attempt in range(self.attempts):
+            check_current()  # a process that lost the lease of this work must not act (issue #21)
             try:
                 async with self.pool.session(link.endpoint, link.credentials) as session:
                     return await op(session)

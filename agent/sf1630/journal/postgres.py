@@ -9,6 +9,7 @@ step is retried from its journalled state, as after a crash.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from sf1630.journal import pgschema
+from sf1630.journal.fence import Fence, LeaseLost, current
 from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, check_fields,
                                  check_kind, check_state)
 from sf1630.journal.group import GroupCommit, Write
@@ -38,7 +40,13 @@ def describe(url: str) -> str:
 
 
 class PostgresJournal(Journal):
-    """The journal in a PostgreSQL database (its tables in the connection's ``search_path``)."""
+    """The journal in a PostgreSQL database (its tables in the connection's ``search_path``).
+
+    A write made under a lease (``fence.current()``) first checks, in its own transaction, that the
+    lease is still this process's with the same epoch; if not it fails with ``LeaseLost``.
+    """
+
+    shared = True
 
     def __init__(self, url: str, *, group_commit: bool = True):
         self.url, self.where = url, describe(url)
@@ -117,7 +125,23 @@ class PostgresJournal(Journal):
 
         return self._write(write)
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        values = tuple(params)
+
+        def write(db: psycopg.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute(sql, values)
+            return cursor.fetchall() if cursor.description else []
+
+        return self._write(write)
+
+    def transaction(self, fn: Callable[[psycopg.Connection], Any]) -> Any:
+        """Run ``fn(connection)`` in a durable transaction, never fenced (the leases' own bookkeeping)."""
+        return self._write(fn, fence=None)
+
     # -- reads -----------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return self.read(sql, params)
+
     def get(self, key: str) -> JournalTransfer | None:
         rows = self.read("SELECT * FROM transfers WHERE key = %s", (key,))
         return transfer_of(rows[0]) if rows else None
@@ -197,12 +221,17 @@ class PostgresJournal(Journal):
             raise JournalError(f"{self.where}: the journal is closed")
         try:
             return psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
-                                   connect_timeout=CONNECT_TIMEOUT, application_name="sf1630")
+                                   connect_timeout=CONNECT_TIMEOUT,
+                                   application_name=f"sf1630 pid {os.getpid()}")  # pg_stat_activity names us
         except psycopg.OperationalError as exc:
             raise JournalError(f"{self.where}: cannot connect to the journal database: {_first_line(exc)}; "
                                "check the URL, that PostgreSQL runs and that it lets this user in") from None
 
-    def _write(self, fn: Callable[[psycopg.Connection], Any]) -> Any:
+    def _write(self, fn: Callable[[psycopg.Connection], Any], fence: Fence | None | bool = True) -> Any:
+        fence = current() if fence is True else fence  # taken here, in the caller's context
+        if fence:
+            fence.check()
+            fn = _fenced(fn, fence)
         if self._group is not None:
             return self._group.run(fn)
         write = Write(fn)
@@ -221,34 +250,47 @@ class PostgresJournal(Journal):
 
     def _apply_together(self, batch: list[Write]) -> bool:
         try:
-            db = self._writer()
-            results = [w.fn(db) for w in batch]
-            db.commit()
+            results = self._attempt(lambda db: [w.fn(db) for w in batch])
         except Exception:
-            self._rollback()
             return False
-        except BaseException:
-            self._rollback()
-            raise
         for w, result in zip(batch, results):
             w.result = result
         return True
 
     def _apply_alone(self, write: Write) -> None:
         try:
-            db = self._writer()
-            try:
-                result = write.fn(db)
-                db.commit()
-            except BaseException:
-                self._rollback()
-                raise
-            write.result = result
+            write.result = self._attempt(write.fn)
+        except LeaseLost as exc:
+            write.error = exc
         except psycopg.Error as exc:
             write.error = JournalError(f"{self.where}: the journal write failed: {_first_line(exc)}; "
                                        "the step is retried from its journalled state")
         except Exception as exc:
             write.error = exc
+
+    def _attempt(self, fn: Callable[[psycopg.Connection], Any]) -> Any:
+        """Run ``fn`` and commit. A connection found dead before the commit was sent (the server
+        restarted while it was idle) is opened again and ``fn`` run once more: nothing of it was kept.
+        A failure of the commit itself is not retried: whether it was kept is unknown."""
+        for attempt in (1, 2):
+            db = self._writer()
+            try:
+                result = fn(db)
+            except psycopg.OperationalError:
+                self._rollback()
+                if attempt == 2 or not db.broken:
+                    raise
+                continue
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                db.commit()
+            except BaseException:
+                self._rollback()
+                raise
+            return result
+        raise AssertionError("unreachable")
 
     def _writer(self) -> psycopg.Connection:
         if self._db is None or self._db.closed or self._db.broken:
@@ -263,6 +305,23 @@ class PostgresJournal(Journal):
                 self._db.rollback()
         except psycopg.Error:
             self._db.close()  # broken: the next write opens a new one
+
+
+def _fenced(fn: Callable[[psycopg.Connection], Any], fence: Fence) -> Callable[[psycopg.Connection], Any]:
+    """``fn`` preceded, in its transaction, by the check that ``fence``'s lease is still held."""
+
+    def write(db: psycopg.Connection) -> Any:
+        # FOR SHARE: a takeover (an UPDATE of this row) waits until this transaction is over.
+        held = db.execute("SELECT 1 FROM leases WHERE unit = %s AND holder = %s AND epoch = %s "
+                          "AND expires_at >= extract(epoch FROM clock_timestamp()) FOR SHARE",
+                          (fence.unit, fence.holder, fence.epoch)).fetchone()
+        if held is None:
+            fence.lost = True
+            raise LeaseLost(f"{fence.unit}: this process lost its lease (epoch {fence.epoch}); the write was "
+                            "not made, another process continues the work from the journal")
+        return fn(db)
+
+    return write
 
 
 def _first_line(exc: BaseException) -> str:

@@ -110,7 +110,14 @@ class SqliteJournal(Journal):
 
         return self._write(write)
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        statement, values = sql.replace("%s", "?"), tuple(params)
+        return self._write(lambda db: [dict(r) for r in db.execute(statement, values).fetchall()])
+
     # -- reads -----------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._read(sql.replace("%s", "?"), params)]
+
     def get(self, key: str) -> JournalTransfer | None:
         rows = self._read("SELECT * FROM transfers WHERE key = ?", (key,))
         return _transfer(rows[0]) if rows else None
