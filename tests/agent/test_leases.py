@@ -88,3 +88,13 @@ def test_status_shows_each_process_of_the_site(pg_journal_url: str, make_config,
     assert report["journal"].startswith("postgresql://") and all(p["last_seen"] for p in report["processes"])
     table = run_cli("status", "--config", str(path), env={"SITE_JOURNAL": pg_journal_url}).stdout
     assert "Processes (3)" in table and "lis-2" in table and "not seen since" in table
+
+
+def test_a_one_off_receive_is_refused_while_run_processes_work_on_the_site(pg_journal_url, make_config, run_cli):
+    with open_journal(pg_journal_url) as journal:
+        heartbeat(journal, ProcessRecord("lis-1:4711:a", "lis-1", 4711, "0.1.0", time.time(), time.time()))
+    path = make_config(AGENT.replace('journal = "state/journal.sqlite"', 'journal_env = "SITE_JOURNAL"'))
+    done = run_cli("receive", "--config", str(path), env={"SITE_JOURNAL": pg_journal_url})
+    assert done.returncode != 0
+    assert "sf1630 run is working on the journal postgresql://" in done.stderr
+    assert "(lis-1 pid 4711)" in done.stderr and "Stop those processes" in done.stderr

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
-    with work_lock(cfg.journal):
+    with work_lock(cfg.journal, service=True):
         return asyncio.run(_run(cfg, jobargs.selection(args), args.metrics_port))
 
 
