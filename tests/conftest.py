@@ -59,3 +59,21 @@ def sf1630_binary() -> Path:
     if problem:
         pytest.skip(f"{problem}; {HOW}")
     return BINARY
+
+
+PG_SERVER = os.environ.get("SF1630_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_journal_url():
+    """A postgresql:// journal URL whose tables go into a fresh schema of the test database; dropped after."""
+    import uuid
+
+    import psycopg
+
+    name = f"sf1630_journal_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    yield f"{PG_SERVER}?options=-csearch_path%3D{name}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

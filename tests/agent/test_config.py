@@ -387,3 +387,31 @@ key = 1
     assert smap.line(("send", 1, "route"), "sender_it_system") == 19
     assert smap.line(("send", 1, "route"), "missing") == 18
     assert smap.line(("quoted", "table"), "key") == 21
+
+
+def test_the_journal_is_a_path_or_a_url_from_the_file_or_an_environment_variable(make_config, monkeypatch) -> None:
+    from sf1630.config.load import load_config
+
+    url = "postgresql://sf1630@db.example:5432/site"
+    cfg = load_config(make_config(AGENT.replace('journal = "state/journal.sqlite"', f'journal = "{url}"')))
+    assert cfg.journal == url
+    monkeypatch.setenv("SITE_JOURNAL", url)
+    cfg = load_config(make_config(AGENT.replace('journal = "state/journal.sqlite"', 'journal_env = "SITE_JOURNAL"')))
+    assert cfg.journal == url
+    assert load_config(make_config()).journal == make_config().parent / "state" / "journal.sqlite"
+
+
+def test_an_unset_journal_variable_is_a_problem_never_a_default(make_config, monkeypatch) -> None:
+    from sf1630.config.load import read_config
+
+    monkeypatch.delenv("SITE_JOURNAL", raising=False)
+    agent = AGENT.replace('journal = "state/journal.sqlite"', 'journal_env = "SITE_JOURNAL"')
+    problems = [str(p) for p in read_config(make_config(agent)).problems]
+    assert len(problems) == 1 and "the environment variable SITE_JOURNAL is not set (or empty)" in problems[0]
+    assert "agent.journal_env" in problems[0]
+    monkeypatch.setenv("SITE_JOURNAL", "/var/lib/sf1630/journal.sqlite")
+    problems = [str(p) for p in read_config(make_config(agent)).problems]
+    assert len(problems) == 1 and "must hold a postgresql:// URL" in problems[0]
+    both = AGENT.replace('journal = "state/journal.sqlite"', 'journal = "j.sqlite"\njournal_env = "SITE_JOURNAL"')
+    monkeypatch.setenv("SITE_JOURNAL", "postgresql://db.example/site")
+    assert [p.message for p in read_config(make_config(both)).problems] == ["give journal or journal_env, not both"]

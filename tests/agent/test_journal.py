@@ -1,4 +1,8 @@
-"""The journal: claim, move, history, lists, durability across restarts, schema versions, file modes."""
+"""The journal: claim, move, history, lists, durability across restarts, schema versions, file modes.
+
+The tests that take ``where`` run against both backends: a SQLite file and a PostgreSQL database
+(a fresh schema of the local test server each time).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,14 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "journal.sqlite"
 
 
-def test_claim_creates_once_and_returns_the_same_row_after(path: Path) -> None:
-    with open_journal(path) as j:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, path: Path) -> Path | str:
+    """The journal's location: a SQLite file, or a postgresql:// URL."""
+    return path if request.param == "sqlite" else request.getfixturevalue("pg_journal_url")
+
+
+def test_claim_creates_once_and_returns_the_same_row_after(where: Path | str) -> None:
+    with open_journal(where) as j:
         t, created = j.claim("send", "KY:a.csv", municipality="aarhus", source="ky", account="KY",
                              file_name="a.csv", period="M03", details={"recipient_code": "LIS"})
         again, created_again = j.claim("send", "KY:a.csv", file_name="other.csv")
@@ -32,8 +42,8 @@ def test_claim_creates_once_and_returns_the_same_row_after(path: Path) -> None:
     assert again.details == {"recipient_code": "LIS"} and again.period == "M03"
 
 
-def test_move_records_each_state_with_time_and_note(path: Path) -> None:
-    with open_journal(path) as j:
+def test_move_records_each_state_with_time_and_note(where: Path | str) -> None:
+    with open_journal(where) as j:
         t, _ = j.claim("send", "KY:a.csv", file_name="a.csv", account="KY")
         j.move(t.id, "extracted", size=120, rows=3)
         j.move(t.id, "data_uploaded")
@@ -46,8 +56,8 @@ def test_move_records_each_state_with_time_and_note(path: Path) -> None:
     assert [h[1] for h in history] == sorted(h[1] for h in history)
 
 
-def test_wrong_states_fields_and_ids_are_refused(path: Path) -> None:
-    with open_journal(path) as j:
+def test_wrong_states_fields_and_ids_are_refused(where: Path | str) -> None:
+    with open_journal(where) as j:
         t, _ = j.claim("receive", "LIS:uuid-1", file_name="a.csv", account="LIS")
         assert t.state == "seen"
         with pytest.raises(ValueError, match="'delivered' is not a receive state"):
@@ -59,8 +69,8 @@ def test_wrong_states_fields_and_ids_are_refused(path: Path) -> None:
         assert j.get_id(t.id).state == "seen"  # nothing of a refused move was kept
 
 
-def test_list_filters_and_orders_newest_first(path: Path) -> None:
-    with open_journal(path) as j:
+def test_list_filters_and_orders_newest_first(where: Path | str) -> None:
+    with open_journal(where) as j:
         a, _ = j.claim("send", "k1", municipality="aarhus", source="ky", account="KY")
         b, _ = j.claim("send", "k2", municipality="ikast-brande", source="ky", account="KY")
         c, _ = j.claim("receive", "k3", municipality="aarhus", account="LIS")
@@ -78,36 +88,36 @@ def test_list_filters_and_orders_newest_first(path: Path) -> None:
         assert j.get("k2").id == b.id and j.get("nope") is None
 
 
-def test_resends_are_listed(path: Path) -> None:
-    with open_journal(path) as j:
+def test_resends_are_listed(where: Path | str) -> None:
+    with open_journal(where) as j:
         j.claim("send", "k1", details={"period": "M03"})
         j.claim("send", "k2", details={"period": "M03", "resend_reason": "LIS lost the load"})
         assert [t.key for t in j.list_resends()] == ["k2"]
 
 
-def test_a_committed_state_survives_a_killed_process(path: Path) -> None:
+def test_a_committed_state_survives_a_killed_process(where: Path | str) -> None:
     # The child commits a move and dies at once (SIGKILL, no clean-up): the state must be on disk.
     script = textwrap.dedent(f"""
         import os, signal
         from sf1630.journal import open_journal
-        j = open_journal({str(path)!r})
+        j = open_journal({str(where)!r})
         t, _ = j.claim("send", "KY:a.csv", file_name="a.csv", account="KY")
         j.move(t.id, "data_uploaded", size=10)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
     assert result.returncode == -9
-    with open_journal(path) as j:
+    with open_journal(where) as j:
         t = j.get("KY:a.csv")
         assert t is not None and t.state == "data_uploaded" and t.size == 10
         assert [h[0] for h in j.history(t.id)] == ["planned", "data_uploaded"]
 
 
-def test_reopening_keeps_everything(path: Path) -> None:
-    with open_journal(path) as j:
+def test_reopening_keeps_everything(where: Path | str) -> None:
+    with open_journal(where) as j:
         t, _ = j.claim("receive", "LIS:u1", file_transfer_uuid="u1", details={"metadata_name": "a.csv.metadata"})
         j.move(t.id, "quarantined", error="disk full")
-    with open_journal(path) as j:
+    with open_journal(where) as j:
         again = j.get("LIS:u1")
         assert (again.state, again.error, again.details) == ("quarantined", "disk full",
                                                              {"metadata_name": "a.csv.metadata"})
@@ -141,6 +151,67 @@ def test_an_older_journal_is_migrated_and_backed_up(path: Path, monkeypatch: pyt
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
 
 
+def test_a_newer_database_journal_is_refused_with_a_clear_message(pg_journal_url: str) -> None:
+    import psycopg
+
+    open_journal(pg_journal_url).close()
+    with psycopg.connect(pg_journal_url, autocommit=True) as db:
+        db.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(JournalError) as info:
+        open_journal(pg_journal_url)
+    assert f"this journal was written by a newer sf1630 (schema {SCHEMA_VERSION + 1}); upgrade the agent" \
+        in str(info.value)
+    assert "127.0.0.1:5432/test" in str(info.value)
+
+
+def test_an_older_database_journal_is_migrated_once_by_hosts_starting_together(
+        pg_journal_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from sf1630.journal import pgschema
+
+    with open_journal(pg_journal_url) as j:
+        j.claim("send", "k1", file_name="a.csv")
+    step = "ALTER TABLE transfers ADD COLUMN note TEXT"  # a future release's migration: it fails if run twice
+    monkeypatch.setattr(pgschema, "MIGRATIONS", (*pgschema.MIGRATIONS, step))
+    monkeypatch.setattr(journal_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    opened, errors = [], []
+
+    def start() -> None:
+        try:
+            opened.append(open_journal(pg_journal_url))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and len(opened) == 4
+    assert opened[0].get("k1").file_name == "a.csv"
+    for j in opened:
+        j.close()
+    with psycopg.connect(pg_journal_url, autocommit=True) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION + 1,)]
+        assert db.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'transfers' "
+                          "AND column_name = 'note' AND table_schema = current_schema()").fetchone() == (1,)
+
+
+def test_both_backends_have_the_same_schema_versions() -> None:
+    from sf1630.journal import pgschema
+
+    assert len(pgschema.MIGRATIONS) == len(journal_schema.MIGRATIONS) == SCHEMA_VERSION
+
+
+def test_an_unreachable_database_is_reported_with_what_to_check() -> None:
+    with pytest.raises(JournalError) as info:
+        open_journal("postgresql://sf1630:secret@127.0.0.1:1/journal")
+    message = str(info.value)
+    assert "postgresql://sf1630:***@127.0.0.1:1/journal: cannot connect to the journal database" in message
+    assert "check the URL, that PostgreSQL runs" in message and "secret" not in message
+
+
 def test_files_are_owner_only_and_in_wal_mode(path: Path) -> None:
     old = os.umask(0o022)
     try:
@@ -156,8 +227,8 @@ def test_files_are_owner_only_and_in_wal_mode(path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_threads_share_one_journal(path: Path) -> None:
-    with open_journal(path) as j:
+def test_threads_share_one_journal(where: Path | str) -> None:
+    with open_journal(where) as j:
         def work(n: int) -> None:
             for i in range(25):
                 t, _ = j.claim("send", f"t{n}-{i}", account=f"A{n}")
@@ -211,11 +282,11 @@ def _run_threads(target, count: int) -> list[BaseException]:
     return errors
 
 
-def test_many_threads_moving_many_transfers_all_end_durable_and_correct(path: Path) -> None:
+def test_many_threads_moving_many_transfers_all_end_durable_and_correct(where: Path | str) -> None:
     threads, per = 12, 20
-    with open_journal(path) as j:
+    with open_journal(where) as j:
         assert _run_threads(lambda n: _drive(j, n, per), threads) == []
-    with open_journal(path) as j:  # reopened: what is read now was on disk
+    with open_journal(where) as j:  # reopened: what is read now was on disk
         everything = j.transfers(limit=None)
         assert len(everything) == threads * per
         for t in everything:
@@ -229,15 +300,27 @@ def test_many_threads_moving_many_transfers_all_end_durable_and_correct(path: Pa
         assert j.counts() == {("send", "delivered"): threads * per}
 
 
-def test_a_bad_write_in_a_group_fails_only_its_own_caller(path: Path) -> None:
-    j = open_journal(path)
+def _block_writes(where: Path | str):
+    """Another connection that holds the journal's write lock until its ``release()``."""
+    if isinstance(where, Path):
+        blocker = sqlite3.connect(where, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        return lambda: (blocker.execute("ROLLBACK"), blocker.close())
+    import psycopg
+
+    conn = psycopg.connect(where)
+    conn.execute("LOCK TABLE transfers IN EXCLUSIVE MODE")
+    return lambda: (conn.rollback(), conn.close())
+
+
+def test_a_bad_write_in_a_group_fails_only_its_own_caller(where: Path | str) -> None:
+    j = open_journal(where)
     send, _ = j.claim("send", "s1", file_name="a.csv")
     receive, _ = j.claim("receive", "r1", file_name="b.csv")
     goods = [j.claim("send", f"ok{n}", file_name=f"ok{n}.csv")[0] for n in range(6)]
     # Another connection holds the write lock, so the first write waits in its commit and every
     # write after it queues behind it: those form one group together, the bad ones among them.
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    release = _block_writes(where)
     outcomes: dict[str, object] = {}
 
     def call(name: str, fn, *args, **kw) -> threading.Thread:
@@ -258,8 +341,7 @@ def test_a_bad_write_in_a_group_fails_only_its_own_caller(path: Path) -> None:
                 call("new", j.claim, "send", "new1", file_name="new.csv")]
     while len(j._group._queue) < len(threads) - 1:
         threading.Event().wait(0.005)
-    blocker.execute("ROLLBACK")
-    blocker.close()
+    release()
     for t in threads:
         t.join(60)
     j.close()
@@ -267,7 +349,7 @@ def test_a_bad_write_in_a_group_fails_only_its_own_caller(path: Path) -> None:
     assert isinstance(outcomes["no such id"], JournalError) and "no transfer with id 999" in str(outcomes["no such id"])
     assert isinstance(outcomes["wrong kind"], ValueError)
     assert "'delivered' is not a receive state" in str(outcomes["wrong kind"])
-    with open_journal(path) as again:
+    with open_journal(where) as again:
         assert again.get_id(send.id).state == "extracted" and outcomes["first"].size == 1
         for n, t in enumerate(goods):
             assert outcomes[f"ok{n}"].state == "extracted"
@@ -277,13 +359,13 @@ def test_a_bad_write_in_a_group_fails_only_its_own_caller(path: Path) -> None:
         assert again.get_id(receive.id).state == "seen" and len(again.history(receive.id)) == 1
 
 
-def test_a_write_that_returned_survives_a_kill_in_the_middle_of_others(path: Path) -> None:
+def test_a_write_that_returned_survives_a_kill_in_the_middle_of_others(where: Path | str) -> None:
     # Eight threads write as fast as they can; each prints a move once move() returned. The process
     # is killed while writes are queued and committing: every move it printed must be on disk.
     script = textwrap.dedent(f"""
         import os, signal, threading, time
         from sf1630.journal import open_journal
-        j = open_journal({str(path)!r})
+        j = open_journal({str(where)!r})
         def work(n):
             for i in range(10_000):
                 t, _ = j.claim("send", f"k{{n}}-{{i}}", file_name="x.csv")
@@ -299,7 +381,7 @@ def test_a_write_that_returned_survives_a_kill_in_the_middle_of_others(path: Pat
     assert result.returncode == -9, result.stderr.decode()
     said = [line.split() for line in result.stdout.decode().splitlines()]
     assert len(said) > 50
-    with open_journal(path) as j:
+    with open_journal(where) as j:
         for key, state in said:
             t = j.get(key)
             assert t is not None and state in [h[0] for h in j.history(t.id)], (key, state)

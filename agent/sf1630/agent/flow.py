@@ -17,8 +17,10 @@ from typing import Any
 
 from sf1630.core import steps
 from sf1630.api import Transfer
+from sf1630.journal.fence import fenced
 from sf1630.receive.receiver import Receiver, RoundReport
 from sf1630.core.remote import Stopped
+from sf1630.agent.cluster import Member, receive_unit, send_unit
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
@@ -56,18 +58,27 @@ def make_receiver(rt: Runtime, stop: asyncio.Event, **kw) -> Receiver:
                     warn_days=cfg.warn_days, stop=stop, **kw)
 
 
-async def resume_sends(rt: Runtime, sender: Sender, selection: Selection) -> list[Transfer]:
-    """Finish every unfinished send of the selection from its journalled state (issue #13)."""
+async def resume_sends(rt: Runtime, sender: Sender, selection: Selection, member: Member | None = None) -> list[Transfer]:
+    """Finish every unfinished send of the selection from its journalled state (issue #13).
+
+    With a ``member`` (a shared journal), only the sends of the jobs this process holds, each under its fence.
+    """
     specs = {(s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
     todo = [t for t in rt.journal.transfers(kind="send", states=steps.SEND_OPEN, limit=None)
             if selection.takes(t.municipality or "", t.source) and not sender.busy(t)]
+    if member is not None:
+        todo = [t for t in todo if member.fence(send_unit(t.municipality, t.source, t.recipient))]
 
     async def one(t: Transfer) -> Transfer:
         link = rt.links.get(t.account)
         if link is None:
             log.error("%s: account %s is no longer configured; cannot finish it", t.file_name, t.account)
             return t
-        return await sender.resume(t, specs.get((t.municipality, t.source, t.recipient)), link)
+        fence = member.fence(send_unit(t.municipality, t.source, t.recipient)) if member else None
+        if member is not None and fence is None:
+            return t  # lost meanwhile: its new holder resumes it
+        with fenced(fence):
+            return await sender.resume(t, specs.get((t.municipality, t.source, t.recipient)), link)
 
     return list(await asyncio.gather(*(one(t) for t in todo)))
 
@@ -189,17 +200,25 @@ async def catch_up(rt: Runtime, selection: Selection, stop: asyncio.Event, *, si
     return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
 
 
-async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -> list[RoundReport]:
-    """One receive round over every selected account, municipalities concurrently up to ``concurrency``."""
+async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection,
+                        member: Member | None = None) -> list[RoundReport]:
+    """One receive round over every selected account, municipalities concurrently up to ``concurrency``.
+
+    With a ``member`` (a shared journal), only the accounts this process holds, each under its fence.
+    """
     from sf1630.errors import Sf1630Error
     from sf1630.core.remote import Unreachable
 
     limit = asyncio.Semaphore(rt.config.concurrency)
 
-    async def one(spec) -> RoundReport:
+    async def one(spec) -> RoundReport | None:
+        fence = member.fence(receive_unit(spec.link.name)) if member else None
+        if member is not None and fence is None:
+            return None  # another process holds this account
         async with limit:
             try:
-                return await receiver.receive(spec)
+                with fenced(fence):
+                    return await receiver.receive(spec)
             except Unreachable as exc:  # said once already, by Health
                 log.info("receiving for %s not done: %s", spec.link.name, exc)
                 return RoundReport(spec.link.name, error=str(exc))
@@ -210,4 +229,5 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection) -
                 return RoundReport(spec.link.name, error="stopped before the account could be read; "
                                                           "it is read on the next run")
 
-    return list(await asyncio.gather(*(one(s) for s in rt.receive_specs(selection))))
+    reports = await asyncio.gather(*(one(s) for s in rt.receive_specs(selection)))
+    return [r for r in reports if r is not None]

@@ -156,7 +156,7 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
 
 
 @contextmanager
-def work_lock(journal: Path) -> Iterator[None]:
+def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
     """Hold the journal's work lock: one sending or receiving agent process per journal at a time.
 
     Two processes resuming the same unfinished transfer could upload its trigger twice; a second
@@ -164,8 +164,14 @@ def work_lock(journal: Path) -> Iterator[None]:
     """
     import fcntl
 
+    from sf1630.journal import is_url
     from sf1630.transport.privacy import private_dirs
 
+    if is_url(journal):  # a database journal is shared: `run` processes coordinate through leases
+        if not service:
+            _refuse_beside_running_service(journal)
+        yield
+        return
     path = Path(journal).with_name(Path(journal).name + ".lock")
     private_dirs(path.parent)  # owner-only, every level (issue #14)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -182,3 +188,18 @@ def work_lock(journal: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _refuse_beside_running_service(url: str, within: float = 60.0) -> None:
+    """A one-off send or receive holds no leases: refuse it while `run` processes work on the site."""
+    import time
+
+    from sf1630.journal import describe, open_journal
+    from sf1630.journal.processes import processes
+
+    with open_journal(url) as journal:
+        live = [p for p in processes(journal, since=time.time() - within) if p.stopped_at is None]
+    if live:
+        names = ", ".join(f"{p.host} pid {p.pid}" for p in live)
+        raise Sf1630Error(f"sf1630 run is working on the journal {describe(url)} ({names}); it does this work "
+                          "itself. Stop those processes before running this command")

@@ -4,6 +4,10 @@ A missed run counts once: a job whose schedule fired while the agent was down ru
 (measured from its last journalled send; a job never sent waits for its first fire time). The
 loops stop when ``stop`` is set (SIGTERM/SIGINT): the current step finishes and is journalled,
 and what is unfinished resumes on the next start.
+
+On a shared journal (PostgreSQL, issue #21) several processes run the same jobs: each works only
+on the units it holds a lease of (``cluster.Member``), under that lease's fence, and resumes a
+unit's unfinished sends as soon as it takes the unit over.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from typing import Any
 
 from sf1630.core import cron, steps
 from sf1630.errors import Sf1630Error
+from sf1630.agent.cluster import UPKEEP, Member, receive_unit, send_unit
 from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
 from sf1630.core.remote import Stopped
+from sf1630.journal.fence import fenced
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
@@ -80,10 +86,17 @@ class Scheduler:
     """Runs the configured jobs until ``stop`` is set."""
 
     def __init__(self, rt: Runtime, stop: asyncio.Event, *, selection: Selection | None = None,
-                 clock: Callable[[], datetime] = datetime.now):
+                 clock: Callable[[], datetime] = datetime.now, lease_seconds: float = 20.0):
         self.rt, self.stop, self.clock = rt, stop, clock
         self.selection = selection or Selection()
         self.started = clock()
+        self.member = Member(rt.journal, ttl=lease_seconds, units=self._units) if rt.journal.shared else None
+
+    def _units(self) -> list[str]:
+        """The units of work of this site: send jobs, receiving accounts, and the upkeep."""
+        sends = [send_unit(s.municipality.key, s.source.name, s.recipient_code) for s in self.rt.send_specs(self.selection)]
+        receives = [receive_unit(s.link.name) for s in self.rt.receive_specs(self.selection)]
+        return [*sends, *receives, UPKEEP]
 
     async def run(self) -> None:
         """Resume unfinished work, then run every loop until stopped."""
@@ -91,16 +104,23 @@ class Scheduler:
         sender = make_sender(self.rt, self.stop)
         receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
         specs = self.rt.send_specs(self.selection)
+        done = asyncio.Event()  # the work has stopped: only then are the leases given back
+        membership = asyncio.create_task(self.member.run(done)) if self.member else None
         try:
             loops = [self._upkeep_loop(sender, specs)]
             loops += [self._send_loop(sender, spec) for spec in specs]
             if self.rt.receive_specs(self.selection):
                 loops.append(self._receive_loop(receiver))
-            log.info("running %d send job(s) and %d receiving account(s)", len(specs),
-                     len(self.rt.receive_specs(self.selection)))
+            log.info("running %d send job(s) and %d receiving account(s)%s", len(specs),
+                     len(self.rt.receive_specs(self.selection)),
+                     f" as {self.member.record.id}, sharing them with the site's other processes" if self.member else "")
             await asyncio.gather(*(self._until_stopped(loop) for loop in loops))
         finally:
             await sender.close()
+            done.set()
+            if membership is not None:
+                await membership
+                await asyncio.to_thread(self.member.leave)
         log.info("stopped")
 
     async def _until_stopped(self, loop: Awaitable[None]) -> None:
@@ -111,6 +131,8 @@ class Scheduler:
             log.info("a loop stopped while waiting to retry; its work resumes on the next start")
 
     async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
+        if self.member is not None:
+            return await self._shared_send_loop(sender, spec)
         expr = spec.schedule or spec.source.schedule
         last = self._last_send(spec) or self.started
         retry = Retry(self._failed_period(spec), self.rt.config)  # a period failed before a restart too
@@ -137,6 +159,32 @@ class Scheduler:
         latest = max(sends, key=lambda t: t.created_at, default=None)
         return latest.period if latest is not None and latest.state in steps.SEND_FAILED else None
 
+    async def _shared_send_loop(self, sender: Sender, spec: SendSpec) -> None:
+        """The send loop on a shared journal: only while this process holds the job's lease.
+
+        The last send is read from the journal each time, since another process may have sent;
+        a stale holder cannot send twice: its claim of the transfer is a fenced write.
+        """
+        expr, unit = spec.schedule or spec.source.schedule, send_unit(spec.municipality.key, spec.source.name,
+                                                                      spec.recipient_code)
+        while not self.stop.is_set():
+            fence = self.member.fence(unit)
+            if fence is None:
+                await self._sleep(self.member.interval)
+                continue
+            last = self._last_send(spec) or self.started
+            wait = seconds_until(expr, last, self.clock())
+            if wait > 0:
+                await self._sleep(min(wait, MAX_SLEEP, self.member.interval))
+                continue
+            try:
+                with fenced(fence):
+                    t = await sender.send(spec, when=self.clock())
+                log.info("%s: %s is %s", spec.label, t.file_name, t.state)
+            except Sf1630Error as exc:
+                log.error("%s: send not made now: %s", spec.label, exc)
+                await self._sleep(self.member.interval)
+
     def _last_send(self, spec: SendSpec) -> datetime | None:
         sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
                                                   source=spec.source.name, limit=None)
@@ -152,7 +200,7 @@ class Scheduler:
         watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())
         expected = expectations(self.rt.config, self.rt.host, self.selection.municipalities)
         while not self.stop.is_set():
-            reports = await receive_round(self.rt, receiver, self.selection)
+            reports = await receive_round(self.rt, receiver, self.selection, self.member)
             loaded = sum(len(r.loaded) for r in reports)
             if loaded:
                 log.info("receive round: %d file(s) loaded", loaded)
@@ -167,17 +215,32 @@ class Scheduler:
         while not self.stop.is_set():
             if self.rt.health is not None:
                 self.rt.health.check()  # alerts once an account is unreachable too long (issue #17)
-            task = asyncio.create_task(resume_sends(self.rt, sender, self.selection))  # skips busy sends
+            task = asyncio.create_task(resume_sends(self.rt, sender, self.selection, self.member))  # skips busy ones
             resuming.add(task)
             task.add_done_callback(resuming.discard)
-            if time.monotonic() - swept >= SWEEP_INTERVAL:
+            upkeep = self.member.fence(UPKEEP) if self.member else None
+            if time.monotonic() - swept >= SWEEP_INTERVAL and (self.member is None or upkeep is not None):
                 swept = time.monotonic()
                 try:
-                    await sweep_accounts(self.rt, sender, specs)
+                    with fenced(upkeep):
+                        await sweep_accounts(self.rt, sender, specs)
                 except Sf1630Error as exc:
                     log.warning("sweep failed: %s", exc)
-            await self._sleep(RESUME_INTERVAL)
+            await self._upkeep_pause()
         await asyncio.gather(*resuming, return_exceptions=True)
+
+    async def _upkeep_pause(self) -> None:
+        """Until the next resume round: a minute, or at once when this process took units over."""
+        if self.member is None:
+            return await self._sleep(RESUME_INTERVAL)
+        gained = asyncio.ensure_future(self.member.gained.wait())
+        sleep = asyncio.ensure_future(self._sleep(min(RESUME_INTERVAL, self.rt.config.poll_interval)))
+        try:
+            await asyncio.wait([gained, sleep], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gained.cancel()
+            sleep.cancel()
+        self.member.gained.clear()
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -79,10 +79,11 @@ async def _dry_run(cfg: Any, selection: Any) -> int:
     """List what waits on the server and in the journal; download, delete and load nothing."""
     from sf1630.core import steps
     from sf1630.cli.jobargs import EmptyJournal
+    from sf1630.journal import exists as journal_exists
     from sf1630.ops.report import table
     from sf1630.agent.runtime import build_runtime
 
-    rt = build_runtime(cfg, journal=None if cfg.journal.exists() else EmptyJournal())
+    rt = build_runtime(cfg, journal=None if journal_exists(cfg.journal) else EmptyJournal())
     rows = []
     try:
         for spec in rt.receive_specs(selection):

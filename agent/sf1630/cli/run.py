@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
-    with work_lock(cfg.journal):
+    with work_lock(cfg.journal, service=True):
         return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), args.metrics_port))
 
 
@@ -46,7 +46,7 @@ async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int
     if metrics:
         metrics.attach(rt.journal)
     try:
-        await Scheduler(rt, stop, selection=selection).run()
+        await Scheduler(rt, stop, selection=selection, lease_seconds=cfg.lease_seconds).run()
     finally:
         if metrics:
             metrics.close()

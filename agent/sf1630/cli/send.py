@@ -165,11 +165,12 @@ def dry_run(cfg: Any, selection: Any, *, period: str | None = None, resend_reaso
 
     from sf1630.core import steps
     from sf1630.cli.jobargs import EmptyJournal
+    from sf1630.journal import exists as journal_exists
     from sf1630.agent.flow import make_sender
     from sf1630.ops.report import table
     from sf1630.agent.runtime import build_runtime
 
-    journal = None if cfg.journal.exists() else EmptyJournal()
+    journal = None if journal_exists(cfg.journal) else EmptyJournal()
     rt = build_runtime(cfg, journal=journal)
     sender = make_sender(rt, asyncio.Event())
     rows, now = [], datetime.now().replace(microsecond=0)

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-TIMES = ("created", "updated", "deadline")
+TIMES = ("created", "updated", "deadline", "started", "last_seen")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,15 +73,16 @@ def resolve(cfg: Any, problem_id: int) -> int:
 
 def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
     """The status report as plain data (the JSON form)."""
-    report: dict[str, Any] = {"generated_at": _iso(now), "journal": str(cfg.journal), "environment":
-                              cfg.environment.name, "counts": {}, "attention": [], "waiting": [], "failures": [],
-                              "resends": [], "overdue": [], "recent": []}
-    if not cfg.journal.exists():  # never create a journal here: status may run as another user
-        report["note"] = "no journal yet: nothing has been sent or received"
-        return report
+    from sf1630.journal import describe, exists, open_journal
     from sf1630.ops.attention import attention
     from sf1630.receive.expect import expectations
-    from sf1630.journal import open_journal
+
+    report: dict[str, Any] = {"generated_at": _iso(now), "journal": describe(cfg.journal), "environment":
+                              cfg.environment.name, "counts": {}, "attention": [], "waiting": [], "failures": [],
+                              "resends": [], "overdue": [], "recent": []}
+    if not exists(cfg.journal):  # never create a journal here: status may run as another user
+        report["note"] = "no journal yet: nothing has been sent or received"
+        return report
 
     with open_journal(cfg.journal) as journal:
         items = attention(journal, now, receipt_timeout=cfg.receipt_timeout, expected=expectations(cfg))
@@ -94,7 +95,20 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
         report["overdue"] = _overdue(cfg, journal, now)
         report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
+        if journal.shared:  # several processes: which ones, and are they alive (issue #21)
+            report["processes"] = _processes(journal, cfg, now)
     return report
+
+
+def _processes(journal: Any, cfg: Any, now: float) -> list[dict[str, Any]]:
+    from sf1630.journal.processes import processes
+
+    rows = []
+    for p in processes(journal, since=now - 7 * 86400):
+        state = "stopped" if p.stopped_at else ("running" if p.live(cfg.lease_seconds, now) else "not seen since")
+        rows.append({"host": p.host, "pid": p.pid, "version": p.version, "started": _iso(p.started_at),
+                     "last_seen": _iso(p.seen_at), "state": state})
+    return rows
 
 
 def _row(t: Any, why: str | None = None) -> dict[str, Any]:
@@ -146,6 +160,9 @@ def render(report: dict[str, Any]) -> str:
     if report.get("note"):
         parts.append(report["note"] + "\n")
     parts.append(render_attention(report["attention"]))
+    if "processes" in report:
+        parts.append(_section("Processes", report["processes"], ("host", "pid", "version", "started", "last_seen",
+                                                                 "state")))
     parts.append(_section("Waiting", report["waiting"], ("id", "kind", "state", "municipality", "file_name", "updated",
                                                          "why")))
     parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",

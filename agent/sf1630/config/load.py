@@ -40,8 +40,9 @@ AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
     "give_up_seconds": (float, 20.0, 1),
     "retry_failed_seconds": (float, 300.0, 1),
     "unreachable_alert_seconds": (float, 900.0, 1),
+    "lease_seconds": (float, 20.0, 2),
 }
-AGENT_KEYS = ("journal", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
+AGENT_KEYS = ("journal", "journal_env", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
               "log_level", "log_format", *AGENT_NUMBERS)
 
 
@@ -125,7 +126,7 @@ def in_use_at_once(accounts: dict[str, Account], environments: dict[str, Environ
 def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
     where = ("agent",)
     out: dict[str, Any] = {
-        "journal": f.get_path(agent, where, "journal", "state/journal.sqlite"),
+        "journal": _journal(f, agent),
         "spool": f.get_path(agent, where, "spool", "state/spool"),
         "plugin_paths": _plugin_paths(f, agent),
         "disabled_plugins": f.strings(agent, where, "disabled_plugins"),
@@ -144,6 +145,30 @@ def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
     if out["warn_days"] >= 30:
         f.report(where, "warn_days", "the platform deletes files after 30 days (PROTOCOL.md rule 8); warn before that")
     return out
+
+
+def _journal(f: TomlFile, agent: dict[str, Any]) -> Path | str:
+    """A SQLite file's path, or a postgresql:// URL: given as ``journal`` or in the variable ``journal_env``."""
+    from sf1630.journal import URL_SCHEMES
+
+    where = ("agent",)
+    name = f.get(agent, where, "journal_env", str)
+    if name is None:
+        value = f.get(agent, where, "journal", str, "state/journal.sqlite")
+        return value if value.startswith(URL_SCHEMES) else f.resolve(value)
+    if "journal" in agent:
+        f.report(where, "journal_env", "give journal or journal_env, not both")
+    if not ENV_NAME.fullmatch(name):
+        f.report(where, "journal_env", f"{name!r} is not an environment variable name")
+        return ""
+    url = os.environ.get(name, "").strip()
+    if not url:
+        f.report(where, "journal_env", f"the environment variable {name} is not set (or empty); set it to the "
+                 "journal's URL, e.g. postgresql://sf1630@db.example/sf1630 (a password in PGPASSWORD or ~/.pgpass)")
+    elif not url.startswith(URL_SCHEMES):
+        f.report(where, "journal_env", f"the environment variable {name} must hold a postgresql:// URL; a SQLite "
+                 "journal is given with journal = \"path\"")
+    return url
 
 
 def _plugin_paths(f: TomlFile, agent: dict[str, Any]) -> list[Path]:

@@ -154,7 +154,7 @@ class AgentConfig:
     """The whole configuration: the agent file plus every municipality file it names."""
 
     path: Path
-    journal: Path
+    journal: Path | str  # a SQLite file, or a postgresql:// URL (sf1630.journal.is_url)
     spool: Path
     plugin_paths: list[Path]
     disabled_plugins: list[str]
@@ -172,6 +172,7 @@ class AgentConfig:
     give_up_seconds: float = 20  # one-shot commands: how long an unreachable platform is tried, per account
     retry_failed_seconds: float = 300  # `run`: first retry of a failed period; doubles up to 6 hours
     unreachable_alert_seconds: float = 900  # `run`: alert once the platform is unreachable this long
+    lease_seconds: float = 20.0  # a shared journal: how long a unit stays with a process that stopped renewing
     log_level: str = "INFO"
     log_format: str = "text"
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)

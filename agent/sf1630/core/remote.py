@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sf1630.errors import ConnectFailed, RemoteRefused, Sf1630Error, TransportError
 from sf1630.core.specs import Link
+from sf1630.journal.fence import check_current
 
 T = TypeVar("T")
 log = logging.getLogger("sf1630.remote")
@@ -51,6 +52,7 @@ class Remote:
             raise Unreachable(self._gave_up[link.name])
         also = (RemoteRefused,) if refused_too else ()
         for attempt in range(self.attempts):
+            check_current()  # a process that lost the lease of this work must not act (issue #21)
             began = time.monotonic()
             try:
                 async with self.pool.session(link.endpoint, link.credentials) as session:

@@ -82,6 +82,21 @@ class Journal(abc.ABC):
     and may be called from many threads at once; a backend may commit concurrent writes together.
     """
 
+    # True when several processes may work on this journal at once (they then coordinate through
+    # leases, issue #21); False for a journal one process holds (SQLite, with its lock file).
+    shared = False
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Run one statement (``%s`` placeholders) in a durable transaction of its own; the rows it returns.
+
+        For the journal's own bookkeeping tables (processes, requests, firings), not for transfers.
+        """
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of one query (``%s`` placeholders)."""
+
     @abc.abstractmethod
     def claim(self, kind: str, key: str, **fields: Any) -> tuple[JournalTransfer, bool]:
         """Insert a transfer under a unique ``key`` if new; return it and whether it was created."""

@@ -67,6 +67,39 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX problems_open ON problems (kind, key) WHERE resolved_at IS NULL;
     """,
+    # Issue #21: the processes of a site, the leases of its units of work, and operator requests
+    # for a running service.
+    """
+    CREATE TABLE processes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL,
+        stopped_at REAL
+    );
+    CREATE TABLE leases (
+        unit TEXT PRIMARY KEY,
+        holder TEXT,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        expires_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'new',
+        asked_by TEXT NOT NULL DEFAULT '',
+        taken_by TEXT,
+        outcome TEXT,
+        exit_code INTEGER,
+        created_at REAL NOT NULL,
+        taken_at REAL,
+        done_at REAL
+    );
+    CREATE INDEX requests_state ON requests (state, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -13,6 +12,8 @@ from typing import Any
 from sf1630.journal import schema
 from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
                                  check_fields, check_kind, check_state)
+from sf1630.journal.rows import encode as _encode
+from sf1630.journal.rows import transfer_of as _transfer
 from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
 
@@ -148,6 +149,10 @@ class SqliteJournal(Journal):
 
         return self._write(write)
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        statement, values = sql.replace("%s", "?"), tuple(params)
+        return self._write(lambda db: [dict(r) for r in db.execute(statement, values).fetchall()])
+
     # -- reads -----------------------------------------------------------------------------
     def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
         where, params = _filters(kind=kind)
@@ -155,6 +160,9 @@ class SqliteJournal(Journal):
             where.append("resolved_at IS NULL")
         sql = "SELECT * FROM problems" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY since, id"
         return [ProblemRecord(**dict(r)) for r in self._read(sql, params)]
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._read(sql.replace("%s", "?"), params)]
 
     def get(self, key: str) -> JournalTransfer | None:
         rows = self._read("SELECT * FROM transfers WHERE key = ?", (key,))
@@ -296,20 +304,3 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 def _filters(**equal: Any) -> tuple[list[str], list[Any]]:
     pairs = [(k, v) for k, v in equal.items() if v is not None]
     return [f"{k} = ?" for k, _ in pairs], [v for _, v in pairs]
-
-
-def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    out = dict(fields)
-    if "details" in out:
-        out["details"] = json.dumps(out["details"] or {}, ensure_ascii=False, sort_keys=True)
-    return out
-
-
-def _transfer(row: sqlite3.Row) -> JournalTransfer:
-    return JournalTransfer(
-        id=row["id"], kind=row["kind"], key=row["key"], file_name=row["file_name"], account=row["account"],
-        state=row["state"], municipality=row["municipality"], source=row["source"],
-        file_transfer_uuid=row["file_transfer_uuid"], size=row["size"], rows=row["rows"], error=row["error"],
-        details=json.loads(row["details"] or "{}"), period=row["period"], recipient=row["recipient"],
-        attempts=row["attempts"], next_attempt_at=row["next_attempt_at"], created_at=row["created_at"],
-        updated_at=row["updated_at"])

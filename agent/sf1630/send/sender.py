@@ -362,10 +362,13 @@ class Sender:
         stale = []
         for folder, f in listing:
             key = steps.send_key(link.name, data_name(f.name))
-            if folder == "OUT" and f.name.endswith(".part") and key not in self._active:
-                stale.append(f"{folder}/{f.name}")  # left by an upload attempt that died (one process per journal)
-                continue
             t = self.journal.get(key)
+            if folder == "OUT" and f.name.endswith(".part") and key not in self._active:
+                # Left by an upload attempt that died; on a shared journal, the part of an open send may
+                # be another process's upload under way: that send's holder drops it when it resumes.
+                if not (self.journal.shared and t is not None and t.state in steps.SEND_OPEN):
+                    stale.append(f"{folder}/{f.name}")
+                continue
             if t is not None and t.state in steps.SEND_DONE and f.name.endswith(".sftpreceipt"):
                 stale.append(f"{folder}/{f.name}")
                 continue

@@ -26,9 +26,13 @@ DAY = 86400.0
 
 def agent_paths(cfg: Any, host: Any) -> list[tuple[str, Path]]:
     """(label, path) of every local file or folder of the agent's that exists."""
-    journal = Path(cfg.journal)
-    paths = [("spool", Path(cfg.spool)), ("journal", journal)]
-    paths += [("journal backup", p) for p in sorted(journal.parent.glob(journal.name + "*")) if p != journal]
+    from sf1630.journal import is_url
+
+    paths = [("spool", Path(cfg.spool))]
+    if not is_url(cfg.journal):  # a database journal has no local files
+        journal = Path(cfg.journal)
+        paths.append(("journal", journal))
+        paths += [("journal backup", p) for p in sorted(journal.parent.glob(journal.name + "*")) if p != journal]
     paths += [(f"sink {label}", path) for label, path, _ in sink_paths(cfg, host)]
     return [(label, p) for label, p in paths if p.exists()]
 

@@ -39,8 +39,10 @@ def check_plugins(cfg: Any, host: Any, send_test: bool = False) -> list[Finding]
 
 def check_journal(cfg: Any) -> list[Finding]:
     """The journal can be opened and its schema is one this agent reads (it is not changed)."""
-    from sf1630.journal import SCHEMA_VERSION
+    from sf1630.journal import SCHEMA_VERSION, is_url
 
+    if is_url(cfg.journal):
+        return _check_database_journal(cfg.journal)
     path = Path(cfg.journal)
     if not path.exists():
         folder = next((p for p in path.parents if p.exists()), Path("/"))
@@ -62,6 +64,24 @@ def check_journal(cfg: Any) -> list[Finding]:
         return [warn("journal", f"{path} has schema {version}; it is migrated to {SCHEMA_VERSION} at the next "
                                 "start (a copy of the old one is kept beside it)")]
     return [ok("journal", f"{path} opens, schema {version}")]
+
+
+def _check_database_journal(url: str) -> list[Finding]:
+    from sf1630.journal import SCHEMA_VERSION, JournalError
+    from sf1630.journal.postgres import describe, stored_version
+
+    try:
+        version = stored_version(url)  # read only, like the SQLite check
+    except JournalError as exc:
+        return [error("journal", str(exc), "check the URL, that PostgreSQL runs and that it lets this user in")]
+    where = describe(url)
+    if version > SCHEMA_VERSION:
+        return [error("journal", f"{where} has schema {version}, written by a newer sf1630; this one reads "
+                                 f"schema {SCHEMA_VERSION} and older", "run the newer sf1630 (or upgrade this one)")]
+    if version < SCHEMA_VERSION:
+        return [warn("journal", f"{where} has schema {version}; it is migrated to {SCHEMA_VERSION} at the next "
+                                "start (take a pg_dump first if you may go back)")]
+    return [ok("journal", f"{where} opens, schema {version}")]
 
 
 def _sqlite_version(path: Path) -> tuple[int, str]:
