@@ -63,8 +63,9 @@ def postgres():
 
 def _loading(psycopg) -> bool:
     with psycopg.connect(DSN, autocommit=True) as conn:
+        # COPY straight into the table, or into staging and then INSERT from it (sinks/pgcopy.py)
         return bool(conn.execute("SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND "
-                                 "(query LIKE 'COPY sf1630_stage%' OR query LIKE 'INSERT INTO%sf1630_stage%')"
+                                 "(query LIKE 'COPY %FROM STDIN%' OR query LIKE 'INSERT INTO%sf1630_stage%')"
                                  ).fetchone())
 
 
