@@ -167,6 +167,8 @@ class AgentConfig:
     unreachable_alert_seconds: float = 900  # `run`: alert once the platform is unreachable this long
     log_level: str = "INFO"
     log_format: str = "text"
+    http_port: int = 0  # `run` serves the status page, /api/status, /healthz, /metrics here; 0: not at all
+    http_bind: str = "127.0.0.1"
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)
 
     def municipality(self, key: str) -> MunicipalityConfig:
