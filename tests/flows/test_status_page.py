@@ -147,7 +147,7 @@ def test_the_page_shows_each_cell_state_in_chromium_and_no_row_values(make_platf
         wait_healthy(base, proc)
         dom = chromium("--dump-dom", base)
         shot = tmp_path / "status-page.png"
-        chromium(f"--screenshot={shot}", "--window-size=1280,1500", "--hide-scrollbars", base)
+        chromium(f"--screenshot={shot}", "--window-size=1280,1260", "--hide-scrollbars", base)
         status, api = get(base + "api/status")
         metrics = get(base + "metrics")[1]
     finally:

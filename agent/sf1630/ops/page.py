@@ -19,7 +19,7 @@ from sf1630.ops.overview import Cell, Matrix, Overview
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 2rem;color:#1b1b1b;background:#fafafa}
 h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}
-table{border-collapse:collapse;background:#fff}caption{text-align:left;font-weight:600;padding:.3rem 0}
+table{border-collapse:collapse;background:#fff}caption{text-align:left;padding:.3rem 0}caption h2{margin:.6rem 0 .2rem}
 th,td{border:1px solid #c8c8c8;padding:.25rem .5rem;text-align:left;vertical-align:top}
 thead th{background:#eee}tbody th{font-weight:600;white-space:nowrap}
 .muted{color:#555}code{font-size:.92em;background:#f0f0f0;padding:0 .2rem}
@@ -101,7 +101,7 @@ def _table(caption: str, heads: tuple[str, ...], rows: list[str]) -> str:
     if not rows:
         return f"<p>{_e(caption)}: none configured.</p>"
     th = "".join(f'<th scope="col">{_e(h)}</th>' for h in heads)
-    return (f"<table><caption>{_e(caption)}</caption><thead><tr>{th}</tr></thead><tbody>\n"
+    return (f"<table><caption><h2>{_e(caption)}</h2></caption><thead><tr>{th}</tr></thead><tbody>\n"
             + "\n".join(rows) + "\n</tbody></table>")
 
 
@@ -125,8 +125,8 @@ def _matrix(m: Matrix, period: str) -> str:
     for key, name in m.municipalities:
         cells = "".join(_cell(m.cell(period, key, column), key, column) for column, _ in m.columns)
         rows.append(f'<tr><th scope="row">{_e(name)}</th>{cells}</tr>')
-    return (f'<section><h2>{_e(title)}</h2><table class="matrix" data-direction="{_e(m.direction)}">'
-            f"<caption>{_e(title)}: a row per municipality, a column per source</caption>"
+    return (f'<section><table class="matrix" data-direction="{_e(m.direction)}"><caption><h2>{_e(title)}</h2>'
+            '<span class="muted">A row per municipality, a column per source.</span></caption>'
             f'<thead><tr><th scope="col">Municipality</th>{heads}</tr></thead><tbody>\n'
             + "\n".join(rows) + "\n</tbody></table></section>")
 
