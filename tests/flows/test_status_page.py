@@ -15,11 +15,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from sf1630.core.steps import covered_period
 from sf1630.testing.sshd import free_port
 
 from .conftest import AULA, HERNING, IKAST, KY, edit_toml, run_receive, run_send, sf1630
@@ -62,7 +64,7 @@ class Cells(HTMLParser):
             self._th = None
 
 
-def build_site(make_platform, make_agent_config, tmp_path: Path) -> Path:
+def build_site(make_platform, make_agent_config, tmp_path: Path) -> tuple[Path, str]:
     """One agent that sends KY and AULA for two municipalities and receives them, with four kinds of cell."""
     platform = make_platform(sources=(KY, AULA))
     site = make_agent_config(platform, "site", rows=9)
@@ -80,10 +82,13 @@ def build_site(make_platform, make_agent_config, tmp_path: Path) -> Path:
         sinks=[{"type": "sqlite", "options": {"path": str(strict), "schema": "strict"}}]))
     sent, _ = run_send(site)
     assert sorted(t.state for t in sent.transfers) == ["cleaned", "delivered", "delivered", "delivered"]
+    earlier = f"M{(int(sent.transfers[0].period[1:]) - 3) % 12 + 1:02d}"  # the period before
+    again, _ = run_send(site, {"municipalities": (HERNING.key,), "sources": ("ky",)}, period=earlier)
+    assert [t.state for t in again.transfers] == ["delivered"]
     platform.wait_idle()
     reports, _ = run_receive(site)
-    assert sum(len(r.loaded) for r in reports) == 2 and sum(len(r.quarantined) for r in reports) == 1
-    return site
+    assert sum(len(r.loaded) for r in reports) == 2 and sum(len(r.quarantined) for r in reports) == 2
+    return site, covered_period(earlier, datetime.now())
 
 
 def row_values(site: Path, tmp_path: Path) -> set[str]:
@@ -137,7 +142,7 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 30) -> None
 @needs_chromium
 def test_the_page_shows_each_cell_state_in_chromium_and_no_row_values(make_platform, make_agent_config,
                                                                        tmp_path):
-    site = build_site(make_platform, make_agent_config, tmp_path)
+    site, earlier = build_site(make_platform, make_agent_config, tmp_path)
     secrets = row_values(site, tmp_path)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "run", "--config", str(site),
@@ -146,6 +151,8 @@ def test_the_page_shows_each_cell_state_in_chromium_and_no_row_values(make_platf
     try:
         wait_healthy(base, proc)
         dom = chromium("--dump-dom", base)
+        before = chromium("--dump-dom", f"{base}?period={earlier}")
+        unknown = get(base + "?period=1999-M01")[1]
         shot = tmp_path / "status-page.png"
         chromium(f"--screenshot={shot}", "--window-size=1280,1260", "--hide-scrollbars", base)
         status, api = get(base + "api/status")
@@ -165,6 +172,11 @@ def test_the_page_shows_each_cell_state_in_chromium_and_no_row_values(make_platf
     assert page.cells[("receive", IKAST.key, "aula")] == "ok"
     assert page.cells[("receive", IKAST.key, "ksd")] == "overdue"
     assert page.cells[("receive", HERNING.key, "ksd")] == "unexpected"
+    past = Cells()
+    past.feed(before)
+    assert past.cells[("send", HERNING.key, "ky>LIS")] == "ok" and past.cells[("send", IKAST.key, "ky>LIS")] == "none"
+    assert past.cells[("receive", HERNING.key, "ky")] == "quarantined"
+    assert f'aria-current="page">{earlier}<' in before and "No period 1999-M01 in the journal" in unknown
     assert "failed 400" in dom and "quarantined" in dom and "loaded" in dom and "overdue" in dom
     # The resolving command is in the failed cell, and the attention list is above the matrix.
     assert f"sf1630 send --municipality {IKAST.key} --source ky --period" in dom
@@ -212,3 +224,42 @@ def test_healthz_is_503_while_the_journal_is_missing_and_200_again_once_it_is_ba
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+def test_demo_serve_keeps_both_sites_running_with_their_pages_until_ctrl_c(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "sf1630", "demo", "--serve", "--rows", "20", "--workdir",
+                             str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    urls: dict[str, str] = {}
+    try:
+        for line in proc.stdout:
+            found = re.match(r"(\S+): status page on (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                urls[found[1]] = found[2]
+            if len(urls) == 2:
+                break
+        assert set(urls) == {"source-vendor", "lis"}, proc.communicate(timeout=5)
+        sent, received = get(urls["source-vendor"])[1], get(urls["lis"])[1]
+        assert get(urls["lis"] + "healthz") == (200, "ok\n")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err and "ERROR" not in err, err
+    assert "stopped: the platform simulator and both sites" in out
+    assert sent.count('data-state="ok"') == 10 and "delivered" in sent
+    assert received.count('data-state="ok"') == 10 and "loaded" in received
+
+
+def test_two_different_ports_or_a_taken_port_are_refused_with_what_to_do(make_platform, make_agent_config):
+    platform = make_platform(sources=(KY,), municipalities=(IKAST,))
+    lis = make_agent_config(platform, "lis", send=False)
+    missing = sf1630("status", "--config", str(lis), "--html", str(lis.parent / "page.html"))
+    assert missing.returncode != 0 and "no journal at" in missing.stderr and not (lis.parent / "page.html").exists()
+    both = sf1630("run", "--config", str(lis), "--http-port", "9630", "--metrics-port", "9631")
+    assert both.returncode != 0 and "give one of them" in both.stderr
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = sf1630("run", "--config", str(lis), "--http-port", str(taken.getsockname()[1]))
+    assert busy.returncode != 0 and "cannot listen on 127.0.0.1" in busy.stderr and "choose a free port" in busy.stderr
