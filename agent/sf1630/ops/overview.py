@@ -252,28 +252,30 @@ def _accounts(cfg: Any, journal: Any) -> list[AccountState]:
 
 
 def _jobs(cfg: Any, journal: Any, now: float, sources: dict[str, Any]) -> list[JobState]:
+    last: dict[tuple, float] = {}  # one reading of the sends, not one per job: 98 municipalities x 5 sources
+    for t in journal.transfers(kind="send", limit=None):
+        key = (t.municipality, t.source, t.recipient)
+        last[key] = max(t.created_at, last.get(key, 0.0))
     jobs = []
     for m in cfg.municipalities:
         key = m.municipality.key
         for s in m.sends:
             plugin = sources.get(s.source)
             expr = s.schedule or (plugin.schedule if plugin is not None else None)
+            name = f"send {key} {s.source}"
             if not expr:
-                jobs.append(JobState(f"send {key} {s.source}", "?", None, "the source's plugin is not loaded"))
+                jobs.append(JobState(name, "?", None, "the source's plugin is not loaded"))
                 continue
-            jobs.append(_next_send(f"send {key} {s.source}", expr, journal, key, s, now))
+            jobs.append(_next_send(name, expr, last.get((key, s.source, s.recipient_code)), now))
         if m.receive:
             jobs.append(JobState(f"receive {key}", f"every {cfg.poll_interval:g} s", None))
     return jobs
 
 
-def _next_send(job: str, expr: str, journal: Any, municipality: str, s: Any, now: float) -> JobState:
+def _next_send(job: str, expr: str, last: float | None, now: float) -> JobState:
     """As the scheduler reckons it: the next fire time after the last send (a missed run is due now)."""
-    sends = [t.created_at for t in journal.transfers(kind="send", municipality=municipality, source=s.source,
-                                                     limit=None) if t.recipient == s.recipient_code]
-    after = datetime.fromtimestamp(max(sends) if sends else now)
     try:
-        at = cron.next_time(expr, after).timestamp()
+        at = cron.next_time(expr, datetime.fromtimestamp(last or now)).timestamp()
     except ValueError as exc:
         return JobState(job, expr, None, str(exc))
     return JobState(job, expr, at, "due now (a run was missed)" if at <= now else "")
