@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sf1630.simulator.sandbox import FIVE_SOURCES, Sandbox
 
@@ -45,8 +47,13 @@ class DemoResult:
         return not self.problems
 
 
-async def run_demo(workdir: Path, *, rows: int = 1000) -> DemoResult:
-    """Run the demo in ``workdir``; the returned result lists any problem found."""
+async def run_demo(workdir: Path, *, rows: int = 1000,
+                   then: Callable[[DemoResult, list[Path]], Awaitable[None]] | None = None) -> DemoResult:
+    """Run the demo in ``workdir``; the returned result lists any problem found.
+
+    ``then`` is awaited with the result and the two sites' agent files while the platform still runs
+    (``sf1630 demo --serve`` keeps the sites running there).
+    """
     from sf1630.config.load import load_config
     from sf1630.agent.flow import make_receiver, receive_round, send_round
     from sf1630.agent.runtime import Selection, build_runtime
@@ -73,13 +80,28 @@ async def run_demo(workdir: Path, *, rows: int = 1000) -> DemoResult:
             await receive_round(lis_rt, make_receiver(lis_rt, asyncio.Event()), Selection())
         finally:
             await lis_rt.aclose()
-        port = platform.port
+        result = DemoResult(workdir, database, platform.port, {})
+        check(result, sent.transfers, lis_cfg.journal)
+        result.seconds = time.monotonic() - started
+        if then is not None:
+            await then(result, [source_cfg.path, lis_cfg.path])
     finally:
         await platform.stop()
-    result = DemoResult(workdir, database, port, {})
-    check(result, sent.transfers, lis_cfg.journal)
-    result.seconds = time.monotonic() - started
     return result
+
+
+async def serve_sites(configs: list[Path], stop: asyncio.Event, *, status: Callable[[Any], Callable[[], dict]],
+                      listening: Callable[[str, Any], None]) -> None:
+    """Run each site as ``sf1630 run --http-port 0`` would, until ``stop``; ``listening(name, server)`` once up."""
+    from sf1630.agent.service import run_service
+    from sf1630.config.load import load_config
+
+    async def one(path: Path) -> None:
+        cfg = load_config(path)
+        await run_service(cfg, stop, where=(cfg.http_bind, 0), status=status(cfg),
+                          listening=lambda server: listening(path.parent.name, server))
+
+    await asyncio.gather(*(one(path) for path in configs))
 
 
 def check(result: DemoResult, sent: list, lis_journal: Path) -> None:

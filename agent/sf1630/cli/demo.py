@@ -20,6 +20,8 @@ def register(subparsers: Any) -> None:
                         help="folder for keys, configs, platform files and the database "
                              "(default: a new temporary folder, kept so that you can look at it)")
     parser.add_argument("--rows", type=int, default=1000, metavar="N", help="rows per extract (default 1000)")
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep both sites running with their status pages served, until Ctrl-C")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +40,38 @@ def run(args: argparse.Namespace) -> int:
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="sf1630-demo-"))).resolve()
     if (args.log_level or "INFO").upper() == "INFO":  # the summary says it all; warnings and errors still show
         logging.getLogger().setLevel(logging.WARNING)
-    result = asyncio.run(run_demo(workdir, rows=args.rows))
-    for line in summary(result):
-        print(line)
+    if args.serve:
+        result = asyncio.run(_serve(workdir, args.rows))
+    else:
+        result = asyncio.run(run_demo(workdir, rows=args.rows))
+        for line in summary(result):
+            print(line)
     return 0 if result.ok else 1
+
+
+async def _serve(workdir: Path, rows: int) -> Any:
+    """The demo, then its two sites as services with their pages until SIGINT/SIGTERM (issue #24)."""
+    import asyncio
+    import time
+
+    from sf1630.agent.demo import run_demo, serve_sites, summary
+    from sf1630.cli.jobargs import install_stop
+    from sf1630.cli.status import collect
+
+    stop = asyncio.Event()
+    install_stop(stop)
+
+    def listening(name: str, server: Any) -> None:
+        print(f"{name}: status page on {server.url} (also /api/status, /healthz, /metrics)", flush=True)
+
+    async def then(result: Any, configs: list[Path]) -> None:
+        for line in summary(result):
+            print(line)
+        if not result.ok:
+            return
+        print("", flush=True)
+        await serve_sites(configs, stop, listening=listening,
+                          status=lambda cfg: lambda: collect(cfg, 20, time.time()))
+        print("stopped: the platform simulator and both sites")
+
+    return await run_demo(workdir, rows=rows, then=then)

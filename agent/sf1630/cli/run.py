@@ -17,8 +17,11 @@ def register(subparsers: Any) -> None:
                     "municipalities concurrently up to `concurrency`. SIGTERM or SIGINT stops it cleanly: "
                     "the current step finishes and is journalled, and the exit status is 0.")
     add_job_args(parser, dry_run=False)
+    parser.add_argument("--http-port", metavar="[HOST:]PORT",
+                        help="serve the status page on http://HOST:PORT/, with /api/status, /healthz and /metrics "
+                             "(HOST default [agent].http_bind, 127.0.0.1; default port [agent].http_port)")
     parser.add_argument("--metrics-port", metavar="[HOST:]PORT",
-                        help="serve Prometheus metrics on http://HOST:PORT/metrics (HOST default 127.0.0.1)")
+                        help="the same as --http-port (its older name: /metrics is served there)")
     parser.set_defaults(func=run)
 
 
@@ -28,27 +31,33 @@ def run(args: argparse.Namespace) -> int:
     from sf1630.agent.runtime import work_lock
 
     cfg = jobargs.load(args)
+    where = web_address(cfg, args.http_port, args.metrics_port)
     with work_lock(cfg.journal, service=True):
-        return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), args.metrics_port))
+        return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), where))
 
 
-async def _run(cfg: Any, selection: Any, metrics_port: str | None = None) -> int:
+def web_address(cfg: Any, http_port: str | None, metrics_port: str | None) -> tuple[str, int] | None:
+    """Where to serve the page: --http-port (or --metrics-port), else [agent] http_port; None: nowhere."""
+    from sf1630.errors import ConfigError
+    from sf1630.ops.web import address
+
+    if http_port and metrics_port and http_port != metrics_port:
+        raise ConfigError(f"--http-port {http_port} and --metrics-port {metrics_port}: both name the one web "
+                          "server; give one of them")
+    given, option = (http_port, "--http-port") if http_port else (metrics_port, "--metrics-port")
+    if given:
+        return address(given, cfg.http_bind, option)
+    return (cfg.http_bind, cfg.http_port) if cfg.http_port else None
+
+
+async def _run(cfg: Any, selection: Any, where: tuple[str, int] | None = None) -> int:
+    import time
+
+    from sf1630.agent.service import run_service
     from sf1630.cli.jobargs import install_stop
-    from sf1630.agent.runtime import build_runtime
-    from sf1630.agent.scheduler import Scheduler
+    from sf1630.cli.status import collect
 
     stop = asyncio.Event()
     install_stop(stop)
-    from sf1630.ops.metrics import start_metrics
-
-    metrics = start_metrics(metrics_port) if metrics_port else None
-    rt = build_runtime(cfg, command="run", emitters=[metrics] if metrics else [])
-    if metrics:
-        metrics.attach(rt.journal)
-    try:
-        await Scheduler(rt, stop, selection=selection, lease_seconds=cfg.lease_seconds).run()
-    finally:
-        if metrics:
-            metrics.close()
-        await rt.aclose()
+    await run_service(cfg, stop, selection=selection, where=where, status=lambda: collect(cfg, 20, time.time()))
     return 0

@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="rows per section (default 20)")
     parser.add_argument("--check", action="store_true",
                         help="print only what needs attention; exit 1 while anything does, 0 otherwise")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write the status page (the matrix of municipalities and sources) to FILE, once")
     parser.add_argument("--resolve", type=int, metavar="ID",
                         help="mark problem ID (an unexpected sender, a schema change) as dealt with")
     parser.set_defaults(func=run)
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(config_path(args.config), args.env)
     if args.resolve is not None:
         return resolve(cfg, args.resolve)
+    if args.html:
+        return write_html(cfg, args.html)
     report = collect(cfg, max(1, args.limit), time.time())
     if args.check:
         report = {k: report[k] for k in ("generated_at", "journal", "environment", "attention")}
@@ -68,6 +72,31 @@ def resolve(cfg: Any, problem_id: int) -> int:
             raise Sf1630Error(f"no open problem {problem_id} in {cfg.journal}; open problems: {known} "
                               "(sf1630 status lists them with their ids)")
     print(f"resolved problem {problem_id}: {closed[0].kind}: {closed[0].message}")
+    return 0
+
+
+def write_html(cfg: Any, target: str) -> int:
+    """``sf1630 status --html FILE``: the status page once, for a file to keep or mail (issue #24)."""
+    from pathlib import Path
+
+    from sf1630.errors import Sf1630Error
+    from sf1630.journal import open_journal
+    from sf1630.ops.overview import build_overview
+    from sf1630.ops.page import render_page
+    from sf1630.plugins import make_plugin_host
+
+    if not cfg.journal.exists():  # never create a journal here: status may run as another user
+        raise Sf1630Error(f"no journal at {cfg.journal}: nothing has been sent or received yet")
+    with open_journal(cfg.journal) as journal:
+        page = render_page(build_overview(cfg, journal, time.time(), make_plugin_host(cfg)), refresh=None,
+                           links=False)
+    path = Path(target)
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise Sf1630Error(f"--html {target}: cannot write the page: {exc.strerror}; choose a folder you can "
+                          "write to") from exc
+    print(f"wrote the status page to {path}")
     return 0
 
 

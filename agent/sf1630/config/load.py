@@ -42,8 +42,9 @@ AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
     "unreachable_alert_seconds": (float, 900.0, 1),
     "lease_seconds": (float, 20.0, 2),
 }
+HTTP_KEYS = ("http_port", "http_bind")  # `sf1630 run`'s status page, API, health and metrics (issue #24)
 AGENT_KEYS = ("journal", "journal_env", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
-              "log_level", "log_format", *AGENT_NUMBERS)
+              "log_level", "log_format", *AGENT_NUMBERS, *HTTP_KEYS)
 
 
 def config_path(arg: str | os.PathLike[str] | None = None) -> Path:
@@ -142,6 +143,7 @@ def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
         if value < lowest:
             f.report(where, key, f"must be at least {lowest}")
         out[key] = value
+    out.update(_http(f, agent))
     if out["warn_days"] >= 30:
         f.report(where, "warn_days", "the platform deletes files after 30 days (PROTOCOL.md rule 8); warn before that")
     return out
@@ -169,6 +171,17 @@ def _journal(f: TomlFile, agent: dict[str, Any]) -> Path | str:
         f.report(where, "journal_env", f"the environment variable {name} must hold a postgresql:// URL; a SQLite "
                  "journal is given with journal = \"path\"")
     return url
+
+
+def _http(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
+    where = ("agent",)
+    port = f.get(agent, where, "http_port", int, 0)
+    if not 0 <= port < 65536:
+        f.report(where, "http_port", "write a port from 1 to 65535 (0 or no key: no web server)")
+    bind = f.get(agent, where, "http_bind", str, "127.0.0.1")
+    if not bind.strip():
+        f.report(where, "http_bind", 'write an address to listen on, e.g. "127.0.0.1" or "0.0.0.0"')
+    return {"http_port": port, "http_bind": bind.strip()}
 
 
 def _plugin_paths(f: TomlFile, agent: dict[str, Any]) -> list[Path]:

@@ -175,6 +175,8 @@ class AgentConfig:
     lease_seconds: float = 20.0  # a shared journal: how long a unit stays with a process that stopped renewing
     log_level: str = "INFO"
     log_format: str = "text"
+    http_port: int = 0  # `run` serves the status page, /api/status, /healthz, /metrics here; 0: not at all
+    http_bind: str = "127.0.0.1"
     alerts: dict[str, Any] = field(default_factory=dict)  # [alerts]: e-mail and webhook (sf1630_plugins.alerts)
 
     def municipality(self, key: str) -> MunicipalityConfig:

@@ -3,8 +3,8 @@
 :class:`Metrics` is an ``emit`` target: it counts what the sender and receiver report (bytes, rows,
 errors by receipt code, receipt wait time, last success per municipality and source). Attached to
 the journal it also serves the transfers by state and starts its last-success gauges from what the
-journal remembers, so a restart does not reset them. :class:`MetricsServer` serves it on
-``/metrics`` from a daemon thread (``sf1630 run --metrics-port [HOST:]PORT``). No dependency: the
+journal remembers, so a restart does not reset them. ``sf1630 run --http-port`` serves it on
+``/metrics`` beside the status page (``sf1630.ops.web``); :class:`MetricsServer` serves it alone. No dependency: the
 format is a few lines of text (https://prometheus.io/docs/instrumenting/exposition_formats/).
 
 Labels carry names, codes and states only, never row data (issue #14).

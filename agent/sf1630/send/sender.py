@@ -319,7 +319,9 @@ class Sender:
 
     async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None,
                       codes: tuple[int, ...] = ()) -> Transfer:
-        t = await self._move(t, steps.FAILED, error=reason, **({"file_transfer_uuid": ftu} if ftu else {}))
+        details = {**(t.details or {}), "receipt_codes": list(codes)}  # the page and status read them, never the text
+        t = await self._move(t, steps.FAILED, error=reason, details=details,
+                             **({"file_transfer_uuid": ftu} if ftu else {}))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
         self.emit(Failed(transfer=t, reason=reason, codes=codes))
         await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
