@@ -12,6 +12,7 @@ municipality and LIS, each LIS user its own account, PROTOCOL rule 1) with the f
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import statistics
@@ -52,6 +53,10 @@ class DeliveryResult:
     def seconds(self) -> float:
         return self.send.wall + self.receive.wall
 
+    def ms(self, cpu: float) -> float:
+        """``cpu`` seconds as milliseconds per delivery."""
+        return cpu * 1000 / self.files if self.files else math.nan
+
     @property
     def per_second(self) -> float:
         return self.loaded / self.seconds if self.seconds else 0.0
@@ -89,8 +94,16 @@ def rows_for(size: int, sources: tuple[str, ...]) -> int:
 class DeliveryBench:
     """Builds the sandbox once per configuration and runs send then receive."""
 
-    def __init__(self, work: Path, log=print):
-        self.work, self.log = work, log
+    def __init__(self, work: Path, log=print, profile: Path | None = None):
+        self.work, self.log, self.profile = work, log, profile
+
+    def python(self, label: str, process: str) -> list[str]:
+        """The interpreter command for one of the three processes; profiled (bench/profiled.py) with ``--profile``."""
+        if self.profile is None:
+            return [sys.executable]
+        self.profile.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() else "-" for c in label)
+        return [sys.executable, "-m", "bench.profiled", str(self.profile / f"{name}.{process}.prof")]
 
     def run(self, label: str, *, municipalities: int, lis: int, sources: tuple[str, ...], size: int,
             concurrency: int, sink: str = "sqlite", export: Path | None = None) -> DeliveryResult:
@@ -101,16 +114,17 @@ class DeliveryBench:
         box = _sandbox(root, municipalities, lis, sources)
         box.make_keys()
         port = free_port()
-        sim = PlatformProcess(box.write_platform(root / "platform.toml", port), port, root / "platform.log").start()
+        sim = PlatformProcess(box.write_platform(root / "platform.toml", port), port, root / "platform.log",
+                              self.python(label, "simulator")).start()
         try:
             box.trust(port)
             vendor, lis_cfg = self._configs(box, sources, size, concurrency, sink, export)
             cpu0 = sim.cpu_seconds()
             self.log(f"  {label}: {len(box.municipalities) * len(sources)} extracts, sending ...")
-            send = run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)],
+            send = run_child([*self.python(label, "send"), "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)],
                              timeout=1800)
             self.log(f"  {label}: sent in {send.wall:.1f} s (exit {send.code}); receiving ...")
-            receive = run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive",
+            receive = run_child([*self.python(label, "receive"), "-m", "sf1630", "--log-level", "WARNING", "receive",
                                  "--config", str(lis_cfg)], timeout=1800)
             self.log(f"  {label}: received in {receive.wall:.1f} s (exit {receive.code})")
             cpu = sim.cpu_seconds() - cpu0
@@ -212,15 +226,17 @@ def small_files(work: Path, count: int = 500, concurrency: int = 16, size: int =
     folder.mkdir(parents=True)
     key = user_key(folder)
     platform, t = start_simulator(folder, "BENCH_SMALL", key)
+    cpu0 = platform.cpu_seconds()
     try:
         src = make_file(folder / "small.csv", size)
         run = run_child([sys.executable, "-m", "bench.client", "session", "small", str(src), "OUT",
                          "--host", t.host, "--port", str(t.port), "--user", t.user, "--key", str(key),
                          "--known-hosts", str(t.known_hosts), "--count", str(count),
                          "--concurrency", str(concurrency)], cwd=Path(__file__).resolve().parent.parent)
+        sim_ms = (platform.cpu_seconds() - cpu0) * 1000 / count  # one upload, one download and remove
     finally:
         platform.stop()
     for line in run.out.splitlines():
         if line.startswith("{"):
-            return dict(json.loads(line), count=count, concurrency=concurrency, size=size)
+            return dict(json.loads(line), count=count, concurrency=concurrency, size=size, sim_ms=sim_ms)
     return {"error": (run.err or run.out)[-300:], "count": count, "concurrency": concurrency, "size": size}
