@@ -24,10 +24,19 @@ def where(func: tuple[str, int, str]) -> str:
     return f"{path}:{line}({name})"
 
 
+# Frames every call passes through (start-up, the event loop, worker threads): by cumulative time
+# they fill a table's top and tell nothing about where the work is.
+PLUMBING = ("<frozen runpy>", "asyncio/base_events.py", "asyncio/events.py", "asyncio/runners.py",
+            "concurrent/futures/thread.py", "'_contextvars.Context'", "builtins.exec", "sf1630/__main__.py",
+            "sf1630/cli/", "threading.py", "<string>")
+
+
 def table(stats: pstats.Stats, key: str, top: int) -> list[str]:
     """The ``top`` functions by ``key`` ('cumulative' or 'tottime') as Markdown rows."""
     total = stats.total_tt or 1.0
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][3 if key == "cumulative" else 2], reverse=True)
+    if key == "cumulative":
+        rows = [(f, v) for f, v in rows if not any(p in f"{f[0]}:{f[2]}" for p in PLUMBING)]
     out = ["| function | calls | self s | cumulative s | % of process |", "|---|--:|--:|--:|--:|"]
     for func, (_, calls, tt, ct, _) in rows[:top]:
         share = (ct if key == "cumulative" else tt) / total * 100
