@@ -17,7 +17,7 @@ def where(func: tuple[str, int, str]) -> str:
     path, line, name = func
     if path == "~":
         return name  # a C function
-    for cut in ("site-packages/", "/agent/", "/lib/python3"):
+    for cut in ("site-packages/", "/agent/", "/plugins/", "/lib/python3"):
         if cut in path:
             path = path.split(cut, 1)[1]
             break
