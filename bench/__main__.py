@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rows", type=int, help="part 4: rows of the extract (default 1000000; quick: 100000)")
     ap.add_argument("--memory-mib", type=int, help="part 5: file size in MiB (default 2048; quick: 64)")
     ap.add_argument("--steps-mib", type=int, help="part 6: file size in MiB (default 64; quick: 16)")
+    ap.add_argument("--profile", type=Path, help="part 3: run sender, receiver and simulator under cProfile, "
+                    "writing LABEL.send.prof, .receive.prof, .simulator.prof here (python -m bench.profiles DIR)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for PERFORMANCE.md and img/")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed at the end)")
     return ap.parse_args(argv)
@@ -133,7 +135,7 @@ def run_deliveries(a: argparse.Namespace, work: Path, res) -> list:
     print("part 3: whole deliveries through the simulator", flush=True)
     res.small_files = small_files(work, count=100 if a.quick else 500)
     print(f"  transport alone: {res.small_files}", flush=True)
-    bench, results = DeliveryBench(work / "deliveries"), []
+    bench, results = DeliveryBench(work / "deliveries", profile=a.profile), []
     small = a.municipalities * a.lis * 5
     results.append(bench.run(f"{small:,} × 20 KiB", municipalities=a.municipalities, lis=a.lis,
                              sources=("dubu", "ky", "ksd", "aula", "kp"), size=20 * 1024, concurrency=a.concurrency))

@@ -14,6 +14,7 @@ vendor's agent file with 15 streams in [defaults], one LIS vendor's agent file w
 
 from __future__ import annotations
 
+import math
 import shutil
 import statistics
 import sys
@@ -52,6 +53,10 @@ class DeliveryResult:
     def seconds(self) -> float:
         return self.send.wall + self.receive.wall
 
+    def ms(self, cpu: float) -> float:
+        """``cpu`` seconds as milliseconds per delivery."""
+        return cpu * 1000 / self.files if self.files else math.nan
+
     @property
     def per_second(self) -> float:
         return self.loaded / self.seconds if self.seconds else 0.0
@@ -79,8 +84,16 @@ def rows_for(size: int, sources: tuple[str, ...]) -> int:
 class DeliveryBench:
     """Builds the sandbox once per configuration and runs send then receive."""
 
-    def __init__(self, work: Path, log=print):
-        self.work, self.log = work, log
+    def __init__(self, work: Path, log=print, profile: Path | None = None):
+        self.work, self.log, self.profile = work, log, profile
+
+    def python(self, label: str, process: str) -> list[str]:
+        """The interpreter command for one of the three processes; profiled (bench/profiled.py) with ``--profile``."""
+        if self.profile is None:
+            return [sys.executable]
+        self.profile.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() else "-" for c in label)
+        return [sys.executable, "-m", "bench.profiled", str(self.profile / f"{name}.{process}.prof")]
 
     def run(self, label: str, *, municipalities: int, lis: int, sources: tuple[str, ...], size: int,
             concurrency: int, sink: str = "sqlite", export: Path | None = None) -> DeliveryResult:
@@ -93,19 +106,22 @@ class DeliveryBench:
         shutil.rmtree(root, ignore_errors=True)  # a journal left from an earlier run would skip every send
         port = free_port()
         site = make_site(root, municipalities, lis, sources, port)
-        sim = PlatformProcess(root / "platform.toml", port, root / "platform.log").start()
+        sim = PlatformProcess(root / "platform.toml", port, root / "platform.log",
+                              self.python(label, "simulator")).start()
         try:
             trust(site)
             vendor = write_vendor(site, concurrency, 100 if export else rows_for(size, sources), export)
             cpu0 = sim.cpu_seconds()
             self.log(f"  {label}: {municipalities * lis * len(sources)} extracts, sending ...")
-            send = run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)],
+            send = run_child([*self.python(label, "send"), "-m", "sf1630", "--log-level", "WARNING", "send",
+                              "--config", str(vendor)],
                              timeout=1800)
             self.log(f"  {label}: sent in {send.wall:.1f} s (exit {send.code}); receiving ...")
             sink_cfg = ({"type": "sqlite", "options": {"path": "lis.sqlite3"}} if sink == "sqlite"
                         else {"type": "directory", "options": {"folder": "archive"}})
-            runs = [run_child([sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive", "--config",
-                               str(write_lis(site, x, concurrency, sink_cfg))], timeout=1800) for x in site.lis]
+            runs = [run_child([*self.python(label, f"receive-{i}"), "-m", "sf1630", "--log-level", "WARNING", "receive",
+                               "--config", str(write_lis(site, x, concurrency, sink_cfg))], timeout=1800)
+                    for i, x in enumerate(site.lis)]
             receive = _one_after_another(runs)
             self.log(f"  {label}: received in {receive.wall:.1f} s (exit {receive.code})")
             cpu = sim.cpu_seconds() - cpu0
@@ -186,15 +202,17 @@ def small_files(work: Path, count: int = 500, concurrency: int = 16, size: int =
     folder.mkdir(parents=True)
     key = user_key(folder)
     platform, t = start_simulator(folder, "BENCH_SMALL", key)
+    cpu0 = platform.cpu_seconds()
     try:
         src = make_file(folder / "small.csv", size)
         run = run_child([sys.executable, "-m", "bench.client", "session", "small", str(src), "OUT",
                          "--host", t.host, "--port", str(t.port), "--user", t.user, "--key", str(key),
                          "--known-hosts", str(t.known_hosts), "--count", str(count),
                          "--concurrency", str(concurrency)], cwd=Path(__file__).resolve().parent.parent)
+        sim_ms = (platform.cpu_seconds() - cpu0) * 1000 / count  # one upload, one download and remove
     finally:
         platform.stop()
     for line in run.out.splitlines():
         if line.startswith("{"):
-            return dict(json.loads(line), count=count, concurrency=concurrency, size=size)
+            return dict(json.loads(line), count=count, concurrency=concurrency, size=size, sim_ms=sim_ms)
     return {"error": (run.err or run.out)[-300:], "count": count, "concurrency": concurrency, "size": size}

@@ -74,14 +74,15 @@ def user_key(work: Path) -> Path:
 class PlatformProcess:
     """``sf1630 platform serve --config FILE`` in a child process, listening on ``port``."""
 
-    def __init__(self, config: Path, port: int, log: Path):
+    def __init__(self, config: Path, port: int, log: Path, python: list[str] | None = None):
         self.config, self.port, self.log = config, port, log
+        self.python = python or [sys.executable]  # e.g. with ``-m cProfile -o FILE`` (bench --profile)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> PlatformProcess:
         """Start and wait until it accepts connections."""
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "sf1630", "platform", "serve", "--config",
+            self.proc = subprocess.Popen([*self.python, "-m", "sf1630", "platform", "serve", "--config",
                                           str(self.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:

@@ -9,6 +9,7 @@ names the file (issue #5): the step is tried again on the next round.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -117,6 +118,7 @@ class Spool:
             folder = folder.parent
 
 
+@functools.lru_cache(maxsize=4096)  # a path is built per step; cleaning per character showed in profiles
 def _safe(part: str) -> str:
     """A path component from an account name or UUID (never a path of its own)."""
     cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in part)

@@ -62,7 +62,11 @@ def delivery_of(t: Transfer, metadata_path: Path, spec: ReceiveSpec) -> Delivery
     """The Delivery a sink loads, from the journal and the metadata kept beside the local copy."""
     from sf1630.documents.metadata import parse_metadata
 
-    md = parse_metadata(metadata_path.read_bytes(), str(metadata_path))
+    return delivery_from(t, parse_metadata(metadata_path.read_bytes(), str(metadata_path)), spec)
+
+
+def delivery_from(t: Transfer, md, spec: ReceiveSpec) -> Delivery:
+    """The Delivery of ``t`` from its parsed metadata (``md``)."""
     return Delivery(file_transfer_uuid=t.file_transfer_uuid or md.file_transfer_uuid, file_name=t.file_name,
                     sender=md.descriptor.sender, recipient=spec.link.user, size=int(t.size or 0),
                     source=(t.source or "").upper() or None, municipality=spec.municipality.key, metadata=md)

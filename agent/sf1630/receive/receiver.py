@@ -61,6 +61,7 @@ class Receiver:
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
         self._active: set[int] = set()
+        self._deliveries: dict[int, Delivery] = {}  # per transfer being driven: metadata parsed once
 
     async def receive(self, spec: ReceiveSpec) -> RoundReport:
         """One round for one account: finish what is open, then take what waits in ``IN/``."""
@@ -125,29 +126,35 @@ class Receiver:
                         f"{t.file_name} ({t.state}); left in place for someone to look at")
             report.skipped.append(name)
             return
+        fresh = None
         if t.state == steps.SEEN:
             await self._write_metadata(t, raw)
+            fresh = inbound.delivery_from(t, md, spec)  # from the bytes just written: parsed once
         elif t.state in (steps.REMOTE_DELETED, steps.LOADED, steps.QUARANTINED):
             # Fetched before: what is still on the server is a leftover (a crash between deletes); rule 4.
             await self.remote.run(link, lambda s: _remove_all(s, [f"IN/{t.file_name}", f"IN/{name}"]))
             if t.state == steps.LOADED:
                 return
-        await self._continue(spec, t, report)
+        await self._continue(spec, t, report, fresh)
 
     async def _write_metadata(self, t: Transfer, raw: bytes) -> None:
         path = self._local(t).with_name(t.details["metadata_name"])
         await asyncio.to_thread(self.spool.write, path, lambda out: out.write(raw))
 
     # -- the steps ---------------------------------------------------------------------
-    async def _continue(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
+    async def _continue(self, spec: ReceiveSpec, t: Transfer, report: RoundReport,
+                        delivery: Delivery | None = None) -> None:
         if t.id in self._active:  # found both in the journal and on the server: one task does it
             return
         self._active.add(t.id)
+        if delivery is not None:
+            self._deliveries[t.id] = delivery
         try:
             t = self.journal.get_id(t.id) or t
             await self._steps(spec, t, report)
         finally:
             self._active.discard(t.id)
+            self._deliveries.pop(t.id, None)
 
     async def _steps(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
         try:
@@ -271,8 +278,11 @@ class Receiver:
         return self.spool.incoming(t.account, t.file_transfer_uuid or "", t.file_name)
 
     def _delivery(self, spec: ReceiveSpec, t: Transfer) -> Delivery:
-        path = self._local(t)
-        return delivery_of(t, path.with_name(t.details["metadata_name"]), spec)
+        found = self._deliveries.get(t.id)
+        if found is None:  # resumed from the journal: the metadata kept beside the local copy
+            path = self._local(t).with_name(t.details["metadata_name"])
+            found = self._deliveries[t.id] = delivery_of(t, path, spec)
+        return found
 
     async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
         # In a thread: the commit waits for the disk (fsync) and the event loop must not.

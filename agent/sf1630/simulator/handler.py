@@ -14,6 +14,8 @@ from asyncssh.packet import SSHPacket
 from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
 from asyncssh.stream import SSHReader, SSHServerStreamSession, SSHWriter
 
+from sf1630.transport import fastrecv, speedups
+
 # What OpenSSH 9's sftp-server announces in limits@openssh.com; clients tuned for OpenSSH
 # (ours included) then choose the same request sizes against the simulator.
 OPENSSH_MAX_PACKET = 256 * 1024
@@ -59,4 +61,17 @@ class SFTPSession(SSHServerStreamSession):
         server = self._init_sftp_server()
         reader, writer = SSHReader[bytes](self, self._chan), SSHWriter[bytes](self, self._chan)
         handler = TolerantSFTPHandler(server, reader, writer, 3)
+        tune(self._conn)
         self._conn.create_task(handler.run(), reader.logger)
+
+
+def tune(conn) -> None:
+    """The agent's per-packet speed-ups on a served connection, once: no empty IGNORE packets, packet
+    log lines only when dumping, one socket write per loop turn, AES-GCM data packets taken lean.
+    Small files cost the simulator per packet, not per byte (issue #23)."""
+    if getattr(conn, "_sf1630_tuned", False) or not speedups.enabled():
+        return
+    conn._sf1630_tuned = True
+    speedups.tune(conn)
+    if speedups.enabled("lean_reads"):
+        fastrecv.FastReceiver.attach(conn)
