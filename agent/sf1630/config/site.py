@@ -14,8 +14,7 @@ from sf1630.config.layers import Layer, LayeredFile, Merged, row_layer, toml_lay
 from sf1630.config.model import MunicipalityConfig, Problem
 from sf1630.config.municipality import read_municipality
 from sf1630.config.reader import TomlFile
-
-DEFAULTS_KEYS = ("send", "receive")
+from sf1630.config.tables import DefaultsTable
 
 
 def defaults_layer(f: TomlFile, data: dict[str, Any]) -> Layer | None:
@@ -24,7 +23,7 @@ def defaults_layer(f: TomlFile, data: dict[str, Any]) -> Layer | None:
     if table is None:
         return None
     where = ("defaults",)
-    f.unknown(table, where, DEFAULTS_KEYS)
+    f.check(DefaultsTable, table, where)
     usable: dict[str, Any] = {}
     if "send" in table:
         usable["send"] = f.tables(table, where, "send")
