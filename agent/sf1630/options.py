@@ -114,7 +114,7 @@ def _check(options_cls: type, table: dict, skip: Callable[[str], bool]) -> tuple
         try:
             coerced = _coerce(value, hints.get(key, Any), None)
         except _Mismatch as exc:
-            problems.append((key, f"key '{key}' must be {exc}, not {_show(value)}"))
+            problems.append((key, f"key '{key}' must be {exc}, not {show_value(value)}"))
             continue
         lowest = fields[key].metadata.get("at_least")
         if lowest is not None and coerced < lowest:
@@ -234,9 +234,11 @@ def _unknown_key(key: str, valid: list[str]) -> str:
     return f"unknown key '{key}'{hint}; valid keys: {', '.join(valid)}"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """``'x' (string)``: a value as the file wrote it, and its TOML type."""
     kind = next((name for t, name in _TOML_TYPES.items() if isinstance(value, t)), type(value).__name__)
-    return f"{value!r} ({kind.split()[-1]})"
+    shown = repr(value)
+    return f"{shown if len(shown) < 60 else shown[:57] + '...'} ({kind.split()[-1]})"
 
 
 def _type_text(hint: Any) -> str:

@@ -7,7 +7,7 @@ source system shared by all municipalities, a LIS vendor one per municipality (P
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from sf1630.core import cron
 from sf1630.api import Municipality
@@ -110,7 +110,7 @@ def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality
     source = v["source"]
     account = _account(f, table, where, accounts, values)
     route_table = f.subtable(table, where, "route")
-    routing = v["routing"] or ("dynamic" if route_table is not None else "simple")
+    routing: Literal["simple", "dynamic"] = v["routing"] or ("dynamic" if route_table is not None else "simple")
     if routing not in ("simple", "dynamic"):
         f.report(where, "routing", f'{routing!r}: write "simple" (recipients named in the trigger) or "dynamic" (routes)')
         return None

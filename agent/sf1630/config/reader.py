@@ -1,7 +1,8 @@
-"""Reading one TOML file with typed getters that collect problems instead of stopping at the first.
+"""Reading one TOML file, collecting every problem instead of stopping at the first.
 
-Every problem carries the file, the line (from ``SourceMap``) and the dotted key, e.g.
-``send[1].route.sender_it_system`` (issue #13: every error with file, line and key).
+A table is checked against its declaration (``sf1630.config.tables``) by the one validator of
+``sf1630.options``. Every problem carries the file, the line (from ``SourceMap``) and the dotted key,
+e.g. ``send[1].route.sender_it_system`` (issue #13: every error with file, line and key).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import Any
 
 from sf1630.config.locate import PathPart, SourceMap
 from sf1630.config.model import Problem
-from sf1630.options import table_values
+from sf1630.options import show_value, table_values
 
 # Words that name a secret. Keys ending _env or _file say where a secret is, which is allowed.
 SECRET_WORDS = {"passphrase", "password", "passwd", "secret", "token", "apikey"}
 URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
 SYNTAX_LINE = re.compile(r"\(at line (\d+), column \d+\)")
-NOUNS = ((bool, "boolean"), (str, "string"), (int, "integer"), (float, "number"), (list, "array"), (dict, "table"))
 
 
 def dotted(where: Sequence[PathPart], key: str | None = None) -> str:
@@ -129,7 +129,7 @@ class TomlFile:
         if value is None and required is not None:
             self.report(where, key, f"missing; {required}")
         elif value is not None and not isinstance(value, dict):
-            self.report(where, key, f"expected a table, got {_describe(value)}")
+            self.report(where, key, f"must be a table, not {show_value(value)}")
             return None
         return value
 
@@ -140,12 +140,7 @@ class TomlFile:
             self.report(where, key, f"write [[{dotted(where, key)}]] (an array of tables), not [{dotted(where, key)}]")
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.report(where, key, f"expected [[{dotted(where, key)}]] tables, got {_describe(value)}")
+            self.report(where, key, f"write [[{dotted(where, key)}]] tables, not {show_value(value)}")
             return []
         return value
 
-
-def _describe(value: Any) -> str:
-    noun = next((n for kind, n in NOUNS if isinstance(value, kind)), type(value).__name__)
-    shown = repr(value)
-    return f"{noun} {shown if len(shown) < 60 else shown[:57] + '...'}"

@@ -118,7 +118,8 @@ class _Problems:
     """Collects problems with the line of each key (``SourceMap``), as ``file:line: users[2].name: ...``."""
 
     def __init__(self, path: Path, text: str):
-        self.path, self.map, self.items = path, SourceMap(text), []
+        self.path, self.map = path, SourceMap(text)
+        self.items: list[str] = []
 
     def add(self, table: str, index: int | None, key: str | None, message: str) -> None:
         where = tuple(p for p in (table, index) if p is not None and p != "")
