@@ -144,7 +144,8 @@ def _server(raw: dict[str, Any], base: Path, problems: _Problems) -> ServerConfi
     v = problems.check(ServerConfig, raw, ("server", None))
     root = (base / (v["root"] or "platform-root")).resolve()
     rsa = raw.get("host_key_rsa")  # "" turns the RSA key off
-    host_key_rsa = None if rsa == "" else base / v["host_key_rsa"] if v["host_key_rsa"] else root / ".platform" / "host_key_rsa"
+    host_key_rsa = (None if rsa == "" else base / v["host_key_rsa"] if v["host_key_rsa"]
+                    else root / ".platform" / "host_key_rsa")
     host_key = base / v["host_key"] if "host_key" in raw and v["host_key"].parts else root / v["host_key"]
     server = ServerConfig(**{**v, "root": root, "host_key": host_key.absolute(),
                              "host_key_rsa": host_key_rsa.absolute() if host_key_rsa else None})

@@ -38,7 +38,8 @@ class AlertOptions:
     events: list[str] = option(list(KINDS), f"which alerts to send: any of {', '.join(KINDS)}")
     repeat_hours: float = option(24.0, "send the same alert (kind and file) again only after this many hours")
     email: Any = option(None, "[alerts.email]: alerts by e-mail (sf1630_plugins.alerts.email.EmailOptions)")
-    webhook: Any = option(None, "[alerts.webhook]: alerts to a webhook (sf1630_plugins.alerts.webhook.WebhookOptions)")
+    webhook: Any = option(None, "[alerts.webhook]: alerts to a webhook "
+                                "(sf1630_plugins.alerts.webhook.WebhookOptions)")
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.events if e not in KINDS]
