@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 from sf1630.errors import Sf1630Error
-from sf1630.options import OptionInfo, describe_options, option  # noqa: F401  (for plugin authors)
+from sf1630.options import (  # noqa: F401  (for plugin authors)
+    OptionInfo, Place, build_options, describe_options, option)
 
 # Bumped only when a hook, argument or protocol member is renamed or removed (STYLE.md).
 API_VERSION = 1

@@ -143,7 +143,8 @@ def test_every_problem_is_reported_with_file_line_and_key(make_config) -> None:
     assert "add [accounts.NOPE] to the agent file (it defines: KY, LIS)" in text
     assert 'bad.toml:4: municipality.cvr: \'1234\' is not a CVR number; write 8 digits as a string' in text
     assert "simple routing needs recipients" in text and "hour value 25 is outside 0-23" in text
-    assert "lower-case hex" in text and "did you mean" not in text
+    assert "lower-case hex" in text
+    assert "agent.concurency: unknown key 'concurency' (did you mean 'concurrency'?)" in text
     assert 'write keys = ["k"]' in text
     with pytest.raises(ConfigError) as info:
         load_config(path)

@@ -149,3 +149,26 @@ def own_imports_of_text(text: str, tmp_path: Path) -> set[str]:
     probe = tmp_path / "probe.py"
     probe.write_text(text, encoding="utf-8")
     return own_imports(probe)
+
+
+PLUGINS = ROOT / "plugins" / "sf1630_plugins"
+
+
+def plugin_breaches() -> list[str]:
+    """Imports of the built-in plugins reaching above core: a plugin sees the plugin API, documents,
+    transport, journal and core, as a vendor's plugin does, never config, the host or the commands."""
+    breaches = []
+    for path in sorted(PLUGINS.rglob("*.py")):
+        for there in own_imports(path):
+            if layer_of(there) > layer_of("core"):
+                breaches.append(f"{path.relative_to(ROOT)}: sf1630_plugins -> {there}")
+    return breaches
+
+
+def test_the_built_in_plugins_import_nothing_above_core():
+    assert plugin_breaches() == []
+
+
+def test_the_plugin_check_sees_an_import_of_config(tmp_path):
+    assert layer_of(next(iter(own_imports_of_text("from sf1630.config.locate import SourceMap\n", tmp_path)))) \
+        > layer_of("core")

@@ -57,8 +57,10 @@ def test_every_problem_is_reported_with_line_and_key(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_platform_config(path)
     text = str(caught.value)
-    for expected in (f"{path}:3: server.port: expected int", f"{path}:4: server.metadata_root: must be one of",
-                     f"{path}:5: server.setle_seconds: unknown key", f"{path}:12: users[2].name: 'bad/name'",
+    for expected in (f"{path}:3: server.port: key 'port' must be an integer, not '2222' (string)",
+                     f"{path}:4: server.metadata_root: must be one of",
+                     f"{path}:5: server.setle_seconds: unknown key 'setle_seconds' (did you mean 'settle_seconds'?)",
+                     f"{path}:12: users[2].name: 'bad/name'",
                      f"{path}:19: routes[1].recipient: 'NOBODY' is not one of the [[users]]",
                      f"{path}:23: retention.warn_days: must be less than days"):
         assert expected in text

@@ -17,6 +17,7 @@ from sf1630.config.locate import SourceMap
 from sf1630.config.model import MunicipalityConfig, Problem
 from sf1630.config.reader import dotted
 from sf1630.errors import ConfigError
+from sf1630.options import build_options, check_options
 
 
 def check_config(path: Path, host: Any = None, env: str | None = None) -> list[Problem]:
@@ -54,7 +55,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
 
     sources, sinks = host.sources(), host.sinks()
     for send in m.sends:
-        where = ("send", send.index)
+        where: tuple = ("send", send.index)
         plugin = sources.get(send.source)
         if plugin is None:
             report(where, "source", _unknown("source", send.source, sources, host))
@@ -78,23 +79,19 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
 
 def _check_options(plugin: Any, table: dict[str, Any], where: tuple, m: MunicipalityConfig, report,
                    base: Path | None = None) -> None:
-    try:
-        from sf1630.options import check_options
-    except ImportError:
-        return
-    for key, message in check_options(plugin.Options, table):
+    problems = check_options(plugin.Options, table)
+    for key, message in problems:
         report(where, key if key in table else None, f"{message} (options of {plugin.name!r})")
-    if not check_options(plugin.Options, table):
-        from sf1630.options import build_options
-
-        try:  # values that pass the type check may still be refused by the Options class itself
-            built = build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=base or m.path.parent)
-        except ConfigError as exc:
-            report(where, None, str(exc))
-            return
-        unresolved = getattr(built, "unresolved", None)  # e.g. an unset variable: never a default database
-        for message in (unresolved() if callable(unresolved) else ()):
-            report(where, None, f"{message} (options of {plugin.name!r})")
+    if problems:
+        return
+    try:  # values that pass the type check may still be refused by the Options class itself
+        built = build_options(plugin.Options, table, f"{m.path} [{dotted(where)}]", base=base or m.path.parent)
+    except ConfigError as exc:
+        report(where, None, str(exc))
+        return
+    unresolved = getattr(built, "unresolved", None)  # e.g. an unset variable: never a default database
+    for message in (unresolved() if callable(unresolved) else ()):
+        report(where, None, f"{message} (options of {plugin.name!r})")
 
 
 def _unknown(kind: str, name: str, registered: dict[str, Any], host: Any) -> str:

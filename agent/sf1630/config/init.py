@@ -1,12 +1,18 @@
 """Starter configs for ``sf1630 init``: data built as dicts, written with tomli-w, comments added after.
 
-tomli-w writes no comments, so each file gets a header written here, and a comment line is put
-before chosen table headers of tomli-w's output (issue #13: init writes a starter with tomli-w).
+The ``[agent]`` values are the declared defaults (``sf1630.config.tables``), and every key of a
+declared table gets its declared help as a comment. tomli-w writes no comments, so each file gets a
+header written here, and a comment line is put before chosen table headers of tomli-w's output
+(issue #13: init writes a starter with tomli-w).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
+
+from sf1630.config.tables import AGENT_FILE, MUNICIPALITY_FILE, AgentTable
+from sf1630.options import default_of
 
 Kind = Literal["source", "lis"]
 
@@ -83,17 +89,7 @@ def _agent(kind: Kind, municipality: str, user_prefix: str) -> dict[str, Any]:
     else:
         accounts = {municipality: {"user": f"{user_prefix}_LIS01_SIMPEL", "keys": [f"keys/{municipality}_ed25519"]}}
     return {
-        "agent": {
-            "journal": "state/journal.sqlite",
-            "spool": "state/spool",
-            "environment": "local",
-            "municipalities": "municipalities/*.toml",
-            "plugin_paths": [],
-            "concurrency": 8,
-            "receipt_timeout": 600,
-            "poll_interval": 30,
-            "warn_days": 20,
-        },
+        "agent": {**defaults_of(AgentTable, STARTER_AGENT_KEYS), "environment": "local"},
         "environments": {
             "local": {"host": "127.0.0.1", "port": 2222, "known_hosts": "keys/known_hosts.local"},
             "test": {"host": "sftp-test.platform.invalid", "port": 22, "known_hosts": "keys/known_hosts.test"},
@@ -101,6 +97,44 @@ def _agent(kind: Kind, municipality: str, user_prefix: str) -> dict[str, Any]:
         },
         "accounts": accounts,
     }
+
+
+STARTER_AGENT_KEYS = ("journal", "spool", "environment", "municipalities", "plugin_paths", "concurrency", "receipt_timeout",
+                      "poll_interval", "warn_days")
+HELP_WIDTH = 100  # a key's help is put after it when the line stays this short
+
+
+def defaults_of(declared: type, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The declared defaults of ``keys``, whole numbers written as such (600, not 600.0)."""
+    fields = {f.name: f for f in dataclasses.fields(declared)}
+    out = {}
+    for key in keys:
+        value = default_of(fields[key])
+        out[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+    return out
+
+
+def declared_for(header: str) -> type | None:
+    """The declaration of a table header as tomli-w writes it: ``[environments.local]`` is
+    ``[environments.NAME]``, ``[[defaults.send]]`` is ``[[send]]``."""
+    brackets = 2 if header.startswith("[[") else 1
+    parts = header.strip("[]").split(".")
+    if parts[0] == "defaults":
+        parts = parts[1:]
+    if parts and parts[0] in ("environments", "accounts") and len(parts) == 2:
+        parts[1] = "NAME"
+    name = "[" * brackets + ".".join(parts) + "]" * brackets
+    return {**AGENT_FILE, **MUNICIPALITY_FILE}.get(name)
+
+
+def _help(declared: type | None, line: str) -> str:
+    """``line`` with its key's declared help after it, when there is one and room for it."""
+    key = line.split("=", 1)[0].strip()
+    helps = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(declared)} if declared else {}
+    if " = " not in line or key not in helps or "[" in helps[key][:1]:
+        return line
+    text = f"{line}  # {helps[key]}"
+    return text if len(text) <= HELP_WIDTH else line
 
 
 def _municipality(kind: Kind, key: str, name: str, cvr: str, user_prefix: str) -> dict[str, Any]:
@@ -120,13 +154,16 @@ def _municipality(kind: Kind, key: str, name: str, cvr: str, user_prefix: str) -
 
 
 def _comment(body: str) -> str:
-    lines = []
+    lines: list[str] = []
+    declared: type | None = None
     for line in body.splitlines():
         if line == "[defaults]":  # tomli-w writes the empty parent table; the sub-tables say it all
             continue
+        if line.startswith("["):
+            declared = declared_for(line)
         if line in COMMENTS:
             if lines and lines[-1] != "":
                 lines.append("")
             lines.append(COMMENTS[line])
-        lines.append(line)
+        lines.append(_help(declared, line))
     return "\n".join(lines) + "\n"

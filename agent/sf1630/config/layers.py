@@ -82,7 +82,7 @@ class Merged:
         for key, value in src.items():
             d, s, old = (*dpath, key), (*spath, key), dst.get(key)
             ident = IDENTITY.get(tuple(p for p in d if isinstance(p, str)))
-            if ident and _tables(value) and _tables(old):
+            if ident and _tables(value) and isinstance(old, list) and _tables(old):
                 self._array(old, value, d, layer, s, ident)
             elif isinstance(value, dict) and isinstance(old, dict):
                 self._table(old, value, d, layer, s)

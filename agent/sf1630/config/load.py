@@ -17,7 +17,9 @@ from sf1630.config.model import Account, AgentConfig, Environment, MunicipalityC
 from sf1630.config.patterns import AccountBook, is_pattern
 from sf1630.config.reader import TomlFile
 from sf1630.config.site import defaults_layer, read_site
+from sf1630.config.tables import AccountTable, AgentFile, AgentTable, EnvironmentTable
 from sf1630.errors import ConfigError
+from sf1630.options import keys_of
 
 CONFIG_ENV = "SF1630_CONFIG"
 ENVIRONMENT_ENV = "SF1630_ENV"
@@ -25,26 +27,13 @@ DEFAULT_CONFIG = "agent.toml"
 GLOB_CHARS = set("*?[")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
-TOP_KEYS = ("agent", "environments", "accounts", "alerts", "defaults")
-ENVIRONMENT_KEYS = ("host", "port", "known_hosts")
-ACCOUNT_KEYS = ("user", "keys", "passphrase_env", "passphrase_file", "environment")
-# [agent] key -> (type, default, lowest allowed value or None)
-AGENT_NUMBERS: dict[str, tuple[type, Any, float]] = {
-    "concurrency": (int, 8, 1),
-    "connections_per_host": (int, 4, 1),
-    "receipt_timeout": (float, 600.0, 1),
-    "poll_interval": (float, 30.0, 0.1),
-    "grace_seconds": (float, 3600.0, 0),
-    "warn_days": (int, 20, 1),
-    "key_max_age_days": (int, 365, 1),
-    "give_up_seconds": (float, 20.0, 1),
-    "retry_failed_seconds": (float, 300.0, 1),
-    "unreachable_alert_seconds": (float, 900.0, 1),
-    "lease_seconds": (float, 20.0, 2),
-}
-HTTP_KEYS = ("http_port", "http_bind")  # `sf1630 run`'s status page, API, health and metrics (issue #24)
-AGENT_KEYS = ("journal", "journal_env", "spool", "plugin_paths", "disabled_plugins", "environment", "municipalities",
-              "log_level", "log_format", *AGENT_NUMBERS, *HTTP_KEYS)
+ENVIRONMENT_KEYS = keys_of(EnvironmentTable)
+ACCOUNT_KEYS = keys_of(AccountTable)
+AGENT_KEYS = keys_of(AgentTable)
+# [agent] keys that are settings of AgentConfig as they are
+PLAIN = ("concurrency", "connections_per_host", "receipt_timeout", "poll_interval", "grace_seconds", "warn_days",
+         "key_max_age_days", "give_up_seconds", "retry_failed_seconds", "unreachable_alert_seconds",
+         "lease_seconds", "log_format")
 
 
 def config_path(arg: str | os.PathLike[str] | None = None) -> Path:
@@ -83,16 +72,16 @@ def read_config(path: Path, env: str | None = None) -> ReadResult:
     data = f.load()
     if data is None:
         return ReadResult(None, problems)
-    f.unknown(data, (), TOP_KEYS)
-    agent = f.subtable(data, (), "agent") or {}
-    f.unknown(agent, ("agent",), AGENT_KEYS)
+    f.check(AgentFile, data, ())
+    table = f.subtable(data, (), "agent") or {}
+    agent = f.check(AgentTable, table, ("agent",))
     environments = _environments(f, data)
     chosen = _choose_environment(f, agent, environments, env)
     book = _accounts(f, data, environments, chosen)
     warnings: list[Problem] = []
     municipalities = _municipalities(f, agent, book, defaults_layer(f, data), warnings)
-    settings = _settings(f, agent)
-    if "connections_per_host" not in agent:
+    settings = _settings(f, table, agent)
+    if "connections_per_host" not in table:
         settings["connections_per_host"] = in_use_at_once(book.accounts, environments, municipalities,
                                                           settings["concurrency"])
     settings["alerts"] = f.subtable(data, (), "alerts") or {}  # checked by the alerts plugin (issue #4)
@@ -124,41 +113,37 @@ def in_use_at_once(accounts: dict[str, Account], environments: dict[str, Environ
     return max(4, busiest)
 
 
-def _settings(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
+def _settings(f: TomlFile, table: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+    """The settings of AgentConfig from the checked ``[agent]`` values: types and lowest values are
+    judged by its declaration (``AgentTable``), what depends on more is judged here."""
     where = ("agent",)
-    out: dict[str, Any] = {
-        "journal": _journal(f, agent),
-        "spool": f.get_path(agent, where, "spool", "state/spool"),
-        "plugin_paths": _plugin_paths(f, agent),
-        "disabled_plugins": f.strings(agent, where, "disabled_plugins"),
-        "log_level": f.get(agent, where, "log_level", str, "INFO").upper(),
-        "log_format": f.get(agent, where, "log_format", str, "text"),
-    }
+    out: dict[str, Any] = {key: agent[key] for key in PLAIN}
+    out.update(journal=_journal(f, table, agent), spool=f.resolve(agent["spool"]),
+               plugin_paths=_plugin_paths(f, agent), disabled_plugins=list(agent["disabled_plugins"]),
+               log_level=agent["log_level"].upper(), http_port=agent["http_port"], http_bind=agent["http_bind"].strip())
     if out["log_level"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         f.report(where, "log_level", "write DEBUG, INFO, WARNING or ERROR")
     if out["log_format"] not in ("text", "json"):
         f.report(where, "log_format", 'write "text" or "json"')
-    for key, (kind, default, lowest) in AGENT_NUMBERS.items():
-        value = f.get(agent, where, key, kind, default)
-        if value < lowest:
-            f.report(where, key, f"must be at least {lowest}")
-        out[key] = value
-    out.update(_http(f, agent))
+    if not 0 <= out["http_port"] < 65536:
+        f.report(where, "http_port", "write a port from 1 to 65535 (0 or no key: no web server)")
+    if not out["http_bind"]:
+        f.report(where, "http_bind", 'write an address to listen on, e.g. "127.0.0.1" or "0.0.0.0"')
     if out["warn_days"] >= 30:
         f.report(where, "warn_days", "the platform deletes files after 30 days (PROTOCOL.md rule 8); warn before that")
     return out
 
 
-def _journal(f: TomlFile, agent: dict[str, Any]) -> Path | str:
+def _journal(f: TomlFile, table: dict[str, Any], agent: dict[str, Any]) -> Path | str:
     """A SQLite file's path, or a postgresql:// URL: given as ``journal`` or in the variable ``journal_env``."""
     from sf1630.journal import URL_SCHEMES
 
     where = ("agent",)
-    name = f.get(agent, where, "journal_env", str)
+    name = agent["journal_env"]
     if name is None:
-        value = f.get(agent, where, "journal", str, "state/journal.sqlite")
+        value = agent["journal"]
         return value if value.startswith(URL_SCHEMES) else f.resolve(value)
-    if "journal" in agent:
+    if "journal" in table:
         f.report(where, "journal_env", "give journal or journal_env, not both")
     if not ENV_NAME.fullmatch(name):
         f.report(where, "journal_env", f"{name!r} is not an environment variable name")
@@ -173,19 +158,8 @@ def _journal(f: TomlFile, agent: dict[str, Any]) -> Path | str:
     return url
 
 
-def _http(f: TomlFile, agent: dict[str, Any]) -> dict[str, Any]:
-    where = ("agent",)
-    port = f.get(agent, where, "http_port", int, 0)
-    if not 0 <= port < 65536:
-        f.report(where, "http_port", "write a port from 1 to 65535 (0 or no key: no web server)")
-    bind = f.get(agent, where, "http_bind", str, "127.0.0.1")
-    if not bind.strip():
-        f.report(where, "http_bind", 'write an address to listen on, e.g. "127.0.0.1" or "0.0.0.0"')
-    return {"http_port": port, "http_bind": bind.strip()}
-
-
 def _plugin_paths(f: TomlFile, agent: dict[str, Any]) -> list[Path]:
-    paths = [f.resolve(p) for p in f.strings(agent, ("agent",), "plugin_paths")]
+    paths = [f.resolve(p) for p in agent["plugin_paths"]]
     for path in paths:
         if not path.is_dir():
             f.report(("agent",), "plugin_paths", f"{path} is not a folder; create it or remove it from the list")
@@ -193,28 +167,25 @@ def _plugin_paths(f: TomlFile, agent: dict[str, Any]) -> list[Path]:
 
 
 def _environments(f: TomlFile, data: dict[str, Any]) -> dict[str, Environment]:
-    tables = f.subtable(data, (), "environments", required="add [environments.test] with host, port and known_hosts")
+    tables = f.subtable(data, (), "environments")  # required: reported by the check of AgentFile
     out: dict[str, Environment] = {}
     for name, table in (tables or {}).items():
         where = ("environments", name)
         if not isinstance(table, dict):
             f.report(("environments",), name, f"write [environments.{name}] as a table with host, port, known_hosts")
             continue
-        f.unknown(table, where, ENVIRONMENT_KEYS)
-        host = f.get(table, where, "host", str, required="the platform's SFTP host name")
-        port = f.get(table, where, "port", int, 22)
-        if not 0 < port < 65536:
-            f.report(where, "port", f"{port} is not a TCP port (1-65535)")
-        known = f.get_path(table, where, "known_hosts", required="a file with the platform's host key "
-                       "(OpenSSH known_hosts format; `sf1630 doctor` prints how to add it)")
-        if host and known:
-            out[name] = Environment(name=name, host=host, port=port, known_hosts=known)
+        values = f.check(EnvironmentTable, table, where)
+        if not 0 < values["port"] < 65536:
+            f.report(where, "port", f"{values['port']} is not a TCP port (1-65535)")
+        if values["host"] and values["known_hosts"]:
+            out[name] = Environment(name=name, host=values["host"], port=values["port"],
+                                    known_hosts=f.resolve(values["known_hosts"]))
     return out
 
 
 def _choose_environment(f: TomlFile, agent: dict[str, Any], environments: dict[str, Environment],
                         env: str | None) -> str | None:
-    given = f.get(agent, ("agent",), "environment", str)
+    given = agent["environment"]
     name, origin = (env, "--env") if env else (os.environ.get(ENVIRONMENT_ENV), ENVIRONMENT_ENV)
     if not name:
         name, origin = given, "environment"
@@ -242,8 +213,9 @@ def _accounts(f: TomlFile, data: dict[str, Any], environments: dict[str, Environ
         if not isinstance(table, dict):
             f.report(("accounts",), name, f"write [accounts.{name}] as a table with user and keys")
             continue
-        if is_pattern(table):  # made per municipality when one uses it
-            f.unknown(table, ("accounts", name), (*ACCOUNT_KEYS, "key"))
+        if is_pattern(table):  # made, and its values checked, per municipality; unknown keys are found here
+            f.check(AccountTable, {k: v for k, v in table.items() if k not in ACCOUNT_KEYS and k != "key"},
+                    ("accounts", name), skip=ACCOUNT_KEYS)
             patterns[name] = table
             continue
         account = _account(f, name, table, environments, chosen)
@@ -251,32 +223,31 @@ def _accounts(f: TomlFile, data: dict[str, Any], environments: dict[str, Environ
             out[name] = account
 
     def make(own: str, pattern: str, table: dict[str, Any]) -> Account | None:
-        return _account(f, own, table, environments, chosen, where=("accounts", pattern), check_keys=False)
+        known = {k: v for k, v in table.items() if k in ACCOUNT_KEYS or k == "key"}  # the rest is reported
+        return _account(f, own, known, environments, chosen, where=("accounts", pattern))
 
     return AccountBook(out, patterns, set(tables), f.problems, make, f.report)
 
 
 def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[str, Environment],
-             chosen: str | None, *, where: tuple = (), check_keys: bool = True) -> Account | None:
+             chosen: str | None, *, where: tuple = ()) -> Account | None:
     where = where or ("accounts", name)
     if "key" in table:
         f.report(where, "key", f'write keys = ["{table["key"]}"] (an account may list two keys during a rollover)')
-    if check_keys:
-        f.unknown(table, where, (*ACCOUNT_KEYS, "key"))
-    user = f.get(table, where, "user", str, required='the SFTP user name, e.g. "KY_SFTPSIMPEL"')
+    values = f.check(AccountTable, table, where, skip=("key", "keys") if "key" in table else ())
+    user = values["user"]
     if user is not None and not USER.fullmatch(user):
         f.report(where, "user", f"{user!r} is not an SFTP user name (letters, digits, '_', '-', '.')")
-    hint = None if "key" in table else 'private key files, e.g. ["keys/ky_ed25519"]'
-    keys = [f.resolve(k) for k in f.strings(table, where, "keys", required=hint)]
-    if "keys" in table and not keys and table["keys"] == []:
+    keys = [f.resolve(k) for k in values["keys"] or []]
+    if table.get("keys") == []:
         f.report(where, "keys", "list at least one private key file")
-    passphrase_env = f.get(table, where, "passphrase_env", str)
+    passphrase_env = values["passphrase_env"]
     if passphrase_env is not None and not ENV_NAME.fullmatch(passphrase_env):
         f.report(where, "passphrase_env", f"{passphrase_env!r} is not an environment variable name")
-    passphrase_file = f.get_path(table, where, "passphrase_file")
+    passphrase_file = f.resolve(values["passphrase_file"]) if values["passphrase_file"] else None
     if passphrase_env and passphrase_file:
         f.report(where, "passphrase_file", "give passphrase_env or passphrase_file, not both")
-    environment = f.get(table, where, "environment", str, chosen or "")
+    environment = values["environment"] or chosen or ""
     if "environment" in table and environment not in environments:
         f.report(where, "environment", f"no environment {environment!r}; the file defines: {', '.join(sorted(environments))}")
         return None
@@ -288,7 +259,7 @@ def _account(f: TomlFile, name: str, table: dict[str, Any], environments: dict[s
 
 def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: AccountBook, defaults: Any,
                     warnings: list[Problem]) -> list[MunicipalityConfig]:
-    value = agent.get("municipalities", "municipalities/*.toml")
+    value = agent["municipalities"]
     patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         f.report(("agent",), "municipalities", "expected a glob string or an array of them, e.g. \"municipalities/*.toml\" "
@@ -304,7 +275,8 @@ def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: AccountBook, d
 def _municipality_files(f: TomlFile, patterns: list[str], warnings: list[Problem]) -> list[Path]:
     """The files the patterns name. A plain name must exist; a glob may match nothing (a warning)."""
     found: set[Path] = set()
-    empty, missing = [], []
+    empty: list[str] = []
+    missing: list[str] = []
     for pattern in patterns:
         matches = _glob(f.folder, pattern)
         found |= {p.resolve() for p in matches}

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sf1630.api import Municipality
+from sf1630.config.locate import SourceMap
+from sf1630.options import Place
 
 if TYPE_CHECKING:  # the transport is imported only when a connection is made
     from sf1630.transport.sftp import Credentials, Endpoint
@@ -186,6 +188,14 @@ class AgentConfig:
                 return m
         known = ", ".join(m.municipality.key for m in self.municipalities) or "none"
         raise KeyError(f"no municipality {key!r} in the config (known: {known})")
+
+    def place(self, where: tuple[str | int, ...]) -> Place:
+        """Where table ``where`` of the agent file is, for plugins' messages (``agent.toml:31 [alerts.email]``)."""
+        try:
+            lines = SourceMap(self.path.read_text(encoding="utf-8")).line
+        except OSError:
+            return Place(tuple(where), self.path)
+        return Place(tuple(where), self.path, lines)
 
     def jobs(self) -> int:
         """How many jobs the config defines: each [[send]] and each [receive]."""

@@ -7,14 +7,16 @@ source system shared by all municipalities, a LIS vendor one per municipality (P
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from sf1630.core import cron
 from sf1630.api import Municipality
-from sf1630.config.model import (INF_REF, ExpectConfig, MunicipalityConfig, ReceiveConfig, RouteValues,
+from sf1630.config.model import (ExpectConfig, MunicipalityConfig, ReceiveConfig, RouteValues,
                                  SendConfig, SinkConfig)
 from sf1630.config.patterns import fill, unknown_in, values_of
 from sf1630.config.reader import TomlFile
+from sf1630.config.tables import (ExpectTable, MunicipalityFile, MunicipalityTable, ReceiveTable, RouteTable,
+                                  SendTable, SinkTable)
 
 CVR = re.compile(r"\d{8}")
 CVR_URN = "urn:oio:cvr-nr:"
@@ -25,13 +27,6 @@ DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 ROUTING_VALUE = "ROUTING_V1_0_0"
 
-TOP_KEYS = ("municipality", "send", "receive")
-MUNICIPALITY_KEYS = ("key", "name", "cvr", "authority_id")
-SEND_KEYS = ("source", "account", "routing", "recipients", "recipient_code", "schedule", "file_type",
-             "route", "options", "enabled")
-ROUTE_KEYS = ("sender_it_system", "recipient_it_system", "recipient_authority", "inf_ref")
-RECEIVE_KEYS = ("account", "expected_senders", "accept_authorities", "sinks", "expect", "enabled")
-
 
 def read_municipality(f: TomlFile, accounts: Any) -> MunicipalityConfig | None:
     """Build a municipality's config from a loaded file, reporting every problem into ``f``.
@@ -39,8 +34,8 @@ def read_municipality(f: TomlFile, accounts: Any) -> MunicipalityConfig | None:
     ``accounts`` holds the agent file's account names and makes a pattern account for this municipality.
     """
     data = f.data or {}
-    f.unknown(data, (), TOP_KEYS)
-    table = f.subtable(data, (), "municipality", required="add [municipality] with key, name and cvr")
+    f.check(MunicipalityFile, data, ())
+    table = f.subtable(data, (), "municipality")  # required: reported by the check of MunicipalityFile
     if table is None:
         return None
     municipality = _municipality(f, table)
@@ -75,18 +70,18 @@ def _fill(f: TomlFile, data: dict[str, Any], values: dict[str, str]) -> None:
 
 def _enabled(f: TomlFile, table: Any, where: tuple) -> bool:
     """``enabled = false`` leaves out a stream, sink or expectation this municipality would inherit."""
-    return not isinstance(table, dict) or f.get(table, where, "enabled", bool, True)
+    return not isinstance(table, dict) or table.get("enabled") is not False  # its type: checked with the table
 
 
 def _municipality(f: TomlFile, table: dict[str, Any]) -> Municipality | None:
     where = ("municipality",)
-    f.unknown(table, where, MUNICIPALITY_KEYS)
-    key = f.get(table, where, "key", str, f.path.stem)
+    values = f.check(MunicipalityTable, table, where, skip=("cvr",))
+    key = values["key"] or f.path.stem
     if not KEY.fullmatch(key):
         f.report(where, "key", f"{key!r} is not a usable key; use letters, digits and '-', e.g. \"ikast-brande\"")
-    name = f.get(table, where, "name", str, required='the municipality\'s name, e.g. "Ikast-Brande Kommune"')
+    name = values["name"]
     cvr = _cvr(f, table, where, "cvr", required=True)
-    authority = f.get(table, where, "authority_id", str, cvr)
+    authority = values["authority_id"] or cvr
     if authority and not NAME_PART.fullmatch(authority):
         f.report(where, "authority_id", "goes into data file names: letters, digits and '-' only")
     if name is None or cvr is None or authority is None:
@@ -111,29 +106,28 @@ def _cvr(f: TomlFile, table: dict[str, Any], where: tuple, key: str, required: b
 def _send(f: TomlFile, table: dict[str, Any], i: int, municipality: Municipality | None,
           accounts: Any, values: dict[str, str] | None) -> SendConfig | None:
     where = ("send", i)
-    f.unknown(table, where, SEND_KEYS)
-    source = f.get(table, where, "source", str, required='the source plugin\'s name, e.g. "ky"')
+    v = f.check(SendTable, table, where)
+    source = v["source"]
     account = _account(f, table, where, accounts, values)
     route_table = f.subtable(table, where, "route")
-    routing = f.get(table, where, "routing", str, "dynamic" if route_table is not None else "simple")
+    routing: Literal["simple", "dynamic"] = v["routing"] or ("dynamic" if route_table is not None else "simple")
     if routing not in ("simple", "dynamic"):
         f.report(where, "routing", f'{routing!r}: write "simple" (recipients named in the trigger) or "dynamic" (routes)')
         return None
-    recipients = f.strings(table, where, "recipients")
+    recipients = list(v["recipients"])
     _check_recipients(f, where, routing, recipients, table)
-    code = f.get(table, where, "recipient_code", str, "LIS")
+    code = v["recipient_code"]
     if not NAME_PART.fullmatch(code):
         f.report(where, "recipient_code", "goes into data file names: letters, digits and '-' only")
-    schedule = _schedule(f, table, where, required=False)
+    schedule = _schedule(f, v["schedule"], where)
     cvr = municipality.cvr if municipality else "00000000"
     route = _route(f, route_table, (*where, "route"), cvr) if route_table is not None else None
-    file_type = f.get(table, where, "file_type", bool, True)
     options = f.subtable(table, where, "options") or {}
     if source is None or account is None:
         return None
     file, line = f.place(where)
     return SendConfig(source=source.lower(), account=account, routing=routing, recipients=recipients,
-                      recipient_code=code, schedule=schedule, route=route, file_type=file_type,
+                      recipient_code=code, schedule=schedule, route=route, file_type=v["file_type"],
                       options=options, line=line, index=i, file=file, base=f.base((*where, "options")))
 
 
@@ -157,34 +151,30 @@ def _check_recipients(f: TomlFile, where: tuple, routing: str, recipients: list[
 
 
 def _route(f: TomlFile, table: dict[str, Any], where: tuple, cvr: str) -> RouteValues | None:
-    f.unknown(table, where, ROUTE_KEYS)
-    sender = _uuid(f, table, where, "sender_it_system", required=True)
-    recipient = _uuid(f, table, where, "recipient_it_system", required=False)
+    v = f.check(RouteTable, table, where, skip=("recipient_authority",))
+    sender = _uuid(f, v["sender_it_system"], where, "sender_it_system")
+    recipient = _uuid(f, v["recipient_it_system"], where, "recipient_it_system")
     authority = _cvr(f, table, where, "recipient_authority", required=False) if "recipient_authority" in table else cvr
-    inf_ref = f.get(table, where, "inf_ref", str, INF_REF)
     if sender is None or authority is None:
         return None
     return RouteValues(sender_it_system=sender, recipient_it_system=recipient,
-                       recipient_authority_cvr=authority, inf_ref=inf_ref)
+                       recipient_authority_cvr=authority, inf_ref=v["inf_ref"])
 
 
-def _uuid(f: TomlFile, table: dict[str, Any], where: tuple, key: str, required: bool) -> str | None:
-    hint = "the UUID KOMBIT registered for the system, e.g. \"3f1c2a9e-0b6d-4c1e-9a57-2d8e4b6f0a11\""
-    value = f.get(table, where, key, str, required=hint if required else None)
+def _uuid(f: TomlFile, value: str | None, where: tuple, key: str) -> str | None:
     if value is None:
         return None
     if UUID.fullmatch(value.lower()) and value != value.lower():
         f.report(where, key, f"{value!r}: write the UUID in lower-case hex (the platform compares it as text)")
         return None
     if not UUID.fullmatch(value):
-        f.report(where, key, f"{value!r} is not a UUID; {hint}")
+        f.report(where, key, f"{value!r} is not a UUID; the UUID KOMBIT registered for the system, "
+                 'e.g. "3f1c2a9e-0b6d-4c1e-9a57-2d8e4b6f0a11"')
         return None
     return value
 
 
-def _schedule(f: TomlFile, table: dict[str, Any], where: tuple, required: bool) -> str | None:
-    hint = 'a cron expression: minute hour day month weekday, e.g. "0 6 5 * *"' if required else None
-    value = f.get(table, where, "schedule", str, required=hint)
+def _schedule(f: TomlFile, value: str | None, where: tuple) -> str | None:
     if value is None:
         return None
     try:
@@ -197,23 +187,24 @@ def _schedule(f: TomlFile, table: dict[str, Any], where: tuple, required: bool) 
 
 def _account(f: TomlFile, table: dict[str, Any], where: tuple, accounts: Any,
              values: dict[str, str] | None) -> str | None:
-    name = f.get(table, where, "account", str, required="the name of an account in the agent file's [accounts]")
-    if name is not None and name not in accounts:
+    name = table.get("account")  # its type and presence are checked with the table
+    if not isinstance(name, str):
+        return None
+    if name not in accounts:
         known = ", ".join(sorted(accounts)) or "none"
         f.report(where, "account", f"unknown account {name!r}; add [accounts.{name}] to the agent file "
                  f"(it defines: {known})")
         return None
-    if name is None or values is None or not hasattr(accounts, "use"):
+    if values is None or not hasattr(accounts, "use"):
         return name
     return accounts.use(name, values)  # a pattern account becomes this municipality's own
 
 
 def _receive(f: TomlFile, table: dict[str, Any], accounts: Any, values: dict[str, str] | None) -> ReceiveConfig | None:
     where = ("receive",)
-    f.unknown(table, where, RECEIVE_KEYS)
+    v = f.check(ReceiveTable, table, where)
     account = _account(f, table, where, accounts, values)
-    senders = f.strings(table, where, "expected_senders")
-    accepted = f.strings(table, where, "accept_authorities")
+    accepted = list(v["accept_authorities"])
     for value in accepted:
         if not NAME_PART.fullmatch(value):
             f.report(where, "accept_authorities", f"{value!r} is not an authority id as data file names carry it "
@@ -227,13 +218,12 @@ def _receive(f: TomlFile, table: dict[str, Any], accounts: Any, values: dict[str
     if account is None:
         return None
     file, line = f.place(where)
-    return ReceiveConfig(account=account, sinks=[s for s in sinks if s], expected_senders=senders,
+    return ReceiveConfig(account=account, sinks=[s for s in sinks if s], expected_senders=list(v["expected_senders"]),
                          expect=[e for e in expect if e], accept_authorities=accepted, line=line, file=file)
 
 
 def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None:
-    f.unknown(table, where, ("type", "options", "enabled"))
-    kind = f.get(table, where, "type", str, required='the sink plugin\'s name, e.g. "sqlite"')
+    kind = f.check(SinkTable, table, where)["type"]
     options = f.subtable(table, where, "options") or {}
     file, line = f.place(where)
     return SinkConfig(type=kind, options=options, line=line, index=where[-1], file=file,
@@ -241,13 +231,12 @@ def _sink(f: TomlFile, table: dict[str, Any], where: tuple) -> SinkConfig | None
 
 
 def _expect(f: TomlFile, table: dict[str, Any], where: tuple) -> ExpectConfig | None:
-    f.unknown(table, where, ("source", "schedule", "grace", "enabled"))
-    source = f.get(table, where, "source", str, required='the source whose extract is expected, e.g. "ky"')
-    schedule = _schedule(f, table, where, required=True)
+    v = f.check(ExpectTable, table, where, skip=("grace",))
+    schedule = _schedule(f, v["schedule"], where)
     grace = parse_duration(f, table, where, "grace", 0.0)
-    if source is None or schedule is None or grace is None:
+    if v["source"] is None or schedule is None or grace is None:
         return None
-    return ExpectConfig(source=source.lower(), schedule=schedule, grace_seconds=grace, line=f.place(where)[1],
+    return ExpectConfig(source=v["source"].lower(), schedule=schedule, grace_seconds=grace, line=f.place(where)[1],
                         index=where[-1])
 
 

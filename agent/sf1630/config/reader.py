@@ -1,7 +1,8 @@
-"""Reading one TOML file with typed getters that collect problems instead of stopping at the first.
+"""Reading one TOML file, collecting every problem instead of stopping at the first.
 
-Every problem carries the file, the line (from ``SourceMap``) and the dotted key, e.g.
-``send[1].route.sender_it_system`` (issue #13: every error with file, line and key).
+A table is checked against its declaration (``sf1630.config.tables``) by the one validator of
+``sf1630.options``. Every problem carries the file, the line (from ``SourceMap``) and the dotted key,
+e.g. ``send[1].route.sender_it_system`` (issue #13: every error with file, line and key).
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from typing import Any
 
 from sf1630.config.locate import PathPart, SourceMap
 from sf1630.config.model import Problem
+from sf1630.options import show_value, table_values
 
-MISSING: Any = object()
 # Words that name a secret. Keys ending _env or _file say where a secret is, which is allowed.
 SECRET_WORDS = {"passphrase", "password", "passwd", "secret", "token", "apikey"}
 URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
 SYNTAX_LINE = re.compile(r"\(at line (\d+), column \d+\)")
-TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-              list: "an array", dict: "a table"}
-NOUNS = ((bool, "boolean"), (str, "string"), (int, "integer"), (float, "number"), (list, "array"), (dict, "table"))
 
 
 def dotted(where: Sequence[PathPart], key: str | None = None) -> str:
@@ -107,48 +105,18 @@ class TomlFile:
                     if isinstance(item, dict):
                         self._find_secrets(item, (*where, key, i))
 
-    def unknown(self, table: dict[str, Any], where: Sequence[PathPart], allowed: Sequence[str]) -> None:
-        """Report every key of ``table`` that is not in ``allowed`` (secrets are reported already)."""
-        for key in table:
-            if key not in allowed and not is_secret_key(key):
-                known = ", ".join(allowed)
-                self.report(where, key, f"unknown key; the keys of [{dotted(where) or 'top level'}] are: {known}")
+    def check(self, declared: type, table: dict[str, Any], where: Sequence[PathPart],
+              skip: Sequence[str] = ()) -> dict[str, Any]:
+        """Check ``table`` against its declaration (``sf1630.config.tables``), reporting each problem
+        at its key; return every declared key's value, the default where it is missing or wrong.
 
-    def get(self, table: dict[str, Any], where: Sequence[PathPart], key: str, kind: type,
-            default: Any = None, *, required: str | None = None) -> Any:
-        """``table[key]`` if it has type ``kind``; else report and return ``default``.
-
-        ``required`` is the hint shown when the key is missing; without it a missing key is fine.
+        Secrets are reported already; keys in ``skip`` have a message of the caller's own.
         """
-        value = table.get(key, MISSING)
-        if value is MISSING:
-            if required is not None:
-                self.report(where, key, f"missing; {required}")
-            return default
-        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not ok:
-            self.report(where, key, f"expected {TYPE_NAMES.get(kind, kind.__name__)}, got {_describe(value)}")
-            return default
-        return value
-
-    def strings(self, table: dict[str, Any], where: Sequence[PathPart], key: str,
-                *, required: str | None = None) -> list[str]:
-        """An array of strings (a single string is not accepted: the shape stays one way)."""
-        value = self.get(table, where, key, list, None, required=required)
-        if value is None:
-            return []
-        if not all(isinstance(v, str) for v in value):
-            self.report(where, key, f"expected an array of strings, got {_describe(value)}")
-            return []
-        return list(value)
-
-    def get_path(self, table: dict[str, Any], where: Sequence[PathPart], key: str, default: str | None = None,
-             *, required: str | None = None) -> Path | None:
-        """A path, resolved against the folder of this file; ``~`` is expanded."""
-        value = self.get(table, where, key, str, default, required=required)
-        return self.resolve(value) if value else None
+        values, problems = table_values(declared, table, lambda key: key in skip or is_secret_key(key))
+        for key, message in problems:
+            if key not in skip:
+                self.report(where, key, message)
+        return values
 
     def resolve(self, value: str) -> Path:
         """Resolve ``value`` against this file's folder."""
@@ -157,7 +125,13 @@ class TomlFile:
     def subtable(self, table: dict[str, Any], where: Sequence[PathPart], key: str,
                  *, required: str | None = None) -> dict[str, Any] | None:
         """A table; None when missing (reported when ``required``) or of another type (reported)."""
-        return self.get(table, where, key, dict, None, required=required)
+        value = table.get(key)
+        if value is None and required is not None:
+            self.report(where, key, f"missing; {required}")
+        elif value is not None and not isinstance(value, dict):
+            self.report(where, key, f"must be a table, not {show_value(value)}")
+            return None
+        return value
 
     def tables(self, table: dict[str, Any], where: Sequence[PathPart], key: str) -> list[dict[str, Any]]:
         """An array of tables such as ``[[send]]``."""
@@ -166,12 +140,7 @@ class TomlFile:
             self.report(where, key, f"write [[{dotted(where, key)}]] (an array of tables), not [{dotted(where, key)}]")
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.report(where, key, f"expected [[{dotted(where, key)}]] tables, got {_describe(value)}")
+            self.report(where, key, f"write [[{dotted(where, key)}]] tables, not {show_value(value)}")
             return []
         return value
 
-
-def _describe(value: Any) -> str:
-    noun = next((n for kind, n in NOUNS if isinstance(value, kind)), type(value).__name__)
-    shown = repr(value)
-    return f"{noun} {shown if len(shown) < 60 else shown[:57] + '...'}"

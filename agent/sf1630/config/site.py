@@ -14,8 +14,7 @@ from sf1630.config.layers import Layer, LayeredFile, Merged, row_layer, toml_lay
 from sf1630.config.model import MunicipalityConfig, Problem
 from sf1630.config.municipality import read_municipality
 from sf1630.config.reader import TomlFile
-
-DEFAULTS_KEYS = ("send", "receive")
+from sf1630.config.tables import DefaultsTable
 
 
 def defaults_layer(f: TomlFile, data: dict[str, Any]) -> Layer | None:
@@ -24,7 +23,7 @@ def defaults_layer(f: TomlFile, data: dict[str, Any]) -> Layer | None:
     if table is None:
         return None
     where = ("defaults",)
-    f.unknown(table, where, DEFAULTS_KEYS)
+    f.check(DefaultsTable, table, where)
     usable: dict[str, Any] = {}
     if "send" in table:
         usable["send"] = f.tables(table, where, "send")
@@ -60,12 +59,13 @@ def read_site(agent: TomlFile, files: list[Path], accounts: Any,
             continue
         own[key] = mf
     seen: set = set()
-    out = []
+    out: list[tuple[TomlFile, MunicipalityConfig]] = []
     for key in [*rows, *(k for k in own if k not in rows)]:
-        row, mf = rows.get(key), own.get(key)
-        layers = [layer for layer in (defaults, row and row_layer(row.path, row.line, row.identity),
-                                      mf and toml_layer(mf, mf.data or {})) if layer]
-        lf = LayeredFile(mf.path if mf else row.path, problems, Merged(layers), row.extra if row else {}, seen, key)
+        line, file = rows.get(key), own.get(key)  # a CSV line, its own file, or both
+        layers = [layer for layer in (defaults, line and row_layer(line.path, line.line, line.identity),
+                                      file and toml_layer(file, file.data or {})) if layer]
+        path = file.path if file else line.path if line else agent.path
+        lf = LayeredFile(path, problems, Merged(layers), line.extra if line else {}, seen, key)
         m = read_municipality(lf, accounts)
         if m is not None:
             out.append((lf, m))

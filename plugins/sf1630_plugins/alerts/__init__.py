@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from sf1630 import hookimpl
-from sf1630.api import Check
+from sf1630.api import Check, Place
 from sf1630_plugins.alerts import message
 from sf1630_plugins.alerts.dispatch import Dispatcher, channels_from
 
@@ -40,7 +40,7 @@ class Alerts:
         table = getattr(config, "alerts", None) or {}
         if not table or command != "run":  # one-shot commands report on the terminal (OPERATIONS.md)
             return
-        options, channels = channels_from(table, getattr(config, "path", None))
+        options, channels = channels_from(table, _place(config))
         if channels:
             self.dispatcher = Dispatcher(channels, events=options.events, repeat_hours=options.repeat_hours)
             log.info("alerts on: %s (%s)", ", ".join(map(str, channels)), ", ".join(options.events))
@@ -59,7 +59,7 @@ class Alerts:
         if not table:
             return [Check("ok", "alerts", "off (no [alerts] table)")]
         try:
-            options, channels = channels_from(table, getattr(config, "path", None))
+            options, channels = channels_from(table, _place(config))
         except Exception as exc:
             return [Check("error", "alerts", str(exc), "correct the [alerts] table")]
         if not channels:
@@ -106,6 +106,12 @@ class Alerts:
     def sf1630_on_unreachable(self, account: str, environment: str, since: float, reason: str) -> None:
         """Alert when the platform has been unreachable longer than unreachable_alert_seconds (issue #17)."""
         self._submit(message.unreachable(account, environment, since, reason))
+
+
+def _place(config: Any) -> Place:
+    """Where ``[alerts]`` is written: the agent config says (``AgentConfig.place``)."""
+    place = getattr(config, "place", None)
+    return place(("alerts",)) if callable(place) else Place(("alerts",))
 
 
 def _send_test(channel: Any) -> Check:

@@ -13,16 +13,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
-from sf1630.api import option
+from sf1630.api import Place, build_options, option
 from sf1630.errors import ConfigError
 from sf1630_plugins.alerts.message import KINDS, Alert
 
 log = logging.getLogger("sf1630.alerts")
-
-TABLE_KEYS = ("events", "repeat_hours", "email", "webhook")
 
 
 class Channel(Protocol):
@@ -40,6 +37,9 @@ class AlertOptions:
 
     events: list[str] = option(list(KINDS), f"which alerts to send: any of {', '.join(KINDS)}")
     repeat_hours: float = option(24.0, "send the same alert (kind and file) again only after this many hours")
+    email: Any = option(None, "[alerts.email]: alerts by e-mail (sf1630_plugins.alerts.email.EmailOptions)")
+    webhook: Any = option(None, "[alerts.webhook]: alerts to a webhook "
+                                "(sf1630_plugins.alerts.webhook.WebhookOptions)")
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.events if e not in KINDS]
@@ -47,46 +47,29 @@ class AlertOptions:
             raise ValueError(f"[alerts] events: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(KINDS)}")
 
 
-def channels_from(table: dict[str, Any], config_path: Path | None = None) -> tuple[AlertOptions, list[Channel]]:
-    """Build the options and the enabled channels of an ``[alerts]`` table; ConfigError says what is wrong."""
-    from sf1630.options import build_options
+def channels_from(table: dict[str, Any], place: Place | None = None) -> tuple[AlertOptions, list[Channel]]:
+    """Build the options and the enabled channels of an ``[alerts]`` table; ConfigError says what is
+    wrong, with the file and line when ``place`` (``config.place(("alerts",))``) says where the table is."""
     from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
     from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
 
+    place = place or Place(("alerts",))
     if not isinstance(table, dict):
-        raise ConfigError(f"{_origin(config_path, ())}: write [alerts] as a table")
-    unknown = [k for k in table if k not in TABLE_KEYS]
-    if unknown:
-        raise ConfigError(f"{_origin(config_path, ('alerts',), unknown[0])}: unknown key {unknown[0]!r}; "
-                          f"the keys of [alerts] are: {', '.join(TABLE_KEYS)}")
-    top = {k: v for k, v in table.items() if k not in ("email", "webhook")}
-    options = build_options(AlertOptions, top, _origin(config_path, ("alerts",)))
+        raise ConfigError(f"{Place((), place.file, place.line_of).at()}: write [alerts] as a table")
+    options = build_options(AlertOptions, table, place)
+    base = place.file.parent if place.file else None
     channels: list[Channel] = []
     for name, opts_cls, channel_cls in (("email", EmailOptions, EmailChannel),
                                         ("webhook", WebhookOptions, WebhookChannel)):
-        if name in table:
-            sub = table[name]
-            if not isinstance(sub, dict):
-                raise ConfigError(f"{_origin(config_path, ('alerts', name))}: write [alerts.{name}] as a table")
-            opts = build_options(opts_cls, sub, _origin(config_path, ("alerts", name)),
-                                 base=config_path.parent if config_path else None)
-            if opts.enabled:
-                channels.append(channel_cls(opts))
+        sub = table.get(name)
+        if sub is None:
+            continue
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{place.sub(name).at()}: write [alerts.{name}] as a table")
+        opts = build_options(opts_cls, sub, place.sub(name), base=base)
+        if opts.enabled:
+            channels.append(channel_cls(opts))
     return options, channels
-
-
-def _origin(path: Path | None, where: tuple[str, ...], key: str | None = None) -> str:
-    """``agent.toml:31 [alerts.email]``: where a table (or key) is, for error messages."""
-    label = f"[{'.'.join(where)}]" if where else "[top level]"
-    if path is None:
-        return label
-    try:
-        from sf1630.config.locate import SourceMap
-
-        line = SourceMap(Path(path).read_text(encoding="utf-8")).line(where, key)
-        return f"{path}:{line} {label}"
-    except OSError:
-        return f"{path} {label}"
 
 
 class Dispatcher:
