@@ -22,6 +22,7 @@ from typing import Any
 from sf1630.core import cron, steps
 from sf1630.errors import Sf1630Error
 from sf1630.agent.cluster import UPKEEP, Member, receive_unit, send_unit
+from sf1630.agent.inbox import Inbox
 from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
 from sf1630.core.remote import Stopped
 from sf1630.journal.fence import fenced
@@ -107,7 +108,7 @@ class Scheduler:
         done = asyncio.Event()  # the work has stopped: only then are the leases given back
         membership = asyncio.create_task(self.member.run(done)) if self.member else None
         try:
-            loops = [self._upkeep_loop(sender, specs)]
+            loops = [self._upkeep_loop(sender, specs), Inbox(self.rt, self.stop, sender, receiver, self.member).run()]
             loops += [self._send_loop(sender, spec) for spec in specs]
             if self.rt.receive_specs(self.selection):
                 loops.append(self._receive_loop(receiver))
