@@ -70,7 +70,7 @@ class Inbox:
                 continue  # for the process that holds the unit
             if row.command not in ("send", "receive") or not rows.take(self.rt.journal, row.id, self.me):
                 continue
-            log.info("request %d from %s: %s %s", row.id, row.asked_by, row.command, _describe(row.args))
+            log.info("request %d from %s: %s %s", row.id, row.asked_by, row.command, describe_args(row.args))
             taken.append(row)
         return taken
 
@@ -101,7 +101,8 @@ class _OneUnit:
         return self.member.fence(unit) if unit == self.unit else None
 
 
-def _describe(args: dict[str, Any]) -> str:
+def describe_args(args: dict[str, Any]) -> str:
+    """A request's arguments as the command line options that asked for it."""
     chosen = args.get("selection") or {}
     parts = [f"--municipality {m}" for m in chosen.get("municipalities", ())]
     parts += [f"--source {s}" for s in chosen.get("sources", ())]
