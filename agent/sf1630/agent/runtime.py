@@ -113,6 +113,13 @@ class Runtime:
                            expected_senders=tuple(receive.expected_senders),
                            accept_authorities=tuple(receive.accept_authorities))
 
+    def reconfigure(self, config: Any) -> None:
+        """Take a reloaded ``config``: its accounts and jobs (journal, pool and plugins stay)."""
+        self.config = config
+        self.links = make_links(config)
+        self._built.clear()
+        self.problems.clear()
+
     def _problem(self, text: str) -> None:
         if text not in self.problems:
             log.error(text)
@@ -142,8 +149,7 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
     for failure in host.failures():
         log.error("plugin failed to load: %s", failure)
     host.configure(config, command)  # before the journal opens: a plugin that cannot start stops the command
-    links = {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
-             for name, a in config.accounts.items()}
+    links = make_links(config)
     emit = fan_out([plugin_emitter(host), *emitters])
     journal = journal or open_journal(config.journal)
     give_up = getattr(config, "give_up_seconds", 20.0)
@@ -153,6 +159,12 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
                     alert_after=getattr(config, "unreachable_alert_seconds", 900.0))
     return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links, health=health,
                    give_up=give_up)
+
+
+def make_links(config: Any) -> dict[str, Link]:
+    """A Link per configured account."""
+    return {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
+            for name, a in config.accounts.items()}
 
 
 @contextmanager
