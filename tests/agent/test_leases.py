@@ -90,11 +90,13 @@ def test_status_shows_each_process_of_the_site(pg_journal_url: str, make_config,
     assert "Processes (3)" in table and "lis-2" in table and "not seen since" in table
 
 
-def test_a_one_off_receive_is_refused_while_run_processes_work_on_the_site(pg_journal_url, make_config, run_cli):
+def test_a_receive_is_handed_to_the_run_processes_of_the_site(pg_journal_url, make_config, run_cli):
     with open_journal(pg_journal_url) as journal:
         heartbeat(journal, ProcessRecord("lis-1:4711:a", "lis-1", 4711, "0.1.0", time.time(), time.time()))
     path = make_config(AGENT.replace('journal = "state/journal.sqlite"', 'journal_env = "SITE_JOURNAL"'))
-    done = run_cli("receive", "--config", str(path), env={"SITE_JOURNAL": pg_journal_url})
-    assert done.returncode != 0
-    assert "sf1630 run is working on the journal postgresql://" in done.stderr
-    assert "(lis-1 pid 4711)" in done.stderr and "Stop those processes" in done.stderr
+    done = run_cli("receive", "--no-wait", "--config", str(path), env={"SITE_JOURNAL": pg_journal_url})
+    assert done.returncode == 0, done.stderr
+    assert "handed to the running sf1630 service (lis-1 pid 4711) as request 1" in done.stdout
+    listed = json.loads(run_cli("status", "--config", str(path), "--json", env={"SITE_JOURNAL": pg_journal_url}).stdout)
+    assert [(r["id"], r["state"]) for r in listed["requests"]] == [(1, "new")]
+    assert listed["requests"][0]["command"].startswith("receive --municipality ")

@@ -127,28 +127,46 @@ class Slots:
 
 
 async def send_specs(sender: Sender, specs: list[SendSpec], *, when: datetime | None = None,
-                     **send: Any) -> list[Transfer]:
+                     member: Member | None = None, **send: Any) -> list[Transfer]:
     """Send each spec's extract; the sender's gate bounds how many municipalities work at once.
 
-    ``send`` goes to :meth:`Sender.send` (``period``, ``resend_reason``, ``resend_by``).
+    ``send`` goes to :meth:`Sender.send` (``period``, ``resend_reason``, ``resend_by``). With a
+    ``member``, each job under the fence of its unit; a job whose unit is not held is left out.
     """
-    return list(await asyncio.gather(*(sender.send(spec, when=when, **send) for spec in specs)))
+    async def one(spec: SendSpec) -> Transfer | None:
+        fence = member.fence(spec_unit(spec)) if member else None
+        if member is not None and fence is None:
+            log.warning("%s: not sent: another process holds the job now; ask again", spec.label)
+            return None
+        with fenced(fence):
+            return await sender.send(spec, when=when, **send)
+
+    return [t for t in await asyncio.gather(*(one(spec) for spec in specs)) if t is not None]
+
+
+def spec_unit(spec: SendSpec) -> str:
+    """The unit of work of a send job."""
+    return send_unit(spec.municipality.key, spec.source.name, spec.recipient_code)
 
 
 async def send_round(rt: Runtime, selection: Selection, stop: asyncio.Event, *, when: datetime | None = None,
-                     **send: Any) -> SendSummary:
+                     sender: Sender | None = None, member: Member | None = None, **send: Any) -> SendSummary:
     """Resume unfinished sends, clean up, then send every selected job now (``sf1630 send``).
 
     ``send`` goes to :meth:`Sender.send`: ``period``, and ``resend_reason``/``resend_by`` for a resend.
+    Given a ``sender`` (a running service's), it is used and left open, and the service sweeps itself.
     """
-    sender = make_sender(rt, stop)
+    own = sender is None
+    sender = sender or make_sender(rt, stop)
     try:
         specs = rt.send_specs(selection)
-        resumed = await resume_sends(rt, sender, selection)
-        await sweep_accounts(rt, sender, specs)
-        sent = await send_specs(sender, specs, when=when, **send)
+        resumed = await resume_sends(rt, sender, selection, member)
+        if own:
+            await sweep_accounts(rt, sender, specs)
+        sent = await send_specs(sender, specs, when=when, member=member, **send)
     finally:
-        await sender.close()
+        if own:
+            await sender.close()
     fresh = {t.id for t in sent}
     return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
 
@@ -182,20 +200,24 @@ def catch_up_periods(rt: Runtime, spec: SendSpec, now: datetime, since: str | No
 
 
 async def catch_up(rt: Runtime, selection: Selection, stop: asyncio.Event, *, since: str | None = None,
-                   when: datetime | None = None) -> SendSummary:
+                   when: datetime | None = None, sender: Sender | None = None,
+                   member: Member | None = None) -> SendSummary:
     """``sf1630 send --catch-up``: resume, then send every period of each job not yet delivered, in order."""
-    sender = make_sender(rt, stop)
+    own = sender is None
+    sender = sender or make_sender(rt, stop)
     now = when or datetime.now()
     try:
         specs = rt.send_specs(selection)
-        resumed = await resume_sends(rt, sender, selection)
+        resumed = await resume_sends(rt, sender, selection, member)
 
         async def one(spec: SendSpec) -> list[Transfer]:
-            return [await sender.send(spec, when=now, period=p) for p in catch_up_periods(rt, spec, now, since)]
+            periods = catch_up_periods(rt, spec, now, since)
+            return [t for p in periods for t in await send_specs(sender, [spec], when=now, member=member, period=p)]
 
         sent = [t for ts in await asyncio.gather(*(one(s) for s in specs)) for t in ts]
     finally:
-        await sender.close()
+        if own:
+            await sender.close()
     fresh = {t.id for t in sent}
     return SendSummary([*(t for t in resumed if t.id not in fresh), *sent])
 

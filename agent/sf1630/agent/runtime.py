@@ -21,7 +21,7 @@ from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
 log = logging.getLogger("sf1630.runtime")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Selection:
     """Which jobs a command touches: ``--municipality`` and ``--source`` (empty: all)."""
 
@@ -113,6 +113,13 @@ class Runtime:
                            expected_senders=tuple(receive.expected_senders),
                            accept_authorities=tuple(receive.accept_authorities))
 
+    def reconfigure(self, config: Any) -> None:
+        """Take a reloaded ``config``: its accounts and jobs (journal, pool and plugins stay)."""
+        self.config = config
+        self.links = make_links(config)
+        self._built.clear()
+        self.problems.clear()
+
     def _problem(self, text: str) -> None:
         if text not in self.problems:
             log.error(text)
@@ -142,8 +149,7 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
     for failure in host.failures():
         log.error("plugin failed to load: %s", failure)
     host.configure(config, command)  # before the journal opens: a plugin that cannot start stops the command
-    links = {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
-             for name, a in config.accounts.items()}
+    links = make_links(config)
     emit = fan_out([plugin_emitter(host), *emitters])
     journal = journal or open_journal(config.journal)
     give_up = getattr(config, "give_up_seconds", 20.0)
@@ -155,51 +161,65 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
                    give_up=give_up)
 
 
+def make_links(config: Any) -> dict[str, Link]:
+    """A Link per configured account."""
+    return {name: Link(name=name, user=a.user, endpoint=a.endpoint(config), credentials=a.credentials())
+            for name, a in config.accounts.items()}
+
+
 @contextmanager
 def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
     """Hold the journal's work lock: one sending or receiving agent process per journal at a time.
 
     Two processes resuming the same unfinished transfer could upload its trigger twice; a second
     ``send``, ``receive`` or ``run`` on the same journal is refused instead, with the holder's pid.
+    The lock file says whether the holder is a service (``run``): commands then hand it their work.
     """
     import fcntl
 
     from sf1630.journal import is_url
-    from sf1630.transport.privacy import private_dirs
 
     if is_url(journal):  # a database journal is shared: `run` processes coordinate through leases
-        if not service:
-            _refuse_beside_running_service(journal)
         yield
         return
-    path = Path(journal).with_name(Path(journal).name + ".lock")
-    private_dirs(path.parent)  # owner-only, every level (issue #14)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock(journal)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise Sf1630Error(f"another sf1630 process (pid {holder}) is sending or receiving with the journal "
+            holder = os.pread(fd, 32, 0).decode(errors="replace").split() or ["?"]
+            raise Sf1630Error(f"another sf1630 process (pid {holder[0]}) is sending or receiving with the journal "
                               f"{journal}; wait for it to finish, or stop it (e.g. the sf1630 service) "
                               "before running this command") from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}{' run' if service else ''}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
 
 
-def _refuse_beside_running_service(url: str, within: float = 60.0) -> None:
-    """A one-off send or receive holds no leases: refuse it while `run` processes work on the site."""
-    import time
+def lock_holder(journal: Path | str) -> tuple[str, str] | None:
+    """Who holds a SQLite journal's work lock: (pid, "run" or "") or None when nobody does."""
+    import fcntl
 
-    from sf1630.journal import describe, open_journal
-    from sf1630.journal.processes import processes
+    path = Path(journal).with_name(Path(journal).name + ".lock")
+    if not path.exists():
+        return None
+    fd = _open_lock(journal)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            words = os.pread(fd, 32, 0).decode(errors="replace").split()
+            return (words[0] if words else "?", words[1] if len(words) > 1 else "")
+        return None
+    finally:
+        os.close(fd)
 
-    with open_journal(url) as journal:
-        live = [p for p in processes(journal, since=time.time() - within) if p.stopped_at is None]
-    if live:
-        names = ", ".join(f"{p.host} pid {p.pid}" for p in live)
-        raise Sf1630Error(f"sf1630 run is working on the journal {describe(url)} ({names}); it does this work "
-                          "itself. Stop those processes before running this command")
+
+def _open_lock(journal: Path | str) -> int:
+    from sf1630.transport.privacy import private_dirs
+
+    path = Path(journal).with_name(Path(journal).name + ".lock")
+    private_dirs(path.parent)  # owner-only, every level (issue #14)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

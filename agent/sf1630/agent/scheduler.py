@@ -22,6 +22,7 @@ from typing import Any
 from sf1630.core import cron, steps
 from sf1630.errors import Sf1630Error
 from sf1630.agent.cluster import UPKEEP, Member, receive_unit, send_unit
+from sf1630.agent.inbox import Inbox
 from sf1630.agent.flow import make_receiver, make_sender, receive_round, resume_sends, sweep_accounts
 from sf1630.core.remote import Stopped
 from sf1630.journal.fence import fenced
@@ -91,6 +92,10 @@ class Scheduler:
         self.selection = selection or Selection()
         self.started = clock()
         self.member = Member(rt.journal, ttl=lease_seconds, units=self._units) if rt.journal.shared else None
+        self._sends: dict[tuple[str, str, str | None], tuple[SendSpec, asyncio.Event]] = {}
+        self._tasks: set[asyncio.Future] = set()
+        self._failed: list[BaseException] = []
+        self._receiving = False
 
     def _units(self) -> list[str]:
         """The units of work of this site: send jobs, receiving accounts, and the upkeep."""
@@ -103,14 +108,17 @@ class Scheduler:
         self.rt.give_up = None  # a service keeps trying an unreachable platform; it alerts instead
         sender = make_sender(self.rt, self.stop)
         receiver = make_receiver(self.rt, self.stop, quarantine_backoff=True)
+        self._sender, self._receiver = sender, receiver
         specs = self.rt.send_specs(self.selection)
         done = asyncio.Event()  # the work has stopped: only then are the leases given back
         membership = asyncio.create_task(self.member.run(done)) if self.member else None
         try:
-            loops = [self._upkeep_loop(sender, specs)]
-            loops += [self._send_loop(sender, spec) for spec in specs]
+            loops = [self._upkeep_loop(sender), Inbox(self.rt, self.stop, sender, receiver, self.member).run(),
+                     self._jobs()]
+            for spec in specs:
+                self._start_send(spec)
             if self.rt.receive_specs(self.selection):
-                loops.append(self._receive_loop(receiver))
+                self._start_receive()
             log.info("running %d send job(s) and %d receiving account(s)%s", len(specs),
                      len(self.rt.receive_specs(self.selection)),
                      f" as {self.member.record.id}, sharing them with the site's other processes" if self.member else "")
@@ -123,6 +131,53 @@ class Scheduler:
                 await asyncio.to_thread(self.member.leave)
         log.info("stopped")
 
+    # -- jobs that come and go (reload) -------------------------------------------------
+    def _start_send(self, spec: SendSpec) -> None:
+        retired = asyncio.Event()
+        task = asyncio.ensure_future(self._until_stopped(self._send_loop(self._sender, spec, retired)))
+        self._sends[job_key(spec)] = (spec, retired)
+        self._track(task)
+
+    def _start_receive(self) -> None:
+        self._receiving = True
+        self._track(asyncio.ensure_future(self._until_stopped(self._receive_loop(self._receiver))))
+
+    def _track(self, task: asyncio.Future) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Future) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._failed.append(task.exception())
+            self.stop.set()  # a loop that crashed stops the service, which says why
+
+    async def _jobs(self) -> None:
+        """Wait for the job loops: until stopped, then until each has finished its step."""
+        await self.stop.wait()
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._failed:
+            raise self._failed[0]
+
+    def apply(self, config: Any) -> str:
+        """Run the jobs of a new ``config``: start new and changed jobs, retire removed and changed ones.
+
+        A retired job finishes the step it is in (nothing in flight is dropped); what it leaves
+        unfinished is resumed by the upkeep loop. Returns what changed, for the log.
+        """
+        self.rt.reconfigure(config)
+        new = {job_key(s): s for s in self.rt.send_specs(self.selection)}
+        gone = [k for k, (spec, _) in self._sends.items() if k not in new or _schedule(new[k]) != _schedule(spec)]
+        for key in gone:
+            self._sends.pop(key)[1].set()
+        added = [k for k in new if k not in self._sends]
+        for key in added:
+            self._start_send(new[key])
+        if not self._receiving and self.rt.receive_specs(self.selection):
+            self._start_receive()
+        return f"{len(added)} send job(s) started, {len(gone)} retired, {len(new)} running"
+
     async def _until_stopped(self, loop: Awaitable[None]) -> None:
         """Run one loop; a stop that reaches it while a step waits to retry ends it quietly (issue #25)."""
         try:
@@ -130,13 +185,13 @@ class Scheduler:
         except Stopped:
             log.info("a loop stopped while waiting to retry; its work resumes on the next start")
 
-    async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
+    async def _send_loop(self, sender: Sender, spec: SendSpec, retired: asyncio.Event) -> None:
         if self.member is not None:
-            return await self._shared_send_loop(sender, spec)
+            return await self._shared_send_loop(sender, spec, retired)
         expr = spec.schedule or spec.source.schedule
         last = self._last_send(spec) or self.started
         retry = Retry(self._failed_period(spec), self.rt.config)  # a period failed before a restart too
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not retired.is_set():
             wait = seconds_until(expr, last, self.clock())
             if wait <= 0:
                 last = self.clock()
@@ -147,7 +202,7 @@ class Scheduler:
                 log.info("%s: retry %d of period %s: %s is %s", spec.label, retry.attempts, retry.period,
                          t.file_name, t.state)
             else:
-                await self._sleep(min(wait, retry.wait(), MAX_SLEEP))
+                await self._sleep(min(wait, retry.wait(), MAX_SLEEP), retired)
                 continue
             retry.after(spec, t)
 
@@ -159,7 +214,7 @@ class Scheduler:
         latest = max(sends, key=lambda t: t.created_at, default=None)
         return latest.period if latest is not None and latest.state in steps.SEND_FAILED else None
 
-    async def _shared_send_loop(self, sender: Sender, spec: SendSpec) -> None:
+    async def _shared_send_loop(self, sender: Sender, spec: SendSpec, retired: asyncio.Event) -> None:
         """The send loop on a shared journal: only while this process holds the job's lease.
 
         The last send is read from the journal each time, since another process may have sent;
@@ -167,15 +222,15 @@ class Scheduler:
         """
         expr, unit = spec.schedule or spec.source.schedule, send_unit(spec.municipality.key, spec.source.name,
                                                                       spec.recipient_code)
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not retired.is_set():
             fence = self.member.fence(unit)
             if fence is None:
-                await self._sleep(self.member.interval)
+                await self._sleep(self.member.interval, retired)
                 continue
             last = self._last_send(spec) or self.started
             wait = seconds_until(expr, last, self.clock())
             if wait > 0:
-                await self._sleep(min(wait, MAX_SLEEP, self.member.interval))
+                await self._sleep(min(wait, MAX_SLEEP, self.member.interval), retired)
                 continue
             try:
                 with fenced(fence):
@@ -183,7 +238,7 @@ class Scheduler:
                 log.info("%s: %s is %s", spec.label, t.file_name, t.state)
             except Sf1630Error as exc:
                 log.error("%s: send not made now: %s", spec.label, exc)
-                await self._sleep(self.member.interval)
+                await self._sleep(self.member.interval, retired)
 
     def _last_send(self, spec: SendSpec) -> datetime | None:
         sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
@@ -198,8 +253,8 @@ class Scheduler:
 
         # Issue #14: after each round, expected extracts past their deadline fire `missing` once.
         watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())
-        expected = expectations(self.rt.config, self.rt.host, self.selection.municipalities)
         while not self.stop.is_set():
+            expected = expectations(self.rt.config, self.rt.host, self.selection.municipalities)  # after a reload too
             reports = await receive_round(self.rt, receiver, self.selection, self.member)
             loaded = sum(len(r.loaded) for r in reports)
             if loaded:
@@ -208,7 +263,7 @@ class Scheduler:
                 watch.check(expected)
             await self._sleep(self.rt.config.poll_interval)
 
-    async def _upkeep_loop(self, sender: Sender, specs: list[SendSpec]) -> None:
+    async def _upkeep_loop(self, sender: Sender) -> None:
         """Resume unfinished sends now and every minute (e.g. the network was down); sweep hourly (rules 3, 8)."""
         resuming: set[asyncio.Task] = set()
         swept = -SWEEP_INTERVAL
@@ -223,7 +278,7 @@ class Scheduler:
                 swept = time.monotonic()
                 try:
                     with fenced(upkeep):
-                        await sweep_accounts(self.rt, sender, specs)
+                        await sweep_accounts(self.rt, sender, self.rt.send_specs(self.selection))
                 except Sf1630Error as exc:
                     log.warning("sweep failed: %s", exc)
             await self._upkeep_pause()
@@ -242,8 +297,21 @@ class Scheduler:
             sleep.cancel()
         self.member.gained.clear()
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, retired: asyncio.Event | None = None) -> None:
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.stop, retired) if e is not None]
         try:
-            await asyncio.wait_for(self.stop.wait(), seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+
+def job_key(spec: SendSpec) -> tuple[str, str, str | None]:
+    """A send job across reloads: municipality, source, recipient."""
+    return (spec.municipality.key, spec.source.name, spec.recipient_code)
+
+
+def _schedule(spec: SendSpec) -> tuple[Any, ...]:
+    """What a reload may change in a job; a job whose settings changed is restarted."""
+    return (spec.schedule or spec.source.schedule, spec.link, spec.options, spec.routing, spec.recipients,
+            spec.route, spec.file_type)

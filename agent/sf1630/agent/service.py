@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from sf1630.agent.reload import loader, reload_on_hangup
 from sf1630.agent.runtime import Selection, build_runtime
 from sf1630.agent.scheduler import Scheduler
 from sf1630.events import Emit
@@ -18,8 +20,12 @@ from sf1630.events import Emit
 
 async def run_service(cfg: Any, stop: asyncio.Event, *, selection: Selection | None = None,
                       where: tuple[str, int] | None = None, status: Callable[[], dict[str, Any]] | None = None,
-                      emitters: Iterable[Emit] = (), listening: Callable[[Any], None] | None = None) -> None:
-    """Run ``cfg``'s jobs until ``stop``; with ``where`` (host, port) serve the page, API, health, metrics."""
+                      emitters: Iterable[Emit] = (), listening: Callable[[Any], None] | None = None,
+                      config_file: tuple[Path, str | None] | None = None) -> None:
+    """Run ``cfg``'s jobs until ``stop``; with ``where`` (host, port) serve the page, API, health, metrics.
+
+    With ``config_file`` (path, environment), SIGHUP reloads the configuration from it.
+    """
     metrics = None
     if where:
         from sf1630.ops.metrics import Metrics
@@ -28,8 +34,11 @@ async def run_service(cfg: Any, stop: asyncio.Event, *, selection: Selection | N
     rt = build_runtime(cfg, command="run", emitters=[*emitters, *([metrics] if metrics else [])])
     web = None
     try:
-        scheduler = asyncio.ensure_future(Scheduler(rt, stop, selection=selection,
-                                                    lease_seconds=cfg.lease_seconds).run())
+        jobs = Scheduler(rt, stop, selection=selection, lease_seconds=cfg.lease_seconds)
+        scheduler = asyncio.ensure_future(jobs.run())
+        if config_file:
+            reloads = asyncio.ensure_future(reload_on_hangup(jobs, loader(*config_file, rt.host), stop))
+            scheduler.add_done_callback(lambda _: reloads.cancel())
         if where and metrics:
             try:
                 web = _serve(cfg, rt, metrics, where, scheduler, stop, status)

@@ -99,14 +99,65 @@ def install_stop(stop: asyncio.Event) -> None:
             pass
 
 
-class EmptyJournal:
-    """Stands in for a journal that does not exist yet, so that a dry run creates nothing."""
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    """Add --no-wait (for commands a running service can do)."""
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when a running sf1630 service holds the site: hand it the request and return at once "
+                             "with its id (sf1630 status lists it) instead of waiting for and printing its outcome")
 
-    def transfers(self, *args: Any, **kwargs: Any) -> list:
-        return []
 
-    def get(self, key: str) -> None:
-        return None
+def carry_out(cfg: Any, request: Any, *, no_wait: bool = False) -> int:
+    """Do ``request`` (a SendRequest or ReceiveRequest), or hand it to the running service; print the outcome."""
+    import sys
+    from contextlib import nullcontext
 
-    def close(self) -> None:
-        pass
+    from sf1630.agent.inbox import await_outcome, hand_over, service_running
+    from sf1630.agent.runtime import work_lock
+    from sf1630.cli.send import resend_by
+
+    running = None if request.dry_run else service_running(cfg)
+    if running:
+        ids = hand_over(cfg, request, resend_by())
+        numbers = ", ".join(map(str, ids))
+        if no_wait:
+            print(f"handed to the running sf1630 service ({running}) as request {numbers}; "
+                  "sf1630 status shows it until it is done")
+            return 0
+        print(f"handed to the running sf1630 service ({running}) as request {numbers}; waiting for it",
+              file=sys.stderr)
+        return show(request, await_outcome(cfg, ids, say=lambda line: print(line, file=sys.stderr)))
+    with nullcontext() if request.dry_run else work_lock(cfg.journal):
+        return show(request, asyncio.run(_perform(cfg, request)))
+
+
+async def _perform(cfg: Any, request: Any) -> Any:
+    from sf1630.agent.operate import perform
+    from sf1630.ops.progress import ProgressLine
+
+    stop = asyncio.Event()
+    install_stop(stop)
+    if request.dry_run:
+        return await perform(cfg, request, stop)
+    progress = ProgressLine(request.command)
+
+    def started(rt: Any) -> None:
+        if request.command == "send":
+            progress.total = len(rt.send_specs(request.selection)) or None
+
+    try:
+        return await perform(cfg, request, stop, emitters=[progress], started=started)
+    finally:
+        progress.finish()
+
+
+def show(request: Any, outcome: Any) -> int:
+    """Print an Outcome; its exit status (an error it carries is raised, as the command's own would be)."""
+    from sf1630.errors import Sf1630Error
+
+    if outcome.error:
+        error = Sf1630Error(outcome.error)
+        error.exit_status = outcome.exit_code or 1  # type: ignore[attr-defined]
+        raise error
+    for line in outcome.lines():
+        print(line)
+    return outcome.exit_code

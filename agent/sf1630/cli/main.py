@@ -26,6 +26,7 @@ COMMANDS = [
     "deploy",
     "doctor",
     "keys",
+    "journal",
 ]
 
 # Commands that write extracts, deliveries or the journal: they run with umask 077 (sf1630.transport.privacy).

@@ -15,7 +15,8 @@ def register(subparsers: Any) -> None:
         "run", help="run every job on its schedule until stopped",
         description="Run each [[send]] on its cron schedule and each [receive] every poll_interval, "
                     "municipalities concurrently up to `concurrency`. SIGTERM or SIGINT stops it cleanly: "
-                    "the current step finishes and is journalled, and the exit status is 0.")
+                    "the current step finishes and is journalled, and the exit status is 0. SIGHUP reloads the "
+                    "configuration if it is valid (else it logs the errors and keeps running the old one).")
     add_job_args(parser, dry_run=False)
     parser.add_argument("--http-port", metavar="[HOST:]PORT",
                         help="serve the status page on http://HOST:PORT/, with /api/status, /healthz and /metrics "
@@ -29,11 +30,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the scheduler until SIGTERM/SIGINT."""
     from sf1630.cli import jobargs
     from sf1630.agent.runtime import work_lock
+    from sf1630.config.load import config_path
 
     cfg = jobargs.load(args)
     where = web_address(cfg, args.http_port, args.metrics_port)
     with work_lock(cfg.journal, service=True):
-        return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), where))
+        return asyncio.run(_run(cfg, jobargs.selection(args, cfg, "run"), where, (config_path(args.config), args.env)))
 
 
 def web_address(cfg: Any, http_port: str | None, metrics_port: str | None) -> tuple[str, int] | None:
@@ -50,7 +52,7 @@ def web_address(cfg: Any, http_port: str | None, metrics_port: str | None) -> tu
     return (cfg.http_bind, cfg.http_port) if cfg.http_port else None
 
 
-async def _run(cfg: Any, selection: Any, where: tuple[str, int] | None = None) -> int:
+async def _run(cfg: Any, selection: Any, where: tuple[str, int] | None = None, config_file: Any = None) -> int:
     import time
 
     from sf1630.agent.service import run_service
@@ -59,5 +61,6 @@ async def _run(cfg: Any, selection: Any, where: tuple[str, int] | None = None) -
 
     stop = asyncio.Event()
     install_stop(stop)
-    await run_service(cfg, stop, selection=selection, where=where, status=lambda: collect(cfg, 20, time.time()))
+    await run_service(cfg, stop, selection=selection, where=where, status=lambda: collect(cfg, 20, time.time()),
+                      config_file=config_file)
     return 0

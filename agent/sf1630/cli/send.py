@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 from typing import Any
 
-from sf1630.cli.jobargs import add_job_args
+from sf1630.cli.jobargs import add_job_args, add_wait_arg
 
 PERIOD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")  # it becomes part of a file name (rule 7)
 
@@ -33,6 +32,7 @@ def register(subparsers: Any) -> None:
                         help="send every period not yet delivered: each failed one and the current one, or with "
                              "--since every period from P on")
     parser.add_argument("--since", metavar="P", help="with --catch-up: the first period to send (e.g. M01)")
+    add_wait_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -92,105 +92,16 @@ def resend_by() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one send round; print a table of the transfers."""
+    """Build the request from the arguments, have it carried out, print its outcome."""
+    from sf1630.agent.requests import SendRequest
     from sf1630.cli import jobargs
-    from sf1630.agent.runtime import work_lock
 
     check_resend(args)
     check_catch_up(args)
     cfg = jobargs.load(args)
-    send = {"period": args.period} if args.period else {}
-    if args.resend:
-        send.update(resend_reason=args.reason.strip(), resend_by=resend_by())
-    if args.catch_up:
-        send = {"catch_up": True, "since": args.since}
-    selection = jobargs.selection(args, cfg, "send")  # exit 2 when it names nothing configured
-    if args.dry_run:
-        return dry_run(cfg, selection, **send)
-    with work_lock(cfg.journal):
-        return asyncio.run(_send(cfg, selection, **send))
-
-
-async def _send(cfg: Any, selection: Any, **send: Any) -> int:
-    from sf1630.cli.jobargs import install_stop
-    from sf1630.agent.flow import catch_up, send_round
-    from sf1630.ops.progress import ProgressLine
-    from sf1630.ops.report import transfer_table
-    from sf1630.agent.runtime import build_runtime
-
-    stop = asyncio.Event()
-    install_stop(stop)
-    progress = ProgressLine("send")
-    rt = build_runtime(cfg, command="send", emitters=[progress])
-    try:
-        progress.total = len(rt.send_specs(selection)) or None
-        if send.get("resend_reason"):
-            _note_resend(rt, selection, send["period"])  # ConfigError when nothing matches
-        if send.pop("catch_up", False):
-            summary = await catch_up(rt, selection, stop, **send)
-        else:
-            summary = await send_round(rt, selection, stop, **send)
-    finally:
-        progress.finish()
-        await rt.aclose()
-    for line in transfer_table(summary.transfers):
-        print(line)
-    if not summary.transfers:
-        print("nothing to send: no [[send]] matches the selection")
-    return 0 if summary.ok and not rt.problems else 1
-
-
-def _note_resend(rt: Any, selection: Any, period: str) -> None:
-    """Say which delivery a resend repeats, or that there was none (it is sent all the same)."""
-    from sf1630.errors import ConfigError
-
-    specs = rt.send_specs(selection)
-    if not specs:
-        known = sorted({f"{m.municipality.key} {s.source}" for m in rt.config.municipalities for s in m.sends})
-        raise ConfigError(f"nothing to resend: no [[send]] of municipality {selection.municipalities[0]!r} and "
-                          f"source {selection.sources[0]!r} is configured{' or usable' if rt.problems else ''}; "
-                          f"configured: {', '.join(known) or 'none'}")
-    for spec in specs:
-        earlier = [t for t in rt.journal.transfers(kind="send", municipality=spec.municipality.key,
-                                              source=spec.source.name, states=["delivered"], limit=None)
-                   if t.period == period and t.recipient == spec.recipient_code]
-        what = f"again after {', '.join(t.file_name for t in earlier)}" if earlier else "(no earlier delivery found)"
-        print(f"resending {spec.municipality.key} {spec.source.name} {period} {what}")
-
-
-def dry_run(cfg: Any, selection: Any, *, period: str | None = None, resend_reason: str | None = None,
-            resend_by: str | None = None) -> int:
-    """Print what a send round would do, changing nothing (no journal is created)."""
-    from datetime import datetime
-
-    from sf1630.core import steps
-    from sf1630.cli.jobargs import EmptyJournal
-    from sf1630.journal import exists as journal_exists
-    from sf1630.agent.flow import make_sender
-    from sf1630.ops.report import table
-    from sf1630.agent.runtime import build_runtime
-
-    journal = None if journal_exists(cfg.journal) else EmptyJournal()
-    rt = build_runtime(cfg, journal=journal)
-    sender = make_sender(rt, asyncio.Event())
-    rows, now = [], datetime.now().replace(microsecond=0)
-    for t in rt.journal.transfers(kind="send", states=steps.SEND_OPEN, limit=None):
-        if selection.takes(t.municipality or "", t.source):
-            rows.append(["resume", t.municipality, t.source, t.period, t.file_name, f"from {t.state}"])
-    for spec in rt.send_specs(selection):
-        job, name = sender.plan(spec, now, period)
-        earlier = sender.already_sent(spec, job.period)
-        if resend_reason is not None:
-            rows.append(["resend", spec.municipality.key, spec.source.name, job.period, name,
-                         f"reason: {resend_reason} (by {resend_by})"])
-        elif earlier is not None:
-            rows.append(["skip", spec.municipality.key, spec.source.name, job.period, earlier.file_name,
-                         f"already {earlier.state}"])
-        else:
-            to = ", ".join(spec.recipients) if spec.routing == "simple" else "routed (dynamic)"
-            rows.append(["send", spec.municipality.key, spec.source.name, job.period, name,
-                         f"as {spec.link.user} to {to}"])
-    rt.journal.close()
-    for line in table(["ACTION", "MUNICIPALITY", "SOURCE", "PERIOD", "FILE", "NOTE"], rows):
-        print(line)
-    return 0 if not rt.problems else 1
+    resend = args.reason.strip() if args.resend else None
+    request = SendRequest(jobargs.selection(args, cfg, "send"),  # exit 2 when it names nothing configured
+                          period=None if args.catch_up else args.period, resend_reason=resend,
+                          resend_by=resend_by() if resend else None, catch_up=args.catch_up,
+                          since=args.since if args.catch_up else None, dry_run=args.dry_run)
+    return jobargs.carry_out(cfg, request, no_wait=args.no_wait)

@@ -124,6 +124,7 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
         report["overdue"] = _overdue(cfg, journal, now)
         report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
+        report["requests"] = _requests(journal)
         if journal.shared:  # several processes: which ones, and are they alive (issue #21)
             report["processes"] = _processes(journal, cfg, now)
     return report
@@ -138,6 +139,16 @@ def _processes(journal: Any, cfg: Any, now: float) -> list[dict[str, Any]]:
         rows.append({"host": p.host, "pid": p.pid, "version": p.version, "started": _iso(p.started_at),
                      "last_seen": _iso(p.seen_at), "state": state})
     return rows
+
+
+def _requests(journal: Any) -> list[dict[str, Any]]:
+    """Operator requests a running service has not finished (issue #21)."""
+    from sf1630.agent.inbox import describe_args
+    from sf1630.journal.requests import pending
+
+    return [{"id": r.id, "command": f"{r.command} {describe_args(r.args)}", "asked_by": r.asked_by,
+             "created": _iso(r.created_at), "state": r.state if r.state == "new" else f"taken by {r.taken_by}"}
+            for r in pending(journal)]
 
 
 def _row(t: Any, why: str | None = None) -> dict[str, Any]:
@@ -192,6 +203,8 @@ def render(report: dict[str, Any]) -> str:
     if "processes" in report:
         parts.append(_section("Processes", report["processes"], ("host", "pid", "version", "started", "last_seen",
                                                                  "state")))
+    if report.get("requests"):
+        parts.append(_section("Requests", report["requests"], ("id", "command", "asked_by", "created", "state")))
     parts.append(_section("Waiting", report["waiting"], ("id", "kind", "state", "municipality", "file_name", "updated",
                                                          "why")))
     parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",

@@ -36,7 +36,9 @@ def transfer_rows(transfers: Iterable[Transfer]) -> list[list[object]]:
     return rows
 
 
+TRANSFER_HEADER = ("MUNICIPALITY", "SOURCE", "PERIOD", "STATE", "FILE", "ROWS", "NOTE")
+
+
 def transfer_table(transfers: Iterable[Transfer]) -> list[str]:
     """The table ``sf1630 send`` and ``receive`` print."""
-    return table(["MUNICIPALITY", "SOURCE", "PERIOD", "STATE", "FILE", "ROWS", "NOTE"],
-                 transfer_rows(transfers), right=(5,))
+    return table(TRANSFER_HEADER, transfer_rows(transfers), right=(5,))

@@ -61,10 +61,18 @@ class Receiver:
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
         self._active: set[int] = set()
+        self._rounds: dict[str, asyncio.Lock] = {}  # one round per account at a time (service + operator)
         self._deliveries: dict[int, Delivery] = {}  # per transfer being driven: metadata parsed once
 
     async def receive(self, spec: ReceiveSpec) -> RoundReport:
-        """One round for one account: finish what is open, then take what waits in ``IN/``."""
+        """One round for one account: finish what is open, then take what waits in ``IN/``.
+
+        Rounds of one account never overlap: an operator's ``receive`` waits for the service's round.
+        """
+        async with self._rounds.setdefault(spec.link.name, asyncio.Lock()):
+            return await self._round(spec)
+
+    async def _round(self, spec: ReceiveSpec) -> RoundReport:
         report = RoundReport(spec.link.name)
         self._sweep_spool(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
