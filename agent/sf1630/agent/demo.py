@@ -104,7 +104,7 @@ async def serve_sites(configs: list[Path], stop: asyncio.Event, *, status: Calla
     await asyncio.gather(*(one(path) for path in configs))
 
 
-def check(result: DemoResult, sent: list, lis_journal: Path) -> None:
+def check(result: DemoResult, sent: list, lis_journal: Path | str) -> None:
     """Fill in the figures and compare the database with what the sources wrote."""
     from sf1630.journal import open_journal
 

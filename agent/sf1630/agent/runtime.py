@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.core.health import Health
+from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.events import Emit, fan_out, plugin_emitter
-from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
+from sf1630.journal.base import Journal
+from sf1630.options import build_options
+from sf1630.transport.pool import Pool
 
 log = logging.getLogger("sf1630.runtime")
 
@@ -41,12 +45,12 @@ class Runtime:
 
     config: Any  # AgentConfig
     host: Any  # PluginHost
-    journal: Any
-    pool: Any
+    journal: Journal
+    pool: Pool
     emit: Emit
     links: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # jobs left out (e.g. a plugin failed), with why
-    health: Any = None  # sf1630.core.health.Health: the platform's reachability per account
+    health: Health | None = None  # the platform's reachability per account
     give_up: float | None = None  # one-shot commands stop trying an unreachable account after this (seconds)
     _built: dict[int, SendSpec] = field(default_factory=dict, repr=False)  # one spec per [[send]]
 
@@ -70,8 +74,6 @@ class Runtime:
         return self._built[id(send)]
 
     def _make_send_spec(self, mc, send) -> SendSpec:
-        from sf1630.options import build_options
-
         source = self.host.source(send.source)
         origin = f"{send.file or mc.path}:{send.line} [send.options]"
         options = build_options(source.Options, dict(send.options), origin, base=send.base or mc.path.parent)
@@ -97,9 +99,8 @@ class Runtime:
         return specs
 
     def _receive_spec(self, mc, receive) -> ReceiveSpec:
-        from sf1630.options import build_options
-
-        sinks, seen = [], {}
+        sinks: list[SinkSpec] = []
+        seen: dict[str, int] = {}
         for sc in receive.sinks:
             sink = self.host.sink(sc.type)
             origin = f"{sc.file or mc.path}:{sc.line} [receive.sinks.options]"
@@ -169,7 +170,7 @@ def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
 
     if is_url(journal):  # a database journal is shared: `run` processes coordinate through leases
         if not service:
-            _refuse_beside_running_service(journal)
+            _refuse_beside_running_service(str(journal))
         yield
         return
     path = Path(journal).with_name(Path(journal).name + ".lock")

@@ -118,7 +118,7 @@ class Scheduler:
         finally:
             await sender.close()
             done.set()
-            if membership is not None:
+            if membership is not None and self.member is not None:
                 await membership
                 await asyncio.to_thread(self.member.leave)
         log.info("stopped")
@@ -132,7 +132,7 @@ class Scheduler:
 
     async def _send_loop(self, sender: Sender, spec: SendSpec) -> None:
         if self.member is not None:
-            return await self._shared_send_loop(sender, spec)
+            return await self._shared_send_loop(sender, spec, self.member)
         expr = spec.schedule or spec.source.schedule
         last = self._last_send(spec) or self.started
         retry = Retry(self._failed_period(spec), self.rt.config)  # a period failed before a restart too
@@ -159,7 +159,7 @@ class Scheduler:
         latest = max(sends, key=lambda t: t.created_at, default=None)
         return latest.period if latest is not None and latest.state in steps.SEND_FAILED else None
 
-    async def _shared_send_loop(self, sender: Sender, spec: SendSpec) -> None:
+    async def _shared_send_loop(self, sender: Sender, spec: SendSpec, member: Member) -> None:
         """The send loop on a shared journal: only while this process holds the job's lease.
 
         The last send is read from the journal each time, since another process may have sent;
@@ -168,14 +168,14 @@ class Scheduler:
         expr, unit = spec.schedule or spec.source.schedule, send_unit(spec.municipality.key, spec.source.name,
                                                                       spec.recipient_code)
         while not self.stop.is_set():
-            fence = self.member.fence(unit)
+            fence = member.fence(unit)
             if fence is None:
-                await self._sleep(self.member.interval)
+                await self._sleep(member.interval)
                 continue
             last = self._last_send(spec) or self.started
             wait = seconds_until(expr, last, self.clock())
             if wait > 0:
-                await self._sleep(min(wait, MAX_SLEEP, self.member.interval))
+                await self._sleep(min(wait, MAX_SLEEP, member.interval))
                 continue
             try:
                 with fenced(fence):
@@ -183,7 +183,7 @@ class Scheduler:
                 log.info("%s: %s is %s", spec.label, t.file_name, t.state)
             except Sf1630Error as exc:
                 log.error("%s: send not made now: %s", spec.label, exc)
-                await self._sleep(self.member.interval)
+                await self._sleep(member.interval)
 
     def _last_send(self, spec: SendSpec) -> datetime | None:
         sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,

@@ -54,7 +54,7 @@ def _check_plugins(m: MunicipalityConfig, host: Any) -> list[Problem]:
 
     sources, sinks = host.sources(), host.sinks()
     for send in m.sends:
-        where = ("send", send.index)
+        where: tuple[str | int, ...] = ("send", send.index)
         plugin = sources.get(send.source)
         if plugin is None:
             report(where, "source", _unknown("source", send.source, sources, host))

@@ -120,7 +120,7 @@ def _municipality(kind: Kind, key: str, name: str, cvr: str, user_prefix: str) -
 
 
 def _comment(body: str) -> str:
-    lines = []
+    lines: list[str] = []
     for line in body.splitlines():
         if line == "[defaults]":  # tomli-w writes the empty parent table; the sub-tables say it all
             continue

@@ -304,7 +304,7 @@ def _municipalities(f: TomlFile, agent: dict[str, Any], accounts: AccountBook, d
 def _municipality_files(f: TomlFile, patterns: list[str], warnings: list[Problem]) -> list[Path]:
     """The files the patterns name. A plain name must exist; a glob may match nothing (a warning)."""
     found: set[Path] = set()
-    empty, missing = [], []
+    empty, missing = list[str](), list[str]()
     for pattern in patterns:
         matches = _glob(f.folder, pattern)
         found |= {p.resolve() for p in matches}

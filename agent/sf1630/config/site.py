@@ -38,6 +38,8 @@ def read_site(agent: TomlFile, files: list[Path], accounts: Any,
               defaults: Layer | None) -> list[tuple[TomlFile, MunicipalityConfig]]:
     """Read every municipality named by ``files`` (``.csv`` lists and ``.toml`` files)."""
     problems = agent.problems
+    row: Row | None  # each name is taken up again for the merge below
+    mf: TomlFile | None
     rows: dict[str, Row] = {}
     for path in files:
         if path.suffix.lower() == ".csv":
@@ -60,12 +62,12 @@ def read_site(agent: TomlFile, files: list[Path], accounts: Any,
             continue
         own[key] = mf
     seen: set = set()
-    out = []
+    out: list[tuple[TomlFile, MunicipalityConfig]] = []
     for key in [*rows, *(k for k in own if k not in rows)]:
         row, mf = rows.get(key), own.get(key)
         layers = [layer for layer in (defaults, row and row_layer(row.path, row.line, row.identity),
                                       mf and toml_layer(mf, mf.data or {})) if layer]
-        lf = LayeredFile(mf.path if mf else row.path, problems, Merged(layers), row.extra if row else {}, seen, key)
+        lf = LayeredFile(mf.path if mf else rows[key].path, problems, Merged(layers), row.extra if row else {}, seen, key)
         m = read_municipality(lf, accounts)
         if m is not None:
             out.append((lf, m))

@@ -60,7 +60,8 @@ class WebServer:
         handler = type("Handler", (_Handler,), {"site": site})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="sf1630-web", daemon=True)
 
     @property
@@ -170,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, TEXT, f"{url.path} failed: {type(exc).__name__}: {exc}\n")
 
     def _page(self, query: dict[str, list[str]]) -> None:
-        self._send(200, HTML, self.site.page((query.get("period") or [None])[0]))
+        self._send(200, HTML, self.site.page(next(iter(query.get("period", [])), None)))
 
     def _status(self, query: dict[str, list[str]]) -> None:
         self._send(200, JSON, json.dumps(self.site.status(), indent=2, ensure_ascii=False) + "\n")

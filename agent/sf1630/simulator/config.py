@@ -92,7 +92,7 @@ class _Problems:
     """Collects problems with their line numbers, found by a light scan of the TOML text."""
 
     def __init__(self, path: Path, text: str):
-        self.path, self.lines, self.items = path, text.splitlines(), []
+        self.path, self.lines, self.items = path, text.splitlines(), list[str]()
 
     def line_of(self, table: str, index: int | None, key: str | None) -> int | None:
         header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
