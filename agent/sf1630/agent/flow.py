@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sf1630.core import steps
+from sf1630.core import cron, steps
 from sf1630.api import Transfer
 from sf1630.journal.base import JournalTransfer
 from sf1630.journal.fence import fenced
 from sf1630.receive.receiver import Receiver, RoundReport
-from sf1630.core.remote import Stopped
+from sf1630.core.remote import Stopped, Unreachable
 from sf1630.agent.cluster import Member, receive_unit, send_unit
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
+from sf1630.errors import ConfigError, Sf1630Error
+from sf1630.ops.attention import SEND_FAILED, attention
 
 log = logging.getLogger("sf1630.flow")
 
@@ -87,9 +89,6 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection, member
 
 async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> None:
     """Clean-up and retention check of every sending account in ``specs`` (rules 3 and 8)."""
-    from sf1630.errors import Sf1630Error
-    from sf1630.core.remote import Unreachable
-
     links = {s.link.name: s.link for s in specs}
     for link in links.values():
         try:
@@ -162,10 +161,6 @@ def catch_up_periods(rt: Runtime, spec: SendSpec, now: datetime, since: str | No
     current one. With ``since``: every period from ``since`` to the current one, by the job's schedule.
     Periods already delivered or under way are skipped by the sender itself.
     """
-    from sf1630.core import cron
-    from sf1630.ops.attention import SEND_FAILED, attention
-    from sf1630.errors import ConfigError
-
     current = spec.source.period(now)
     if since is None:
         failed = [a for a in attention(rt.journal, now.timestamp()) if a.kind == SEND_FAILED
@@ -209,9 +204,6 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection,
 
     With a ``member`` (a shared journal), only the accounts this process holds, each under its fence.
     """
-    from sf1630.errors import Sf1630Error
-    from sf1630.core.remote import Unreachable
-
     limit = asyncio.Semaphore(rt.config.concurrency)
 
     async def one(spec) -> RoundReport | None:

@@ -6,8 +6,10 @@ with Source and Sink objects in them (STYLE.md).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,9 +20,13 @@ from sf1630.core.health import Health
 from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.events import Emit, fan_out, plugin_emitter
+from sf1630.journal import describe, is_url, open_journal
 from sf1630.journal.base import Journal
+from sf1630.journal.processes import processes
 from sf1630.options import build_options
+from sf1630.plugins import make_plugin_host
 from sf1630.transport.pool import Pool
+from sf1630.transport.privacy import private_dirs
 
 log = logging.getLogger("sf1630.runtime")
 
@@ -134,11 +140,6 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
 
     ``command`` (``run``, ``send``, ``receive``, ``demo``) tells the plugins what starts (``sf1630_configure``).
     """
-    from sf1630.core.health import Health
-    from sf1630.journal import open_journal
-    from sf1630.plugins import make_plugin_host
-    from sf1630.transport.pool import Pool
-
     host = host or make_plugin_host(config)
     for failure in host.failures():
         log.error("plugin failed to load: %s", failure)
@@ -163,11 +164,6 @@ def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
     Two processes resuming the same unfinished transfer could upload its trigger twice; a second
     ``send``, ``receive`` or ``run`` on the same journal is refused instead, with the holder's pid.
     """
-    import fcntl
-
-    from sf1630.journal import is_url
-    from sf1630.transport.privacy import private_dirs
-
     if is_url(journal):  # a database journal is shared: `run` processes coordinate through leases
         if not service:
             _refuse_beside_running_service(str(journal))
@@ -193,11 +189,6 @@ def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
 
 def _refuse_beside_running_service(url: str, within: float = 60.0) -> None:
     """A one-off send or receive holds no leases: refuse it while `run` processes work on the site."""
-    import time
-
-    from sf1630.journal import describe, open_journal
-    from sf1630.journal.processes import processes
-
     with open_journal(url) as journal:
         live = [p for p in processes(journal, since=time.time() - within) if p.stopped_at is None]
     if live:

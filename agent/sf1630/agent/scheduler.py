@@ -28,6 +28,7 @@ from sf1630.journal.fence import fenced
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
+from sf1630.receive.expect import MissingWatch, expectations
 
 log = logging.getLogger("sf1630.scheduler")
 
@@ -194,8 +195,6 @@ class Scheduler:
         return datetime.fromtimestamp(max(getattr(t, "created_at", 0.0) for t in sends))
 
     async def _receive_loop(self, receiver) -> None:
-        from sf1630.receive.expect import MissingWatch, expectations
-
         # Issue #14: after each round, expected extracts past their deadline fire `missing` once.
         watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())
         expected = expectations(self.rt.config, self.rt.host, self.selection.municipalities)

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sf1630.api import option
+from sf1630.config.locate import SourceMap
 from sf1630.errors import ConfigError
+from sf1630.options import build_options
+from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
 from sf1630_plugins.alerts.message import KINDS, Alert
+from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
 
 log = logging.getLogger("sf1630.alerts")
 
@@ -49,10 +53,6 @@ class AlertOptions:
 
 def channels_from(table: dict[str, Any], config_path: Path | None = None) -> tuple[AlertOptions, list[Channel]]:
     """Build the options and the enabled channels of an ``[alerts]`` table; ConfigError says what is wrong."""
-    from sf1630.options import build_options
-    from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
-    from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
-
     if not isinstance(table, dict):
         raise ConfigError(f"{_origin(config_path, ())}: write [alerts] as a table")
     unknown = [k for k in table if k not in TABLE_KEYS]
@@ -81,8 +81,6 @@ def _origin(path: Path | None, where: tuple[str, ...], key: str | None = None) -
     if path is None:
         return label
     try:
-        from sf1630.config.locate import SourceMap
-
         line = SourceMap(Path(path).read_text(encoding="utf-8")).line(where, key)
         return f"{path}:{line} {label}"
     except OSError:
