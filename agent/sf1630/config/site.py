@@ -67,7 +67,8 @@ def read_site(agent: TomlFile, files: list[Path], accounts: Any,
         row, mf = rows.get(key), own.get(key)
         layers = [layer for layer in (defaults, row and row_layer(row.path, row.line, row.identity),
                                       mf and toml_layer(mf, mf.data or {})) if layer]
-        lf = LayeredFile(mf.path if mf else rows[key].path, problems, Merged(layers), row.extra if row else {}, seen, key)
+        lf = LayeredFile(mf.path if mf else rows[key].path, problems, Merged(layers), row.extra if row else {},
+                         seen, key)
         m = read_municipality(lf, accounts)
         if m is not None:
             out.append((lf, m))

@@ -312,7 +312,8 @@ class Receiver(Driver):
             if p.account == account and p.key not in present:
                 self.journal.resolve_problem(UNEXPECTED_SENDER, p.key, self.clock(), "the agent (file gone)")
 
-    async def _check_strays(self, spec: ReceiveSpec, listing: list[RemoteFile], report: RoundReport, open_: list[JournalTransfer]) -> None:
+    async def _check_strays(self, spec: ReceiveSpec, listing: list[RemoteFile], report: RoundReport,
+                            open_: list[JournalTransfer]) -> None:
         """Report (then remove) data files without metadata; warn about old files (rule 8)."""
         now, account = self.clock(), spec.link.name
         taken = report.named | {t.file_name for t in open_}
