@@ -203,3 +203,4 @@ def sf1630_doctor(config: Any, send_test: bool) -> list[Check]:
     Returns a list of ``sf1630.api.Check`` (level ok, warn or error, a message and a fix); an
     exception is reported as an error finding of the plugin.
     """
+    raise NotImplementedError  # a specification: pluggy runs the plugins' implementations, never this

@@ -371,6 +371,8 @@ def _load_module_file(host: PluginHost, path: Path) -> None:
 
 def _exec_module(name: str, path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{path}: cannot be loaded as a Python module; give a .py file or a package folder")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.agent.flow import make_receiver, receive_round, send_round
+from sf1630.agent.runtime import Selection, build_runtime
+from sf1630.agent.service import run_service
+from sf1630.config.load import load_config
+from sf1630.journal import open_journal
+from sf1630.ops.report import table
 from sf1630.simulator.sandbox import FIVE_SOURCES, Sandbox
+from sf1630.simulator.server import Platform
 
 
 @dataclass
@@ -54,11 +61,6 @@ async def run_demo(workdir: Path, *, rows: int = 1000,
     ``then`` is awaited with the result and the two sites' agent files while the platform still runs
     (``sf1630 demo --serve`` keeps the sites running there).
     """
-    from sf1630.config.load import load_config
-    from sf1630.agent.flow import make_receiver, receive_round, send_round
-    from sf1630.agent.runtime import Selection, build_runtime
-    from sf1630.simulator.server import Platform
-
     started = time.monotonic()
     sandbox = Sandbox(workdir)
     platform = Platform(sandbox.platform_config(settle_seconds=0.0))
@@ -93,9 +95,6 @@ async def run_demo(workdir: Path, *, rows: int = 1000,
 async def serve_sites(configs: list[Path], stop: asyncio.Event, *, status: Callable[[Any], Callable[[], dict]],
                       listening: Callable[[str, Any], None]) -> None:
     """Run each site as ``sf1630 run --http-port 0`` would, until ``stop``; ``listening(name, server)`` once up."""
-    from sf1630.agent.service import run_service
-    from sf1630.config.load import load_config
-
     async def one(path: Path) -> None:
         cfg = load_config(path)
         await run_service(cfg, stop, where=(cfg.http_bind, 0), status=status(cfg),
@@ -104,10 +103,8 @@ async def serve_sites(configs: list[Path], stop: asyncio.Event, *, status: Calla
     await asyncio.gather(*(one(path) for path in configs))
 
 
-def check(result: DemoResult, sent: list, lis_journal: Path) -> None:
+def check(result: DemoResult, sent: list, lis_journal: Path | str) -> None:
     """Fill in the figures and compare the database with what the sources wrote."""
-    from sf1630.journal import open_journal
-
     routing = {s.source: s.routing for s in FIVE_SOURCES}
     figures = {s.source: SourceFigures(s.source, s.routing) for s in FIVE_SOURCES}
     result.figures = figures
@@ -152,8 +149,6 @@ def _loaded_times(journal) -> dict[str, float]:
 
 def summary(result: DemoResult) -> list[str]:
     """The lines the demo prints."""
-    from sf1630.ops.report import table
-
     rows = [[f.source, f.routing, f.files, f.rows, f.bytes, f"{f.seconds:.2f}"] for f in result.figures.values()]
     total = [sum(f.files for f in result.figures.values()), sum(f.rows for f in result.figures.values()),
              sum(f.bytes for f in result.figures.values())]

@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sf1630.core import steps
+from sf1630.core import cron, steps
 from sf1630.api import Transfer
+from sf1630.journal.base import JournalTransfer
 from sf1630.journal.fence import fenced
 from sf1630.receive.receiver import Receiver, RoundReport
-from sf1630.core.remote import Stopped
+from sf1630.core.remote import Stopped, Unreachable
 from sf1630.agent.cluster import Member, receive_unit, send_unit
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
+from sf1630.errors import ConfigError, Sf1630Error
+from sf1630.ops.attention import SEND_FAILED, attention
 
 log = logging.getLogger("sf1630.flow")
 
@@ -63,13 +66,14 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection, member
 
     With a ``member`` (a shared journal), only the sends of the jobs this process holds, each under its fence.
     """
-    specs = {(s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
+    specs: dict[tuple[str | None, str | None, str | None], SendSpec] = {
+        (s.municipality.key, s.source.name, s.recipient_code): s for s in rt.send_specs()}
     todo = [t for t in rt.journal.transfers(kind="send", states=steps.SEND_OPEN, limit=None)
             if selection.takes(t.municipality or "", t.source) and not sender.busy(t)]
     if member is not None:
         todo = [t for t in todo if member.fence(send_unit(t.municipality, t.source, t.recipient))]
 
-    async def one(t: Transfer) -> Transfer:
+    async def one(t: JournalTransfer) -> JournalTransfer:
         link = rt.links.get(t.account)
         if link is None:
             log.error("%s: account %s is no longer configured; cannot finish it", t.file_name, t.account)
@@ -85,9 +89,6 @@ async def resume_sends(rt: Runtime, sender: Sender, selection: Selection, member
 
 async def sweep_accounts(rt: Runtime, sender: Sender, specs: list[SendSpec]) -> None:
     """Clean-up and retention check of every sending account in ``specs`` (rules 3 and 8)."""
-    from sf1630.errors import Sf1630Error
-    from sf1630.core.remote import Unreachable
-
     links = {s.link.name: s.link for s in specs}
     for link in links.values():
         try:
@@ -178,15 +179,12 @@ def catch_up_periods(rt: Runtime, spec: SendSpec, now: datetime, since: str | No
     current one. With ``since``: every period from ``since`` to the current one, by the job's schedule.
     Periods already delivered or under way are skipped by the sender itself.
     """
-    from sf1630.core import cron
-    from sf1630.ops.attention import SEND_FAILED, attention
-    from sf1630.errors import ConfigError
-
     current = spec.source.period(now)
     if since is None:
         failed = [a for a in attention(rt.journal, now.timestamp()) if a.kind == SEND_FAILED
                   and (a.municipality, a.source) == (spec.municipality.key, spec.source.name)]
-        periods = [rt.journal.get_id(int(a.ref.split(":")[1])).period for a in failed]
+        sends = (rt.journal.get_id(int(a.ref.split(":")[1])) for a in failed)
+        periods = [t.period for t in sends if t is not None]
         return list(dict.fromkeys([*(p for p in periods if p), current]))
     expr, fire, found = spec.schedule or spec.source.schedule, now, [current]
     wanted = steps.covered_period(since, now)
@@ -228,9 +226,6 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection,
 
     With a ``member`` (a shared journal), only the accounts this process holds, each under its fence.
     """
-    from sf1630.errors import Sf1630Error
-    from sf1630.core.remote import Unreachable
-
     limit = asyncio.Semaphore(rt.config.concurrency)
 
     async def one(spec) -> RoundReport | None:

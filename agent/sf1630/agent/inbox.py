@@ -16,6 +16,10 @@ import socket
 import time
 from typing import Any
 
+from dataclasses import replace
+from sf1630.agent.runtime import lock_holder
+from sf1630.journal import is_url, open_journal
+from sf1630.journal.processes import processes
 from sf1630.agent.cluster import Member, receive_unit, send_unit
 from sf1630.agent.operate import run_request
 from sf1630.agent.requests import (Outcome, ReceiveRequest, Request, SendRequest, from_json, outcome_from_json,
@@ -115,9 +119,6 @@ def describe_args(args: dict[str, Any]) -> str:
 
 def service_running(cfg: Any) -> str | None:
     """Who runs the site's service now (for messages), or None when no ``sf1630 run`` holds it."""
-    from sf1630.agent.runtime import lock_holder
-    from sf1630.journal import is_url, open_journal
-    from sf1630.journal.processes import processes
 
     if not is_url(cfg.journal):
         holder = lock_holder(cfg.journal)
@@ -144,9 +145,7 @@ def units_of(cfg: Any, request: Request) -> list[tuple[str, Selection]]:
 
 def hand_over(cfg: Any, request: Request, asked_by: str) -> list[int]:
     """Write ``request`` for the running service; the ids of its rows (one per unit on a shared journal)."""
-    from dataclasses import replace
 
-    from sf1630.journal import is_url, open_journal
 
     with open_journal(cfg.journal) as journal:
         if not is_url(cfg.journal):
@@ -161,7 +160,6 @@ def await_outcome(cfg: Any, ids: list[int], *, every: float = 0.2, say=print) ->
     While nothing takes them it says so once; when the service stops meanwhile, the rows stay for its
     next start and this raises with their ids.
     """
-    from sf1630.journal import open_journal
 
     with open_journal(cfg.journal) as journal:
         done: dict[int, rows.RequestRow] = {}

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from sf1630.journal import exists as journal_exists
+from sf1630.ops.report import table
+from sf1630.receive.expect import MissingWatch, expectations
 from sf1630.agent.cluster import Member
 from sf1630.agent.flow import catch_up, make_receiver, make_sender, receive_round, send_round
 from sf1630.agent.requests import Outcome, ReceiveRequest, Request, SendRequest
@@ -40,7 +43,6 @@ class EmptyJournal:
 async def perform(cfg: Any, request: Request, stop: asyncio.Event, *, emitters: Iterable[Emit] = (),
                   started: Callable[[Runtime], None] | None = None) -> Outcome:
     """Do ``request`` in this process, on a runtime of its own (no service holds the site)."""
-    from sf1630.journal import exists as journal_exists
 
     if request.dry_run:  # creates no journal
         rt = build_runtime(cfg, journal=None if journal_exists(cfg.journal) else EmptyJournal())
@@ -116,7 +118,6 @@ async def receive(rt: Runtime, request: ReceiveRequest, stop: asyncio.Event, *, 
 
 def expected_notes(rt: Runtime, selection: Selection) -> tuple[str, ...]:
     """Expected extracts past their deadline fire `missing` once, arrivals clear them (issue #14)."""
-    from sf1630.receive.expect import MissingWatch, expectations
 
     expected = expectations(rt.config, rt.host, selection.municipalities)
     lines = []
@@ -129,7 +130,6 @@ def expected_notes(rt: Runtime, selection: Selection) -> tuple[str, ...]:
 
 def send_dry_run(rt: Runtime, request: SendRequest) -> Outcome:
     """What a send round would do, changing nothing."""
-    from sf1630.ops.report import table
 
     sender = make_sender(rt, asyncio.Event())
     rows, now = [], datetime.now().replace(microsecond=0)
@@ -155,7 +155,6 @@ def send_dry_run(rt: Runtime, request: SendRequest) -> Outcome:
 
 async def receive_dry_run(rt: Runtime, selection: Selection) -> Outcome:
     """What waits on the server and in the journal; download, delete and load nothing."""
-    from sf1630.ops.report import table
 
     rows = []
     for spec in rt.receive_specs(selection):

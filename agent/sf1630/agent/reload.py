@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sf1630.config.check import check_config
+from sf1630.config.load import load_config
 from sf1630.agent.scheduler import Scheduler
 from sf1630.errors import ConfigError, Sf1630Error
 
@@ -27,8 +29,6 @@ FIXED = ("journal", "spool")  # [agent] settings a running service cannot change
 def loader(path: Path, env: str | None, host: Any) -> Callable[[], Any]:
     """A function that reads and checks the configuration at ``path``; ConfigError lists every problem."""
     def load() -> Any:
-        from sf1630.config.check import check_config
-        from sf1630.config.load import load_config
 
         problems = check_config(path, host, env)
         if problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sf1630.ops.report import TRANSFER_HEADER, table
 from sf1630.agent.runtime import Selection
 
 
@@ -62,7 +63,6 @@ class Outcome:
 
     def lines(self) -> list[str]:
         """What the command prints."""
-        from sf1630.ops.report import TRANSFER_HEADER, table
 
         body = table(TRANSFER_HEADER, self.rows, right=(5,)) if self.table else []
         return [*self.notes, *body, *self.after]

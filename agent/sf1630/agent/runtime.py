@@ -6,6 +6,7 @@ with Source and Sink objects in them (STYLE.md).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -14,9 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.core.health import Health
+from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.events import Emit, fan_out, plugin_emitter
-from sf1630.core.specs import Link, ReceiveSpec, Route, SendSpec, SinkSpec
+from sf1630.journal import is_url, open_journal
+from sf1630.journal.base import Journal
+from sf1630.options import build_options
+from sf1630.plugins import make_plugin_host
+from sf1630.transport.pool import Pool
+from sf1630.transport.privacy import private_dirs
 
 log = logging.getLogger("sf1630.runtime")
 
@@ -41,12 +49,12 @@ class Runtime:
 
     config: Any  # AgentConfig
     host: Any  # PluginHost
-    journal: Any
-    pool: Any
+    journal: Journal
+    pool: Pool
     emit: Emit
     links: dict[str, Link] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # jobs left out (e.g. a plugin failed), with why
-    health: Any = None  # sf1630.core.health.Health: the platform's reachability per account
+    health: Health | None = None  # the platform's reachability per account
     give_up: float | None = None  # one-shot commands stop trying an unreachable account after this (seconds)
     _built: dict[int, SendSpec] = field(default_factory=dict, repr=False)  # one spec per [[send]]
 
@@ -70,8 +78,6 @@ class Runtime:
         return self._built[id(send)]
 
     def _make_send_spec(self, mc, send) -> SendSpec:
-        from sf1630.options import build_options
-
         source = self.host.source(send.source)
         origin = f"{send.file or mc.path}:{send.line} [send.options]"
         options = build_options(source.Options, dict(send.options), origin, base=send.base or mc.path.parent)
@@ -97,9 +103,8 @@ class Runtime:
         return specs
 
     def _receive_spec(self, mc, receive) -> ReceiveSpec:
-        from sf1630.options import build_options
-
-        sinks, seen = [], {}
+        sinks: list[SinkSpec] = []
+        seen: dict[str, int] = {}
         for sc in receive.sinks:
             sink = self.host.sink(sc.type)
             origin = f"{sc.file or mc.path}:{sc.line} [receive.sinks.options]"
@@ -140,11 +145,6 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
 
     ``command`` (``run``, ``send``, ``receive``, ``demo``) tells the plugins what starts (``sf1630_configure``).
     """
-    from sf1630.core.health import Health
-    from sf1630.journal import open_journal
-    from sf1630.plugins import make_plugin_host
-    from sf1630.transport.pool import Pool
-
     host = host or make_plugin_host(config)
     for failure in host.failures():
         log.error("plugin failed to load: %s", failure)
@@ -175,10 +175,6 @@ def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
     ``send``, ``receive`` or ``run`` on the same journal is refused instead, with the holder's pid.
     The lock file says whether the holder is a service (``run``): commands then hand it their work.
     """
-    import fcntl
-
-    from sf1630.journal import is_url
-
     if is_url(journal):  # a database journal is shared: `run` processes coordinate through leases
         yield
         return
@@ -200,8 +196,6 @@ def work_lock(journal: Path | str, *, service: bool = False) -> Iterator[None]:
 
 def lock_holder(journal: Path | str) -> tuple[str, str] | None:
     """Who holds a SQLite journal's work lock: (pid, "run" or "") or None when nobody does."""
-    import fcntl
-
     path = Path(journal).with_name(Path(journal).name + ".lock")
     if not path.exists():
         return None
@@ -218,8 +212,6 @@ def lock_holder(journal: Path | str) -> tuple[str, str] | None:
 
 
 def _open_lock(journal: Path | str) -> int:
-    from sf1630.transport.privacy import private_dirs
-
     path = Path(journal).with_name(Path(journal).name + ".lock")
     private_dirs(path.parent)  # owner-only, every level (issue #14)
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -29,6 +29,7 @@ from sf1630.journal.fence import fenced
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
 from sf1630.core.specs import SendSpec
+from sf1630.receive.expect import MissingWatch, expectations
 
 log = logging.getLogger("sf1630.scheduler")
 
@@ -126,7 +127,7 @@ class Scheduler:
         finally:
             await sender.close()
             done.set()
-            if membership is not None:
+            if membership is not None and self.member is not None:
                 await membership
                 await asyncio.to_thread(self.member.leave)
         log.info("stopped")
@@ -148,8 +149,9 @@ class Scheduler:
 
     def _ended(self, task: asyncio.Future) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._failed.append(task.exception())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._failed.append(error)
             self.stop.set()  # a loop that crashed stops the service, which says why
 
     async def _jobs(self) -> None:
@@ -187,7 +189,7 @@ class Scheduler:
 
     async def _send_loop(self, sender: Sender, spec: SendSpec, retired: asyncio.Event) -> None:
         if self.member is not None:
-            return await self._shared_send_loop(sender, spec, retired)
+            return await self._shared_send_loop(sender, spec, self.member, retired)
         expr = spec.schedule or spec.source.schedule
         last = self._last_send(spec) or self.started
         retry = Retry(self._failed_period(spec), self.rt.config)  # a period failed before a restart too
@@ -214,7 +216,8 @@ class Scheduler:
         latest = max(sends, key=lambda t: t.created_at, default=None)
         return latest.period if latest is not None and latest.state in steps.SEND_FAILED else None
 
-    async def _shared_send_loop(self, sender: Sender, spec: SendSpec, retired: asyncio.Event) -> None:
+    async def _shared_send_loop(self, sender: Sender, spec: SendSpec, member: Member,
+                                retired: asyncio.Event) -> None:
         """The send loop on a shared journal: only while this process holds the job's lease.
 
         The last send is read from the journal each time, since another process may have sent;
@@ -223,14 +226,14 @@ class Scheduler:
         expr, unit = spec.schedule or spec.source.schedule, send_unit(spec.municipality.key, spec.source.name,
                                                                       spec.recipient_code)
         while not self.stop.is_set() and not retired.is_set():
-            fence = self.member.fence(unit)
+            fence = member.fence(unit)
             if fence is None:
-                await self._sleep(self.member.interval, retired)
+                await self._sleep(member.interval, retired)
                 continue
             last = self._last_send(spec) or self.started
             wait = seconds_until(expr, last, self.clock())
             if wait > 0:
-                await self._sleep(min(wait, MAX_SLEEP, self.member.interval), retired)
+                await self._sleep(min(wait, MAX_SLEEP, member.interval), retired)
                 continue
             try:
                 with fenced(fence):
@@ -238,7 +241,7 @@ class Scheduler:
                 log.info("%s: %s is %s", spec.label, t.file_name, t.state)
             except Sf1630Error as exc:
                 log.error("%s: send not made now: %s", spec.label, exc)
-                await self._sleep(self.member.interval, retired)
+                await self._sleep(member.interval, retired)
 
     def _last_send(self, spec: SendSpec) -> datetime | None:
         sends = [t for t in self.rt.journal.transfers(kind="send", municipality=spec.municipality.key,
@@ -249,8 +252,6 @@ class Scheduler:
         return datetime.fromtimestamp(max(getattr(t, "created_at", 0.0) for t in sends))
 
     async def _receive_loop(self, receiver) -> None:
-        from sf1630.receive.expect import MissingWatch, expectations
-
         # Issue #14: after each round, expected extracts past their deadline fire `missing` once.
         watch = MissingWatch(self.rt.journal, self.rt.emit, clock=lambda: self.clock().timestamp())
         while not self.stop.is_set():

@@ -16,6 +16,8 @@ from sf1630.agent.reload import loader, reload_on_hangup
 from sf1630.agent.runtime import Selection, build_runtime
 from sf1630.agent.scheduler import Scheduler
 from sf1630.events import Emit
+from sf1630.ops.metrics import Metrics
+from sf1630.ops.web import agent_site, listen, loop_problem
 
 
 async def run_service(cfg: Any, stop: asyncio.Event, *, selection: Selection | None = None,
@@ -28,8 +30,6 @@ async def run_service(cfg: Any, stop: asyncio.Event, *, selection: Selection | N
     """
     metrics = None
     if where:
-        from sf1630.ops.metrics import Metrics
-
         metrics = Metrics()
     rt = build_runtime(cfg, command="run", emitters=[*emitters, *([metrics] if metrics else [])])
     web = None
@@ -56,8 +56,6 @@ async def run_service(cfg: Any, stop: asyncio.Event, *, selection: Selection | N
 
 def _serve(cfg: Any, rt: Any, metrics: Any, where: tuple[str, int], scheduler: Any, stop: asyncio.Event,
            status: Callable[[], dict[str, Any]] | None) -> Any:
-    from sf1630.ops.web import agent_site, listen, loop_problem
-
     metrics.attach(rt.journal)
     probe = loop_problem(scheduler, asyncio.get_running_loop(), stop)
     site = agent_site(cfg, rt.journal, rt.host, metrics, status or (lambda: {}), (probe,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import logging
 from pathlib import Path

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the command's own imports wait until it runs (start-up time)
+    from sf1630.config.init import Kind
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _site(kind: str, csv: Path) -> dict[str, str]:
+def _site(kind: Kind, csv: Path) -> dict[str, str]:
     """The site's files, after the list is checked: every problem with its line."""
     from sf1630.config.csvlist import read_rows
     from sf1630.config.init import site_files

@@ -1,9 +1,12 @@
 """``sf1630 journal migrate --to postgresql://…``: move a SQLite journal into PostgreSQL (issue #21)."""
 
+# Late imports inside the functions: a command loads its work only when it runs (start-up time).
+
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,12 +49,12 @@ def run_migrate(args: argparse.Namespace) -> int:
         raise UsageError(f"--to {args.to!r}: give a postgresql:// URL")
     try:
         with work_lock(cfg.journal):  # no send, receive or run may write the journal while it is copied
-            copied = copy_journal(cfg.journal, args.to, force=args.force)
+            copied = copy_journal(Path(cfg.journal), args.to, force=args.force)
     except Sf1630Error as exc:
         if "another sf1630 process" in str(exc):
             raise Sf1630Error(f"{exc}. The journal is copied only while nothing writes it") from None
         raise
     counts = ", ".join(f"{n} {table}" for table, n in copied.items())
     print(f"copied {cfg.journal} into {describe(args.to)}: {counts}")
-    print(f"now set [agent] journal (or journal_env) to that URL and start sf1630 run")
+    print("now set [agent] journal (or journal_env) to that URL and start sf1630 run")
     return 0

@@ -8,6 +8,8 @@ the new key, the old one is removed from the list.
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import json
 from pathlib import Path

@@ -6,6 +6,8 @@ A port in use, an unreadable key or a broken config gives one line on stderr and
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import sys
 

@@ -7,6 +7,8 @@ failed ones too (with the error). The exit status is 1 when a plugin failed to l
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import json
 import os

@@ -8,6 +8,8 @@ never row data or secrets (issue #14).
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 import json
 import sys

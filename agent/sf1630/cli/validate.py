@@ -7,6 +7,8 @@ receiver is liberal about what the platform sends), both are said.
 
 from __future__ import annotations
 
+# Late imports inside the functions: every command module loads when `sf1630` starts (see main.py).
+
 import argparse
 from pathlib import Path
 from typing import Any
@@ -80,11 +82,11 @@ def check_file(path: Path, official: Any = None) -> tuple[list[str], bool]:
 
 def _refused(data: bytes, kind: str, problems: list[Any], origin: str) -> list[str]:
     """The contract's refusal, and whether the liberal reader would still take the document."""
-    from sf1630.documents import xml
+    from sf1630.documents import contract, xml
     from sf1630.errors import DocumentError
 
     try:
-        lenient_kind, root = xml.load(data, origin, lenient=True)
+        lenient_kind, root = contract.load(data, origin, lenient=True)
         _read(lenient_kind, root, origin)
         still = STILL_READ[lenient_kind]
     except DocumentError:

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from sf1630.config.locate import PathPart
 from sf1630.config.model import Problem
@@ -116,7 +116,7 @@ class Merged:
             del self.origins[p]
 
 
-def _tables(value: Any) -> bool:
+def _tables(value: Any) -> TypeGuard[list[dict]]:
     return isinstance(value, list) and all(isinstance(v, dict) for v in value)
 
 

@@ -37,6 +37,8 @@ def read_site(agent: TomlFile, files: list[Path], accounts: Any,
               defaults: Layer | None) -> list[tuple[TomlFile, MunicipalityConfig]]:
     """Read every municipality named by ``files`` (``.csv`` lists and ``.toml`` files)."""
     problems = agent.problems
+    row: Row | None  # each name is taken up again for the merge below
+    mf: TomlFile | None
     rows: dict[str, Row] = {}
     for path in files:
         if path.suffix.lower() == ".csv":

@@ -25,7 +25,7 @@ MACROS = {
 MONTHS = {name: i + 1 for i, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
 DAYS = {name: i for i, name in enumerate("sun mon tue wed thu fri sat".split())}
 # (name, lowest, highest, names) per field, in the order they are written.
-FIELDS = (
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -76,7 +76,7 @@ def parse(text: str) -> Cron:
         )
     values = [_field(part, *spec) for part, spec in zip(parts, FIELDS)]
     weekdays = frozenset(d % 7 for d in values[4])
-    cron = Cron(text, *values[:4], weekdays, parts[2] == "*", parts[4] == "*")
+    cron = Cron(text, values[0], values[1], values[2], values[3], weekdays, parts[2] == "*", parts[4] == "*")
     next_time(cron, datetime(2000, 1, 1))  # raises when it can never fire, e.g. "0 0 30 2 *"
     return cron
 

@@ -10,11 +10,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sf1630.errors import ConnectFailed, RemoteRefused, Sf1630Error, TransportError
+from sf1630.core.health import Health
 from sf1630.core.specs import Link
+from sf1630.errors import ConnectFailed, RemoteRefused, Sf1630Error, TransportError
 from sf1630.journal.fence import check_current
+from sf1630.transport.backoff import next_delay, should_retry
+from sf1630.transport.pool import Pool
+from sf1630.transport.sftp import Session
 
 T = TypeVar("T")
 log = logging.getLogger("sf1630.remote")
@@ -36,18 +40,16 @@ class Remote:
     ``health`` (sf1630.core.health.Health) hears of each success and of each failed connection.
     """
 
-    def __init__(self, pool, stop: asyncio.Event, *, base: float = 1.0, cap: float = 60.0, attempts: int = 8,
-                 give_up: float | None = None, health: Any = None):
+    def __init__(self, pool: Pool, stop: asyncio.Event, *, base: float = 1.0, cap: float = 60.0, attempts: int = 8,
+                 give_up: float | None = None, health: Health | None = None):
         self.pool, self.stop = pool, stop
         self.base, self.cap, self.attempts = base, cap, attempts
         self.give_up, self.health = give_up, health
         self._failing: dict[str, float] = {}  # account -> when its failing attempts began (monotonic)
         self._gave_up: dict[str, str] = {}
 
-    async def run(self, link: Link, op: Callable[[Any], Awaitable[T]], *, refused_too: bool = False) -> T:
+    async def run(self, link: Link, op: Callable[[Session], Awaitable[T]], *, refused_too: bool = False) -> T:
         """Run ``op`` on the account's connection; network errors (and, if asked, refusals) are retried."""
-        from sf1630.transport.backoff import next_delay, should_retry
-
         if link.name in self._gave_up:
             raise Unreachable(self._gave_up[link.name])
         also = (RemoteRefused,) if refused_too else ()

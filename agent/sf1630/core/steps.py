@@ -57,12 +57,13 @@ def receive_key(account: str, file_transfer_uuid: str) -> str:
 
 def next_send_step(state: str) -> SendStep:
     """The step after ``state`` in a send that runs without interruption."""
-    return {
+    after: dict[str, SendStep] = {
         PLANNED: SendStep.EXTRACT,
         EXTRACTED: SendStep.UPLOAD_DATA,
         DATA_UPLOADED: SendStep.UPLOAD_TRIGGER,
         TRIGGER_UPLOADED: SendStep.AWAIT_RECEIPT,
-    }.get(state, SendStep.DONE)
+    }
+    return after.get(state, SendStep.DONE)
 
 
 def resume_send_step(state: str, *, local_ok: bool, remote_size: int | None, expected_size: int | None,
@@ -87,12 +88,13 @@ def resume_send_step(state: str, *, local_ok: bool, remote_size: int | None, exp
 
 def next_receive_step(state: str) -> ReceiveStep:
     """The step after ``state`` in a receive; quarantined loads are retried."""
-    return {
+    after: dict[str, ReceiveStep] = {
         SEEN: ReceiveStep.DOWNLOAD,
         DOWNLOADED: ReceiveStep.DELETE_REMOTE,
         REMOTE_DELETED: ReceiveStep.LOAD,
         QUARANTINED: ReceiveStep.LOAD,
-    }.get(state, ReceiveStep.DONE)
+    }
+    return after.get(state, ReceiveStep.DONE)
 
 
 def receipt_poll_delay(waited: float, *, first: float = 0.01, cap: float = 2.0) -> float:

@@ -20,6 +20,11 @@ from typing import IO, Any
 from sf1630.deploy.inventory import Host
 from sf1630.errors import ConfigError, HostKeyError, Sf1630Error, TransportError
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # paramiko 2.12 warns about ciphers it merely lists
+    import paramiko
+    from fabric import Config, Connection
+
 COMMAND_TIMEOUT = 300  # seconds; a remote `config check` or `doctor` that hangs longer is a failure
 
 
@@ -75,9 +80,6 @@ class Remote:
 
     def open(self) -> None:
         """Connect and authenticate; raises HostKeyError, TransportError or ConfigError."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # paramiko 2.12 warns about ciphers it merely lists
-            import paramiko
         _check_local_files(self.host)
         self._conn = _connection(self.host)
         try:
@@ -192,9 +194,6 @@ def _check_local_files(host: Host) -> None:
 
 def _connection(host: Host) -> Any:
     """A fabric Connection that trusts only the inventory's known_hosts and uses only the given key."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fabric import Config, Connection
     conn = Connection(
         host.address, user=host.user, port=host.port, connect_timeout=int(host.connect_timeout),
         config=Config(overrides={"load_ssh_configs": False}),  # no ~/.ssh/config surprises
@@ -209,8 +208,6 @@ def _connection(host: Host) -> Any:
 
 def _connect_error(host: Host, exc: BaseException) -> Exception:
     """The error a person sees for a failed connection: what happened and what to do."""
-    import paramiko
-
     if isinstance(exc, HostKeyError):
         return exc
     if isinstance(exc, paramiko.BadHostKeyException):

@@ -7,6 +7,7 @@ and when read (:mod:`.xml`, :mod:`.contract`); every problem is a :class:`sf1630
 
 from __future__ import annotations
 
+from sf1630.documents import contract, xml
 from sf1630.documents.metadata import Metadata, build_metadata, metadata_from, parse_metadata
 from sf1630.documents.names import (INF_REF, ROUTING, DataName, check_name, data_file_name,
                                     data_name_from_trigger, metadata_name, parse_data_name,
@@ -30,8 +31,6 @@ def detect(data: bytes, origin: str = "") -> str:
 
     A ``Trigger`` root that carries ``FileTransferUUID`` is metadata (older clients' form).
     """
-    from sf1630.documents import xml
-
     root = xml.parse_xml(data, origin)
     xml.normalize(root, origin)
     return xml.kind_of(root, origin)
@@ -40,9 +39,7 @@ def detect(data: bytes, origin: str = "") -> str:
 def parse_document(data: bytes, origin: str = "", lenient: bool = False) -> Trigger | Receipt | Metadata:
     """Parse whichever SF1630 document ``data`` is: strictly, as the contract judges it, by default;
     ``lenient`` reads it as the receiver reads what the platform sends."""
-    from sf1630.documents import xml
-
-    kind, root = xml.load(data, origin, lenient=lenient)
+    kind, root = contract.load(data, origin, lenient=lenient)
     if kind == "trigger":
         return trigger_from(root, origin)
     if kind == "receipt":

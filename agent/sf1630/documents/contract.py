@@ -4,6 +4,7 @@ The contract (schema/kombit-2023-09-26/SFTPTypes.xsd) wants the root element in 
 namespace and every element inside it in none; the project's schema (schema/sf1630.xsd) accepts the
 same documents, the seed's file type aside (docs/PROTOCOL.md rule 5). :func:`check` reports the
 qualification in words a vendor can act on, then the schema's complaints about the rest.
+:func:`load` reads every document (strictly, or liberally) and :func:`finish` writes every one.
 
 Readers of what the platform writes stay liberal (docs/PROTOCOL.md, "Decisions"): any prefix, a
 default namespace, a ``Trigger`` root carrying ``FileTransferUUID``, other namespaces' elements
@@ -22,6 +23,7 @@ from sf1630.documents import xml
 from sf1630.errors import DocumentError
 
 XS = "http://www.w3.org/2001/XMLSchema"
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 KOMBIT_DIR = "schema/kombit-2023-09-26"
 _QUALIFY_HINT = ("the contract wants only the root element in the namespace and every element inside "
                  "it without a prefix")
@@ -105,3 +107,58 @@ def check(root: etree._Element, origin: str = "") -> tuple[str, list[DocumentErr
         judged.tag = f"{{{xml.NS}}}FileMetadata"
     return kind, problems + xml.schema_problems(judged, strict_schema(), origin)
 
+
+def schema(lenient: bool = False) -> etree.XMLSchema:
+    """The project's schema: strict (the contract's verdict) or the liberal reader's (contract.py)."""
+    return lenient_schema() if lenient else strict_schema()
+
+
+def validate(root: etree._Element, origin: str = "", lenient: bool = False) -> None:
+    """Raise InvalidDocument listing every violation of the (strict or liberal) schema, on a normalized root."""
+    problems = xml.schema_problems(root, schema(lenient), origin)
+    if problems:
+        raise xml.InvalidDocument(problems)
+
+
+def load(data: bytes, origin: str = "", lenient: bool = False,
+         wanted: str | None = None) -> tuple[str, etree._Element]:
+    """Parse and check a document; return its kind and its normalized root.
+
+    Strict (the default) judges the document as written, as the contract does; ``lenient`` is the
+    liberal reading of what the platform writes (any prefix, default namespace, Trigger-root metadata).
+    ``wanted``: refuse a document of another kind first, e.g. a receipt handed to parse_trigger.
+    """
+    root = xml.parse_xml(data, origin)
+    if not lenient:
+        kind, problems = check(root, origin)
+        if wanted:
+            expect(root, kind, wanted, origin)
+        if problems:
+            raise xml.InvalidDocument(problems)
+        return kind, root
+    xml.normalize(root, origin)
+    kind = xml.kind_of(root, origin)
+    if wanted:
+        expect(root, kind, wanted, origin)
+    validate(root, origin, lenient=True)
+    return kind, root
+
+
+def expect(root: etree._Element, kind: str, wanted: str, origin: str) -> None:
+    """Refuse a document of the wrong kind, e.g. a receipt handed to parse_trigger."""
+    if kind != wanted:
+        trigger_root = kind == "metadata" and xml.split(root.tag)[1] == "Trigger"
+        why = (" (<FileTransferUUID> makes a Trigger root metadata, the form older platform clients read; "
+               "a trigger starts with <FileDescriptor>)" if trigger_root else "")
+        raise DocumentError(f"this is a {xml.KINDS[kind]}, not a {xml.KINDS[wanted]}{why}", origin,
+                            root.sourceline, xml.split(root.tag)[1])
+
+
+def finish(root: etree._Element, kind: str, lenient: bool = False) -> bytes:
+    """Serialize as UTF-8 with an XML declaration, then read it back and check it as written.
+
+    ``lenient`` only for the older clients' metadata form (a Trigger root), which the contract lacks.
+    """
+    data = _DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    load(data, f"(new {xml.KINDS[kind]})", lenient=lenient)
+    return data

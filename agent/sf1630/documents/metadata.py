@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sf1630.documents import xml
+from sf1630.documents import contract, xml
 from sf1630.documents.names import ROUTING
 from sf1630.documents.trigger import FileDescriptor, RoutingInfo, read_content, read_descriptor, \
     write_content, write_descriptor
@@ -43,7 +43,7 @@ def build_metadata(m: Metadata, root: str = "FileMetadata") -> bytes:
     xml.sub(top, "FileTransferUUID", m.file_transfer_uuid)
     write_descriptor(top, m.descriptor, origin)
     write_content(top, m.routing, m.file_type, origin)
-    return xml.finish(top, "metadata", lenient=root == "Trigger")
+    return contract.finish(top, "metadata", lenient=root == "Trigger")
 
 
 def parse_metadata(data: bytes, origin: str = "") -> Metadata:
@@ -51,7 +51,7 @@ def parse_metadata(data: bytes, origin: str = "") -> Metadata:
     DocumentError naming origin, line and element. ``Recipients`` = ``ROUTING_V1_0_0`` is accepted
     too (rule 6: receivers accept either). The receiver reads what the platform sends this way.
     """
-    kind, root = xml.load(data, origin, lenient=True, wanted="metadata")
+    kind, root = contract.load(data, origin, lenient=True, wanted="metadata")
     return metadata_from(root, origin)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sf1630.documents import xml
+from sf1630.documents import contract, xml
 from sf1630.errors import DocumentError
 
 SUCCESS = "SUCCESS"
@@ -55,13 +55,13 @@ def build_receipt(r: Receipt) -> bytes:
         xml.sub(error, "ErrorCode", int(entry.code))
         xml.sub(error, "ErrorCodeDescription", entry.code_description)
         xml.sub(error, "ErrorDescription", entry.description)
-    return xml.finish(root, "receipt")
+    return contract.finish(root, "receipt")
 
 
 def parse_receipt(data: bytes, origin: str = "") -> Receipt:
     """Read a technical receipt liberally (any prefix, a default namespace, qualified children);
     DocumentError naming origin, line, element. The sender reads the platform's receipts this way."""
-    kind, root = xml.load(data, origin, lenient=True, wanted="receipt")
+    kind, root = contract.load(data, origin, lenient=True, wanted="receipt")
     return receipt_from(root)
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from lxml import etree
 
-from sf1630.documents import xml
+from sf1630.documents import contract, xml
 from sf1630.documents.names import ROUTING, check_name
 from sf1630.errors import DocumentError
 
@@ -93,7 +93,7 @@ def build_trigger(t: Trigger) -> bytes:
     root = xml.new_root("Trigger")
     write_descriptor(root, d, "(new trigger)")
     write_content(root, t.routing, t.file_type, "(new trigger)")
-    return xml.finish(root, "trigger")
+    return contract.finish(root, "trigger")
 
 
 def parse_trigger(data: bytes, origin: str = "", lenient: bool = False) -> Trigger:
@@ -102,7 +102,7 @@ def parse_trigger(data: bytes, origin: str = "", lenient: bool = False) -> Trigg
     ``lenient`` takes any prefix, a default namespace and other namespaces' elements (the
     simulator's ``lenient_triggers``).
     """
-    kind, root = xml.load(data, origin, lenient=lenient, wanted="trigger")
+    kind, root = contract.load(data, origin, lenient=lenient, wanted="trigger")
     return trigger_from(root, origin)
 
 

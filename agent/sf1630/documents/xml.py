@@ -1,9 +1,10 @@
-"""The project's one hardened XML parser, the schema check, and small tree helpers.
+"""The project's one hardened XML parser, the schema's error messages, and small tree helpers.
 
-Every SF1630 document is read through :func:`load` and written through :func:`finish`, so reader
-and writer share the same limits and the same schema (``schema/sf1630.xsd``, as strict as KOMBIT's
-contract: see contract.py). Readers of what the platform writes may ask for the liberal reading
-(docs/PROTOCOL.md, "Decisions"); the writer always puts the namespace on the root only, as ``ns2``.
+Every SF1630 document is read through ``contract.load`` and written through ``contract.finish``,
+which parse here, so reader and writer share the same limits and the same schema
+(``schema/sf1630.xsd``, as strict as KOMBIT's contract). Readers of what the platform writes may ask
+for the liberal reading (docs/PROTOCOL.md, "Decisions"); the writer always puts the namespace on the
+root only, as ``ns2``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ NS = "http://serviceplatformen.dk/xml/wsdl/soap11/SFTP/1/types"
 PREFIX = "ns2"  # the prefix older platform clients look for (PROTOCOL.md "Older clients")
 MAX_BYTES = 1 << 20  # no SF1630 document comes near this; anything bigger is refused unparsed
 KINDS = {"trigger": "trigger", "receipt": "technical receipt", "metadata": "metadata file"}
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _BUILT = "(document being written)"
 _schema_lock = threading.Lock()  # an XMLSchema object keeps one error log; don't share it mid-run
 
@@ -118,13 +118,6 @@ def kind_of(root: etree._Element, origin: str = "") -> str:
                         "TechnicalReceipt or FileMetadata", origin, root.sourceline, local)
 
 
-def schema(lenient: bool = False) -> etree.XMLSchema:
-    """The project's schema: strict (the contract's verdict) or the liberal reader's (contract.py)."""
-    from sf1630.documents import contract
-
-    return contract.lenient_schema() if lenient else contract.strict_schema()
-
-
 def schema_problems(root: etree._Element, xsd: etree.XMLSchema, origin: str = "") -> list[DocumentError]:
     """Every violation of ``xsd`` in the tree, each with its line and element."""
     with _schema_lock:
@@ -143,48 +136,6 @@ def schema_problems(root: etree._Element, xsd: etree.XMLSchema, origin: str = ""
         problems.append(DocumentError(message.rstrip(), origin, entry.line or None,
                                       named.group(1) if named else None))
     return problems
-
-
-def validate(root: etree._Element, origin: str = "", lenient: bool = False) -> None:
-    """Raise InvalidDocument listing every violation of the (strict or liberal) schema, on a normalized root."""
-    problems = schema_problems(root, schema(lenient), origin)
-    if problems:
-        raise InvalidDocument(problems)
-
-
-def load(data: bytes, origin: str = "", lenient: bool = False,
-         wanted: str | None = None) -> tuple[str, etree._Element]:
-    """Parse and check a document; return its kind and its normalized root.
-
-    Strict (the default) judges the document as written, as the contract does; ``lenient`` is the
-    liberal reading of what the platform writes (any prefix, default namespace, Trigger-root metadata).
-    ``wanted``: refuse a document of another kind first, e.g. a receipt handed to parse_trigger.
-    """
-    from sf1630.documents import contract
-
-    root = parse_xml(data, origin)
-    if not lenient:
-        kind, problems = contract.check(root, origin)
-        if wanted:
-            expect(root, kind, wanted, origin)
-        if problems:
-            raise InvalidDocument(problems)
-        return kind, root
-    normalize(root, origin)
-    kind = kind_of(root, origin)
-    if wanted:
-        expect(root, kind, wanted, origin)
-    validate(root, origin, lenient=True)
-    return kind, root
-
-
-def expect(root: etree._Element, kind: str, wanted: str, origin: str) -> None:
-    """Refuse a document of the wrong kind, e.g. a receipt handed to parse_trigger."""
-    if kind != wanted:
-        why = (" (<FileTransferUUID> makes a Trigger root metadata, the form older platform clients read; "
-               "a trigger starts with <FileDescriptor>)" if kind == "metadata" and split(root.tag)[1] == "Trigger" else "")
-        raise DocumentError(f"this is a {KINDS[kind]}, not a {KINDS[wanted]}{why}", origin,
-                            root.sourceline, split(root.tag)[1])
 
 
 # --- reading helpers (on a normalized, schema-valid tree) ---------------------------------------
@@ -239,13 +190,3 @@ def sub(parent: etree._Element, name: str, value: object = None) -> etree._Eleme
         raise DocumentError(f"cannot write {value!r} as XML: {exc}", _BUILT,
                             element=split(name)[1]) from None
     return el
-
-
-def finish(root: etree._Element, kind: str, lenient: bool = False) -> bytes:
-    """Serialize as UTF-8 with an XML declaration, then read it back and check it as written.
-
-    ``lenient`` only for the older clients' metadata form (a Trigger root), which the contract lacks.
-    """
-    data = _DECLARATION + etree.tostring(root, encoding="UTF-8", pretty_print=True)
-    load(data, f"(new {KINDS[kind]})", lenient=lenient)
-    return data

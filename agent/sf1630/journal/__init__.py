@@ -36,6 +36,7 @@ def is_url(location: Path | str) -> bool:
 def describe(location: Path | str) -> str:
     """The location for messages and reports: a file path, or the URL without its password."""
     if is_url(location):
+        # late: psycopg loads only where a PostgreSQL journal is used (start-up time of every command)
         from sf1630.journal.postgres import describe as without_password
 
         return without_password(str(location))

@@ -11,22 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sf1630.journal import describe
 from sf1630.journal.base import JournalError
+from sf1630.journal.sqlite import SqliteJournal
 
 TABLES = ("transfers", "history", "missing", "problems", "requests")  # in this order: history refers to transfers
 
 
 def copy_journal(source: Path, target_url: str, *, force: bool = False) -> dict[str, int]:
     """Copy every row of ``source`` into the journal at ``target_url``; the rows copied per table."""
-    from sf1630.journal import describe
-    from sf1630.journal.postgres import PostgresJournal
-    from sf1630.journal.sqlite import SqliteJournal
+    from sf1630.journal.postgres import PostgresJournal  # late: psycopg only when a site moves to PostgreSQL
 
     if not source.exists():
         raise JournalError(f"no journal at {source}: there is nothing to migrate")
     with SqliteJournal(source) as old:
         rows = {table: old.query(f"SELECT * FROM {table} ORDER BY id") for table in TABLES}
-    with PostgresJournal(target_url) as new:
+    new = PostgresJournal(target_url)
+    with new:
         def copy(db: Any) -> None:
             held = {t: db.execute(f"SELECT count(*) AS n FROM {t}").fetchone()["n"] for t in TABLES}
             if any(held.values()) and not force:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from sf1630.journal import pgschema
 from sf1630.journal.fence import Fence, LeaseLost, current
@@ -27,6 +27,8 @@ from sf1630.journal.group import GroupCommit, Write
 from sf1630.journal.pgproblems import PgProblems
 from sf1630.journal.rows import encode, transfer_of
 from sf1630.journal.states import kind_of
+
+Db = psycopg.Connection[DictRow]  # every connection of the journal returns rows as dicts
 
 CONNECT_TIMEOUT = 10  # seconds; a host that does not answer is reported, not waited for
 
@@ -53,8 +55,8 @@ class PostgresJournal(PgProblems, Journal):
         self.url, self.where = url, describe(url)
         self._write_lock, self._read_lock = threading.Lock(), threading.Lock()
         self._group = GroupCommit(self._apply) if group_commit else None
-        self._db: psycopg.Connection | None = None
-        self._reader: psycopg.Connection | None = None
+        self._db: Db | None = None
+        self._reader: Db | None = None
         self._closed = False
         try:
             self._db = self._connect(autocommit=False)
@@ -76,9 +78,11 @@ class PostgresJournal(PgProblems, Journal):
         insert = (f"INSERT INTO transfers ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
                   "ON CONFLICT (key) DO NOTHING RETURNING id")
 
-        def write(db: psycopg.Connection) -> tuple[JournalTransfer, bool]:
+        def write(db: Db) -> tuple[JournalTransfer, bool]:
             created = db.execute(insert, params).fetchone() is not None
             row = db.execute("SELECT * FROM transfers WHERE key = %s", (key,)).fetchone()
+            if row is None:
+                raise JournalError(f"{self.where}: transfer {key} vanished while it was claimed")
             if created:
                 db.execute("INSERT INTO history (transfer_id, state, at, note) VALUES (%s, %s, %s, %s)",
                            (row["id"], INITIAL[kind], now, "claimed"))
@@ -93,7 +97,7 @@ class PostgresJournal(PgProblems, Journal):
         params = (state, now, *values.values(), transfer_id, kind_of(state))
         note = note or fields.get("error") or ""
 
-        def write(db: psycopg.Connection) -> JournalTransfer:
+        def write(db: Db) -> JournalTransfer:
             row = db.execute(f"UPDATE transfers SET {assignments} WHERE id = %s AND kind = %s RETURNING *",
                              params).fetchone()
             if row is None:
@@ -109,7 +113,7 @@ class PostgresJournal(PgProblems, Journal):
 
     def note_missing(self, municipality: str, source: str, deadline: float, opened: float,
                      at: float) -> MissingRecord | None:
-        def write(db: psycopg.Connection) -> MissingRecord | None:
+        def write(db: Db) -> MissingRecord | None:
             row = db.execute(
                 "INSERT INTO missing (municipality, source, deadline, opened, fired_at) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (municipality, source, deadline) DO NOTHING RETURNING *",
@@ -119,7 +123,7 @@ class PostgresJournal(PgProblems, Journal):
         return self._write(write)
 
     def clear_missing(self, record_id: int, at: float, arrived_at: float, transfer_id: int | None) -> bool:
-        def write(db: psycopg.Connection) -> bool:
+        def write(db: Db) -> bool:
             return db.execute("UPDATE missing SET cleared_at = %s, arrived_at = %s, transfer_id = %s "
                               "WHERE id = %s AND cleared_at IS NULL",
                               (at, arrived_at, transfer_id, record_id)).rowcount == 1
@@ -129,13 +133,13 @@ class PostgresJournal(PgProblems, Journal):
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         values = tuple(params)
 
-        def write(db: psycopg.Connection) -> list[dict[str, Any]]:
+        def write(db: Db) -> list[dict[str, Any]]:
             cursor = db.execute(sql, values)
             return cursor.fetchall() if cursor.description else []
 
         return self._write(write)
 
-    def transaction(self, fn: Callable[[psycopg.Connection], Any]) -> Any:
+    def transaction(self, fn: Callable[[Db], Any]) -> Any:
         """Run ``fn(connection)`` in a durable transaction, never fenced (the leases' own bookkeeping)."""
         return self._write(fn, fence=None)
 
@@ -156,7 +160,8 @@ class PostgresJournal(PgProblems, Journal):
                   since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
         pairs = [(k, v) for k, v in (("kind", kind), ("municipality", municipality), ("source", source),
                                      ("account", account)) if v is not None]
-        where, params = [f"{k} = %s" for k, _ in pairs], [v for _, v in pairs]
+        where = [f"{k} = %s" for k, _ in pairs]
+        params: list[Any] = [v for _, v in pairs]
         if states is not None:
             where.append("state = ANY(%s)")
             params.append([str(s) for s in states])
@@ -217,7 +222,7 @@ class PostgresJournal(PgProblems, Journal):
                         raise JournalError(f"{self.where}: cannot read the journal: {_first_line(exc)}") from None
         raise AssertionError("unreachable")
 
-    def _connect(self, *, autocommit: bool) -> psycopg.Connection:
+    def _connect(self, *, autocommit: bool) -> Db:
         if self._closed:
             raise JournalError(f"{self.where}: the journal is closed")
         try:
@@ -228,7 +233,7 @@ class PostgresJournal(PgProblems, Journal):
             raise JournalError(f"{self.where}: cannot connect to the journal database: {_first_line(exc)}; "
                                "check the URL, that PostgreSQL runs and that it lets this user in") from None
 
-    def _write(self, fn: Callable[[psycopg.Connection], Any], fence: Fence | None | bool = True) -> Any:
+    def _write(self, fn: Callable[[Db], Any], fence: Fence | None | bool = True) -> Any:
         fence = current() if fence is True else fence  # taken here, in the caller's context
         if fence:
             fence.check()
@@ -269,7 +274,7 @@ class PostgresJournal(PgProblems, Journal):
         except Exception as exc:
             write.error = exc
 
-    def _attempt(self, fn: Callable[[psycopg.Connection], Any]) -> Any:
+    def _attempt(self, fn: Callable[[Db], Any]) -> Any:
         """Run ``fn`` and commit. A connection found dead before the commit was sent (the server
         restarted while it was idle) is opened again and ``fn`` run once more: nothing of it was kept.
         A failure of the commit itself is not retried: whether it was kept is unknown."""
@@ -293,7 +298,7 @@ class PostgresJournal(PgProblems, Journal):
             return result
         raise AssertionError("unreachable")
 
-    def _writer(self) -> psycopg.Connection:
+    def _writer(self) -> Db:
         if self._db is None or self._db.closed or self._db.broken:
             if self._db is not None:
                 self._db.close()
@@ -305,13 +310,14 @@ class PostgresJournal(PgProblems, Journal):
             if self._db is not None and not self._db.closed:
                 self._db.rollback()
         except psycopg.Error:
-            self._db.close()  # broken: the next write opens a new one
+            if self._db is not None:
+                self._db.close()  # broken: the next write opens a new one
 
 
-def _fenced(fn: Callable[[psycopg.Connection], Any], fence: Fence) -> Callable[[psycopg.Connection], Any]:
+def _fenced(fn: Callable[[Db], Any], fence: Fence) -> Callable[[Db], Any]:
     """``fn`` preceded, in its transaction, by the check that ``fence``'s lease is still held."""
 
-    def write(db: psycopg.Connection) -> Any:
+    def write(db: Db) -> Any:
         # FOR SHARE: a takeover (an UPDATE of this row) waits until this transaction is over.
         held = db.execute("SELECT 1 FROM leases WHERE unit = %s AND holder = %s AND epoch = %s "
                           "AND expires_at >= extract(epoch FROM clock_timestamp()) FOR SHARE",
@@ -334,7 +340,8 @@ def stored_version(url: str) -> int:
     where = describe(url)
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
-            if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            found = conn.execute("SELECT to_regclass('schema_version')").fetchone()
+            if found is None or found[0] is None:
                 return 0
             row = conn.execute("SELECT version FROM schema_version").fetchone()
     except psycopg.Error as exc:

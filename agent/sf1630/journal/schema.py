@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from sf1630.journal.base import JournalError
+from sf1630.transport.privacy import private_dirs
 
 # Each entry takes the schema from version i to i + 1. Append only; never edit a released step
 # (issue #4: a journal is migrated at start, and an older agent refuses a newer journal).
@@ -129,8 +130,6 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
 
 def create_private(path: Path) -> None:
     """Create the journal owner-only: folder 0700, file 0600 (it names people's files, issue #14)."""
-    from sf1630.transport.privacy import private_dirs
-
     private_dirs(path.parent)  # every level made is 0700, not only the last (os.makedirs' mode)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)

@@ -39,7 +39,7 @@ def quiet_dependency_warnings() -> None:
     Must run before either is imported: they warn once, at import. Filtered by category and the
     module raising it, so every other warning still reaches the log (see ``setup_logging``).
     """
-    try:
+    try:  # late: cryptography is slow to load, and only the commands that connect need this
         from cryptography.utils import CryptographyDeprecationWarning
     except ImportError:  # pragma: no cover - asyncssh needs cryptography
         return

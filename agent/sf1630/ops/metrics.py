@@ -19,6 +19,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sf1630 import __version__
+from sf1630.errors import ConfigError
 from sf1630.events import Delivered, Event, Failed, Loaded, LoadFinished, Missing, Progress, Reachability, Received
 
 log = logging.getLogger("sf1630.metrics")
@@ -51,8 +53,6 @@ class Metrics:
     """Counters and gauges of one agent process; call it with each event (an ``Emit``)."""
 
     def __init__(self, journal: Any = None, *, clock: Any = time.time):
-        from sf1630 import __version__
-
         self.version = __version__
         self.clock = clock
         self.started = clock()
@@ -240,8 +240,6 @@ def parse_listen(spec: str | int) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 <= int(port) < 65536:
-        from sf1630.errors import ConfigError
-
         raise ConfigError(f"--metrics-port {text!r}: write a port (e.g. 9630) or HOST:PORT (e.g. 0.0.0.0:9630)")
     return host, int(port)
 
@@ -252,8 +250,6 @@ def start_metrics(spec: str | int, journal: Any = None) -> MetricsServer:
     try:
         server = MetricsServer(Metrics(journal), host, port)
     except OSError as exc:
-        from sf1630.errors import ConfigError
-
         raise ConfigError(f"--metrics-port {spec}: cannot listen on {host}:{port}: {exc.strerror}; "
                           "choose a free port") from exc
     return server.start()

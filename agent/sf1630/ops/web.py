@@ -21,8 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sf1630.errors import ConfigError
+from sf1630.journal import describe, exists, open_journal
 from sf1630.ops.metrics import CONTENT_TYPE as METRICS_TYPE
 from sf1630.ops.metrics import Metrics
+from sf1630.ops.overview import build_overview
+from sf1630.ops.page import render_page
 
 log = logging.getLogger("sf1630.web")
 
@@ -60,7 +63,8 @@ class WebServer:
         handler = type("Handler", (_Handler,), {"site": site})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        address = self._server.server_address
+        self.host, self.port = str(address[0]), int(address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="sf1630-web", daemon=True)
 
     @property
@@ -85,9 +89,6 @@ class WebServer:
 def agent_site(cfg: Any, journal: Any, host: Any, metrics: Metrics, status: Callable[[], dict[str, Any]],
                probes: tuple[Callable[[], str | None], ...] = (), refresh: int = 60) -> Site:
     """The site of an agent: the page from ``journal`` (read only), healthy while the probes and journal are."""
-    from sf1630.ops.overview import build_overview
-    from sf1630.ops.page import render_page
-
     def page(period: str | None) -> str:
         return render_page(build_overview(cfg, journal, time.time(), host), period, refresh=refresh)
 
@@ -106,8 +107,6 @@ def listen(site: Site, host: str, port: int, option: str = "--http-port") -> Web
 
 def journal_problem(location: Path | str) -> str | None:
     """Why the journal (a file or a postgresql:// URL) does not answer a read from a fresh connection, or None."""
-    from sf1630.journal import describe, exists, open_journal
-
     where = describe(location)  # a URL without its password
     if not exists(location):  # an open connection still works on a removed file; nothing would be kept
         return f"the journal {where} is missing; restore it or restart the agent"
@@ -170,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, TEXT, f"{url.path} failed: {type(exc).__name__}: {exc}\n")
 
     def _page(self, query: dict[str, list[str]]) -> None:
-        self._send(200, HTML, self.site.page((query.get("period") or [None])[0]))
+        self._send(200, HTML, self.site.page(next(iter(query.get("period", [])), None)))
 
     def _status(self, query: dict[str, list[str]]) -> None:
         self._send(200, JSON, json.dumps(self.site.status(), indent=2, ensure_ascii=False) + "\n")

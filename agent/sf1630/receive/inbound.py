@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sf1630.api import Delivery, Municipality, Transfer
-from sf1630.errors import Sf1630Error
 from sf1630.core.specs import ReceiveSpec
+from sf1630.documents.metadata import Metadata, parse_metadata
+from sf1630.documents.names import ROUTING, check_name, parse_data_name
+from sf1630.errors import Sf1630Error
 
 
 class AuthorityMismatch(Sf1630Error):
@@ -22,7 +24,7 @@ class SinksDisagree(Sf1630Error):
 class Incoming:
     """A parsed metadata file and what its data file's name shows (when it follows the pattern)."""
 
-    metadata: object  # sf1630.documents.metadata.Metadata
+    metadata: Metadata
     metadata_name: str
     source: str | None
     period: str | None = None
@@ -31,9 +33,6 @@ class Incoming:
     @classmethod
     def parse(cls, raw: bytes, *, origin: str, metadata_name: str) -> Incoming:
         """Parse metadata (either root, any prefix) and check its data file name; DocumentError if bad."""
-        from sf1630.documents.metadata import parse_metadata
-        from sf1630.documents.names import check_name, parse_data_name
-
         md = parse_metadata(raw, origin)
         check_name(md.descriptor.file_name, origin)  # it becomes a local path
         parsed = parse_data_name(md.descriptor.file_name)  # a convenience, never a gate (rule 7)
@@ -42,13 +41,11 @@ class Incoming:
         return cls(md, metadata_name, parsed.sender.lower(), parsed.period, parsed.authority_id)
 
 
-def for_us(metadata, user: str, expected_senders: tuple[str, ...] | list[str]) -> str | None:
+def for_us(metadata: Metadata, user: str, expected_senders: tuple[str, ...] | list[str]) -> str | None:
     """Why a metadata file is not ours to take, or None when it is.
 
     ``Recipients`` names the delivered user; ``ROUTING_V1_0_0`` is accepted too (rule 6).
     """
-    from sf1630.documents.names import ROUTING
-
     recipients = tuple(metadata.descriptor.recipients)
     if user not in recipients and ROUTING not in recipients:
         return f"it is addressed to {', '.join(recipients) or 'nobody'}, not to {user}"
@@ -60,12 +57,10 @@ def for_us(metadata, user: str, expected_senders: tuple[str, ...] | list[str]) -
 
 def delivery_of(t: Transfer, metadata_path: Path, spec: ReceiveSpec) -> Delivery:
     """The Delivery a sink loads, from the journal and the metadata kept beside the local copy."""
-    from sf1630.documents.metadata import parse_metadata
-
     return delivery_from(t, parse_metadata(metadata_path.read_bytes(), str(metadata_path)), spec)
 
 
-def delivery_from(t: Transfer, md, spec: ReceiveSpec) -> Delivery:
+def delivery_from(t: Transfer, md: Metadata, spec: ReceiveSpec) -> Delivery:
     """The Delivery of ``t`` from its parsed metadata (``md``)."""
     return Delivery(file_transfer_uuid=t.file_transfer_uuid or md.file_transfer_uuid, file_name=t.file_name,
                     sender=md.descriptor.sender, recipient=spec.link.user, size=int(t.size or 0),
@@ -77,8 +72,6 @@ def authority_problem(file_name: str, municipality: Municipality, accepted: tupl
 
     A name outside the pattern carries no authority and loads as any other (PROTOCOL.md rule 7).
     """
-    from sf1630.documents.names import parse_data_name
-
     parsed = parse_data_name(file_name)
     if parsed is None or parsed.authority_id in (municipality.cvr, municipality.authority_id, *accepted):
         return None

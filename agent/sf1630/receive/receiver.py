@@ -11,23 +11,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.api import Delivery, LoadError, LoadResult
 from sf1630.core import steps
-from sf1630.receive import inbound
-from sf1630.api import Delivery, LoadError, Transfer
-from sf1630.journal.base import SCHEMA_CHANGED, UNEXPECTED_SENDER
+from sf1630.core.driver import Driver
+from sf1630.core.health import Health
+from sf1630.core.remote import Stopped, Unreachable
+from sf1630.core.specs import ReceiveSpec, SinkSpec
+from sf1630.core.steps import ReceiveStep
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
 from sf1630.events import (Emit, Failed, Loaded, LoadFinished, Received, RetentionWarning, SchemaChanged,
                            Stray)
+from sf1630.journal.base import SCHEMA_CHANGED, UNEXPECTED_SENDER, Journal, JournalTransfer
+from sf1630.receive import inbound
 from sf1630.receive.inbound import Incoming, delivery_of, for_us
+from sf1630.transport.pool import Pool
 from sf1630.transport.privacy import error_text
-from sf1630.core.remote import Remote, Stopped, Unreachable
-from sf1630.core.spool import Spool
-from sf1630.core.specs import ReceiveSpec, SinkSpec
-from sf1630.core.steps import ReceiveStep
+from sf1630.transport.sftp import RemoteFile, Session
 
 log = logging.getLogger("sf1630.receiver")
 
@@ -37,30 +41,28 @@ class RoundReport:
     """What one receive round did for one account."""
 
     account: str
-    loaded: list[Transfer] = field(default_factory=list)
-    quarantined: list[Transfer] = field(default_factory=list)
-    waiting: list[Transfer] = field(default_factory=list)  # stopped or offline: resumes next round
+    loaded: list[JournalTransfer] = field(default_factory=list)
+    quarantined: list[JournalTransfer] = field(default_factory=list)
+    waiting: list[JournalTransfer] = field(default_factory=list)  # stopped or offline: resumes next round
     skipped: list[str] = field(default_factory=list)  # metadata not taken (bad, not for us, unexpected)
     named: set[str] = field(default_factory=set)  # data files the metadata seen this round name
     error: str | None = None  # the account could not be read at all this round
 
 
-class Receiver:
+class Receiver(Driver):
     """Receives for many accounts at once over a shared connection pool."""
 
-    def __init__(self, journal, pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
+    def __init__(self, journal: Journal, pool: Pool, spool: Path, emit: Emit, *, grace_seconds: float = 3600.0,
                  warn_days: float = 20, per_account: int = 16, retry_base: float = 1.0, attempts: int = 6,
-                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None, clock=time.time,
-                 give_up: float | None = None, health: Any = None):
-        self.journal, self.emit, self.clock = journal, emit, clock
-        self.spool = Spool(spool)
+                 quarantine_backoff: bool = False, stop: asyncio.Event | None = None,
+                 clock: Callable[[], float] = time.time, give_up: float | None = None, health: Health | None = None):
+        super().__init__(journal, pool, spool, emit, stop=stop, retry_base=retry_base, retry_cap=60.0,
+                         attempts=attempts, give_up=give_up, health=health)
+        self.clock = clock
         self.grace_seconds, self.warn_days, self.per_account = grace_seconds, warn_days, per_account
         self.quarantine_backoff = quarantine_backoff  # `run` spaces out retries; `receive` retries at once
-        self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, attempts=attempts, give_up=give_up, health=health)
         self._reported: set[str] = set()
         self._sink_locks: dict[str, asyncio.Lock] = {}
-        self._active: set[int] = set()
         self._rounds: dict[str, asyncio.Lock] = {}  # one round per account at a time (service + operator)
         self._deliveries: dict[int, Delivery] = {}  # per transfer being driven: metadata parsed once
 
@@ -74,7 +76,7 @@ class Receiver:
 
     async def _round(self, spec: ReceiveSpec) -> RoundReport:
         report = RoundReport(spec.link.name)
-        self._sweep_spool(spec.link.name)
+        self._sweep_copies(spec.link.name)
         listing = await self.remote.run(spec.link, lambda s: s.listdir("IN"))
         self._settle_senders(spec.link.name, listing)
         open_ = self.journal.transfers(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
@@ -82,7 +84,7 @@ class Receiver:
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
         limit = asyncio.Semaphore(self.per_account)
 
-        async def one(job) -> None:
+        async def one(job: Coroutine[Any, Any, None]) -> None:
             async with limit:
                 if not self.stop.is_set():
                     await job
@@ -117,7 +119,7 @@ class Receiver:
             report.skipped.append(name)
             return
         md = incoming.metadata
-        details = {"metadata_name": name, "sender": md.descriptor.sender}
+        details: dict[str, Any] = {"metadata_name": name, "sender": md.descriptor.sender}
         if inbound.authority_problem(md.descriptor.file_name, spec.municipality, spec.accept_authorities):
             details["foreign_authority"] = incoming.authority  # meets no expectation of ours (expect.py)
         t, created = await asyncio.to_thread(
@@ -145,26 +147,24 @@ class Receiver:
                 return
         await self._continue(spec, t, report, fresh)
 
-    async def _write_metadata(self, t: Transfer, raw: bytes) -> None:
+    async def _write_metadata(self, t: JournalTransfer, raw: bytes) -> None:
         path = self._local(t).with_name(t.details["metadata_name"])
         await asyncio.to_thread(self.spool.write, path, lambda out: out.write(raw))
 
     # -- the steps ---------------------------------------------------------------------
-    async def _continue(self, spec: ReceiveSpec, t: Transfer, report: RoundReport,
+    async def _continue(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport,
                         delivery: Delivery | None = None) -> None:
-        if t.id in self._active:  # found both in the journal and on the server: one task does it
+        if self.busy(t):  # found both in the journal and on the server: one task does it
             return
-        self._active.add(t.id)
-        if delivery is not None:
-            self._deliveries[t.id] = delivery
-        try:
-            t = self.journal.get_id(t.id) or t
-            await self._steps(spec, t, report)
-        finally:
-            self._active.discard(t.id)
-            self._deliveries.pop(t.id, None)
+        with self.driving(t.key):
+            if delivery is not None:
+                self._deliveries[t.id] = delivery
+            try:
+                await self._steps(spec, self.journal.get_id(t.id) or t, report)
+            finally:
+                self._deliveries.pop(t.id, None)
 
-    async def _steps(self, spec: ReceiveSpec, t: Transfer, report: RoundReport) -> None:
+    async def _steps(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport) -> None:
         try:
             step = steps.next_receive_step(t.state)
             while step is not ReceiveStep.DONE:
@@ -191,13 +191,13 @@ class Receiver:
             log.error("%s: not finished (%s): %s; retried next round", t.file_name, t.state, exc)
             report.waiting.append(t)
 
-    async def _download(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+    async def _download(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
         local = self._local(t)
         self.spool.folder(local)
         await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
         return await self._move(t, steps.DOWNLOADED)
 
-    async def _delete_remote(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+    async def _delete_remote(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
         # Rule 4: the recipient deletes once fetched.
         paths = [f"IN/{t.file_name}", f"IN/{t.details['metadata_name']}"]
         await self.remote.run(spec.link, lambda s: _remove_all(s, paths))
@@ -205,7 +205,7 @@ class Receiver:
         self.emit(Received(delivery=self._delivery(spec, t), transfer=t))
         return t
 
-    async def _load(self, spec: ReceiveSpec, t: Transfer) -> Transfer:
+    async def _load(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
         delivery = self._delivery(spec, t)
         path = self._local(t)
         refused = inbound.authority_problem(t.file_name, spec.municipality, spec.accept_authorities)
@@ -241,14 +241,14 @@ class Receiver:
         self.emit(LoadFinished(delivery=delivery, transfer=t, rows=(rows or 0) if fresh else 0))
         return t
 
-    async def _load_one(self, spec: SinkSpec, delivery: Delivery, path: Path):
+    async def _load_one(self, spec: SinkSpec, delivery: Delivery, path: Path) -> LoadResult:
         # Loads into one target run one at a time: an embedded database takes one writer.
         key = f"{spec.sink.name}:{spec.options!r}"
         lock = self._sink_locks.setdefault(key, asyncio.Lock())
         async with lock:
             return await asyncio.to_thread(spec.sink.load, delivery, path, spec.options)
 
-    async def _quarantine(self, t: Transfer, reason: str, **details: Any) -> Transfer:
+    async def _quarantine(self, t: JournalTransfer, reason: str, **details: Any) -> JournalTransfer:
         first = t.state != steps.QUARANTINED
         src = self._local(t)
         if first:
@@ -265,38 +265,30 @@ class Receiver:
             self.emit(Failed(transfer=t, reason=reason))
         return t
 
-    def _resting(self, t: Transfer) -> bool:
+    def _resting(self, t: JournalTransfer) -> bool:
         """A quarantined load waits for its next attempt (only when backing off)."""
         due = getattr(t, "next_attempt_at", None)
         return self.quarantine_backoff and t.state == steps.QUARANTINED and due is not None and due > self.clock()
 
-    def _sweep_spool(self, account: str) -> None:
+    def _sweep_copies(self, account: str) -> None:
         """Remove local copies of loaded transfers (a crash may come between journal and removal)."""
         for kind in ("in", "quarantine"):
-            for sub in self.spool.deliveries(kind, account):
-                t = self.journal.get(steps.receive_key(account, sub.name))
-                if t is not None and t.state == steps.LOADED:
-                    self.spool.discard_tree(sub)
+            self._sweep_spool(self.spool.deliveries(kind, account), lambda name: steps.receive_key(account, name),
+                              (steps.LOADED,), self.spool.discard_tree)
 
     # -- helpers -----------------------------------------------------------------------
-    def _local(self, t: Transfer) -> Path:
+    def _local(self, t: JournalTransfer) -> Path:
         """The local copy: in quarantine once a load failed, else in the incoming spool."""
         if t.state == steps.QUARANTINED:
             return self.spool.quarantine(t.account, t.file_transfer_uuid or "", t.file_name)
         return self.spool.incoming(t.account, t.file_transfer_uuid or "", t.file_name)
 
-    def _delivery(self, spec: ReceiveSpec, t: Transfer) -> Delivery:
+    def _delivery(self, spec: ReceiveSpec, t: JournalTransfer) -> Delivery:
         found = self._deliveries.get(t.id)
         if found is None:  # resumed from the journal: the metadata kept beside the local copy
             path = self._local(t).with_name(t.details["metadata_name"])
             found = self._deliveries[t.id] = delivery_of(t, path, spec)
         return found
-
-    async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
-        # In a thread: the commit waits for the disk (fsync) and the event loop must not.
-        t = await asyncio.to_thread(self.journal.move, t.id, state, **fields)
-        steps.crash_point(state)
-        return t
 
     def _stray(self, account: str, path: str, reason: str, removed: bool = False, *, sender: str | None = None,
                **where: str) -> None:
@@ -310,7 +302,7 @@ class Receiver:
                                       f"{sender}: {reason}", self.clock(), account=account, **where)
         self.emit(Stray(account=account, path=path, reason=reason, removed=removed, sender=sender))
 
-    def _schema_changed(self, t: Transfer, changes: list[str]) -> None:
+    def _schema_changed(self, t: JournalTransfer, changes: list[str]) -> None:
         """Say a schema change at WARNING and keep it in `status` until someone resolves it (issue #17)."""
         text = "; ".join(changes)
         log.warning("%s changed the table(s) it loads into: %s; check the readers of those tables, then run "
@@ -321,14 +313,15 @@ class Receiver:
                                   municipality=t.municipality, source=t.source, account=t.account,
                                   file_name=t.file_name)
 
-    def _settle_senders(self, account: str, listing: list[Any]) -> None:
+    def _settle_senders(self, account: str, listing: list[RemoteFile]) -> None:
         """Unexpected-sender problems of files no longer in IN/ are resolved (someone dealt with them)."""
         present = {f"{account}:IN/{f.name}" for f in listing}
         for p in self.journal.list_problems(UNEXPECTED_SENDER):
             if p.account == account and p.key not in present:
                 self.journal.resolve_problem(UNEXPECTED_SENDER, p.key, self.clock(), "the agent (file gone)")
 
-    async def _check_strays(self, spec: ReceiveSpec, listing, report: RoundReport, open_: list[Transfer]) -> None:
+    async def _check_strays(self, spec: ReceiveSpec, listing: list[RemoteFile], report: RoundReport,
+                            open_: list[JournalTransfer]) -> None:
         """Report (then remove) data files without metadata; warn about old files (rule 8)."""
         now, account = self.clock(), spec.link.name
         taken = report.named | {t.file_name for t in open_}
@@ -355,6 +348,6 @@ class Receiver:
                     removed=True)
 
 
-async def _remove_all(session, paths: list[str]) -> None:
+async def _remove_all(session: Session, paths: list[str]) -> None:
     for path in paths:
         await session.remove(path)

@@ -13,13 +13,13 @@ from typing import Any
 
 from sf1630.api import Job, Transfer
 from sf1630.core.specs import SendSpec
+from sf1630.documents.names import ROUTING
+from sf1630.documents.trigger import FILE_TYPE, FileDescriptor, RoutingInfo, Trigger, build_trigger, sender_timestamp
 
 
 def send_details(spec: SendSpec, job: Job, resend_reason: str | None = None,
                  resend_by: str | None = None) -> dict[str, Any]:
     """The journal details of a new send: period, recipients, route and the ids of this transfer."""
-    from sf1630.documents.trigger import sender_timestamp
-
     route = spec.route
     details: dict[str, Any] = {
         "period": job.period,
@@ -71,9 +71,6 @@ def job_of(spec: SendSpec, t: Transfer) -> Job:
 
 def build_send_trigger(t: Transfer) -> bytes:
     """The trigger of a journalled send (rule 5: simple triggers carry the file type by default)."""
-    from sf1630.documents.names import ROUTING
-    from sf1630.documents.trigger import FILE_TYPE, FileDescriptor, RoutingInfo, Trigger, build_trigger
-
     d = t.details or {}
     dynamic = d.get("routing") == "dynamic"
     descriptor = FileDescriptor(file_name=t.file_name, size_in_bytes=int(t.size or 0), sender=d["sender"],

@@ -19,44 +19,45 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sf1630.api import ExtractError, Job
 from sf1630.core import steps
-from sf1630.api import ExtractError, Job, Transfer
+from sf1630.core.driver import Driver
+from sf1630.core.health import Health
+from sf1630.core.remote import Stopped, Unreachable
+from sf1630.core.specs import Link, SendSpec
+from sf1630.core.steps import SendStep
+from sf1630.documents.receipt import parse_receipt
 from sf1630.errors import DocumentError, Sf1630Error
 from sf1630.events import Delivered, Emit, Failed, ReceiptOverdue, RetentionWarning
+from sf1630.journal.base import Journal, JournalTransfer
 from sf1630.send.outbound import build_send_trigger, earlier_note, fresh_name, job_of, send_details
-from sf1630.transport.privacy import error_text
 from sf1630.send.receipts import ReceiptWatcher
-from sf1630.core.remote import Remote, Stopped, Unreachable
-from sf1630.core.specs import Link, SendSpec
-from sf1630.core.spool import Spool
-from sf1630.core.steps import SendStep
 from sf1630.send.uploads import data_name, drop_parts, list_both, part_name
+from sf1630.transport.pool import Pool
+from sf1630.transport.privacy import error_text
+from sf1630.transport.sftp import Session
 
 log = logging.getLogger("sf1630.sender")
 
 
-class Sender:
+class Sender(Driver):
     """Sends extracts for many accounts at once over a shared connection pool."""
 
-    def __init__(self, journal, pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
+    def __init__(self, journal: Journal, pool: Pool, spool: Path, emit: Emit, *, receipt_timeout: float = 600.0,
                  retry_base: float = 1.0, retry_cap: float = 60.0, attempts: int = 8,
                  stop: asyncio.Event | None = None,
                  gate: Callable[[str], AbstractAsyncContextManager[Any]] | None = None,
-                 give_up: float | None = None, health: Any = None):
-        self.journal, self.pool, self.emit = journal, pool, emit
-        self.spool = Spool(spool)
+                 give_up: float | None = None, health: Health | None = None):
+        super().__init__(journal, pool, spool, emit, stop=stop, retry_base=retry_base, retry_cap=retry_cap,
+                         attempts=attempts, give_up=give_up, health=health)
         self.receipt_timeout = receipt_timeout
-        self.stop = stop or asyncio.Event()
-        self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts, give_up=give_up,
-                             health=health)
         # gate(municipality) bounds the work (extract, uploads) running at once; see flow.Slots.
         self.gate = gate or (lambda municipality: contextlib.nullcontext())
         self._watchers: dict[str, ReceiptWatcher] = {}
-        self._active: set[str] = set()  # keys of the transfers being driven now
         self._warned: set[tuple[str, str, str]] = set()
 
     # -- what is due -------------------------------------------------------------------
-    def already_sent(self, spec: SendSpec, period: str, when: datetime | None = None) -> Transfer | None:
+    def already_sent(self, spec: SendSpec, period: str, when: datetime | None = None) -> JournalTransfer | None:
         """The send of the same extract that did not fail, if any (never uploaded twice, issue #13).
 
         ``when`` is when the new one would be made (default now): ``M03`` of next year is another extract.
@@ -82,7 +83,7 @@ class Sender:
 
     # -- a new send --------------------------------------------------------------------
     async def send(self, spec: SendSpec, *, when: datetime | None = None, period: str | None = None,
-                   resend_reason: str | None = None, resend_by: str | None = None) -> Transfer:
+                   resend_reason: str | None = None, resend_by: str | None = None) -> JournalTransfer:
         """Send ``spec``'s extract for the period of ``when`` (default now), unless already sent.
 
         ``resend_reason`` makes a new, distinct delivery of a period already sent (issue #14): a new timestamp,
@@ -97,15 +98,12 @@ class Sender:
             return earlier
         job, name = fresh_name(lambda at: self.plan(spec, at, period), when, self._taken(spec.link.name))
         key = steps.send_key(spec.link.name, name)
-        self._active.add(key)  # no await since the check: no resume round nor other send takes it
-        try:
+        with self.driving(key):  # no await since the check: no resume round nor other send takes it
             t, _ = await asyncio.to_thread(
                 self.journal.claim, "send", key, municipality=spec.municipality.key, source=spec.source.name,
                 account=spec.link.name, file_name=name, period=job.period, recipient=spec.recipient_code,
                 details=send_details(spec, job, resend_reason, resend_by))
-            return await self._guarded(t, spec, steps.next_send_step(t.state))
-        finally:
-            self._active.discard(key)
+            return await self._guarded(t, spec, steps.next_send_step(t.state), spec.link)
 
     def _taken(self, account: str) -> Callable[[str], bool]:
         """Whether a data file name of ``account`` is journalled or being claimed by a send now."""
@@ -113,43 +111,41 @@ class Sender:
                              or self.journal.get(steps.send_key(account, name)) is not None)
 
     # -- after a crash -----------------------------------------------------------------
-    async def resume(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
+    async def resume(self, t: JournalTransfer, spec: SendSpec | None, link: Link) -> JournalTransfer:
         """Finish an unfinished send from its journalled state and what the server holds."""
         if self.busy(t):
             return t
-        self._active.add(t.key)
-        try:
-            await self._drop_dead_parts(t, link)
-            step = await self._resume_step(t, link)
-            log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
-            return await self._guarded(t, spec, step, link)
-        except Stopped:  # stopped while retrying the look at the server
-            log.info("%s: stopped before resuming; it resumes on the next start", t.file_name)
-            return t
-        except Sf1630Error as exc:  # the look at the server failed; unreachable: said once for the account
-            say = log.info if isinstance(exc, Unreachable) else log.error
-            say("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
-            return t
-        finally:
-            self._active.discard(t.key)
+        with self.driving(t.key):
+            try:
+                await self._drop_dead_parts(t, link)
+                step = await self._resume_step(t, link)
+                log.info("resuming %s from %s: %s", t.file_name, t.state, step.value)
+                return await self._guarded(t, spec, step, link)
+            except Stopped:  # stopped while retrying the look at the server
+                log.info("%s: stopped before resuming; it resumes on the next start", t.file_name)
+                return t
+            except Sf1630Error as exc:  # the look at the server failed; unreachable: said once for the account
+                say = log.info if isinstance(exc, Unreachable) else log.error
+                say("%s: cannot resume now (%s); it is retried on the next round", t.file_name, exc)
+                return t
 
-    async def _drop_dead_parts(self, t: Transfer, link: Link) -> None:
+    async def _drop_dead_parts(self, t: JournalTransfer, link: Link) -> None:
         """Remove this send's temporary uploads left by a process that died (rule 3; one process per journal)."""
 
-        async def drop(session) -> None:
+        async def drop(session: Session) -> None:
             mine = [f"OUT/{f.name}" for f in await session.listdir("OUT")
                     if f.name.endswith(".part") and data_name(f.name) == t.file_name]
             await drop_parts(session, mine)
 
         await self.remote.run(link, drop)
 
-    async def _resume_step(self, t: Transfer, link: Link) -> SendStep:
+    async def _resume_step(self, t: JournalTransfer, link: Link) -> SendStep:
         if t.state in (steps.PLANNED, steps.EXTRACTED, steps.TRIGGER_UPLOADED):  # no need to look
             return steps.resume_send_step(t.state, local_ok=self._local_ok(t), remote_size=None,
                                           expected_size=t.size, trigger_present=False, receipt_present=False)
         name = t.file_name
 
-        async def look(session) -> tuple[bool, bool, int | None]:
+        async def look(session: Session) -> tuple[bool, bool, int | None]:
             trigger = await session.stat(f"OUT/{name}.trigger")  # first the trigger, then the receipt
             receipt = await session.stat(f"IN/{name}.sftpreceipt")
             data = await session.stat(f"OUT/{name}")
@@ -159,13 +155,12 @@ class Sender:
         return steps.resume_send_step(t.state, local_ok=self._local_ok(t), remote_size=remote,
                                       expected_size=t.size, trigger_present=trigger, receipt_present=receipt)
 
-    def _local_ok(self, t: Transfer) -> bool:
+    def _local_ok(self, t: JournalTransfer) -> bool:
         path = self.spool.outgoing(t.account, t.file_name)
         return path.exists() and (t.size is None or path.stat().st_size == t.size)
 
     # -- the steps ---------------------------------------------------------------------
-    async def _guarded(self, t: Transfer, spec: SendSpec | None, step: SendStep, link: Link | None = None) -> Transfer:
-        link = link or spec.link
+    async def _guarded(self, t: JournalTransfer, spec: SendSpec | None, step: SendStep, link: Link) -> JournalTransfer:
         try:
             return await self._drive(t, spec, link, step)
         except Stopped:
@@ -176,11 +171,7 @@ class Sender:
             log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
         return self.journal.get_id(t.id) or t
 
-    def busy(self, t: Transfer) -> bool:
-        """Whether this sender is working on ``t`` right now (then it must not be resumed)."""
-        return t.key in self._active
-
-    async def _drive(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
+    async def _drive(self, t: JournalTransfer, spec: SendSpec | None, link: Link, step: SendStep) -> JournalTransfer:
         while step is not SendStep.DONE:
             if step is SendStep.AWAIT_RECEIPT:  # waiting is not work: it holds no slot
                 t = await self._await_receipt(t, spec, link)
@@ -192,20 +183,14 @@ class Sender:
             step = steps.next_send_step(t.state)
         return t
 
-    async def _work(self, t: Transfer, spec: SendSpec | None, link: Link, step: SendStep) -> Transfer:
+    async def _work(self, t: JournalTransfer, spec: SendSpec | None, link: Link, step: SendStep) -> JournalTransfer:
         if step is SendStep.EXTRACT:
             return await self._extract(t, spec)
         if step is SendStep.UPLOAD_DATA:
             return await self._upload_data(t, link)
         return await self._upload_trigger(t, link)
 
-    async def _move(self, t: Transfer, state: str, **fields: Any) -> Transfer:
-        # In a thread: the commit waits for the disk (fsync) and the event loop must not.
-        t = await asyncio.to_thread(self.journal.move, t.id, state, **fields)
-        steps.crash_point(state)
-        return t
-
-    async def _extract(self, t: Transfer, spec: SendSpec | None) -> Transfer:
+    async def _extract(self, t: JournalTransfer, spec: SendSpec | None) -> JournalTransfer:
         if spec is None:
             raise Sf1630Error(f"{t.file_name}: the extract must be made again, but source {t.source!r} of "
                               f"{t.municipality!r} is no longer configured; restore it in the config")
@@ -221,11 +206,11 @@ class Sender:
         log.info("extracted %s: %d rows, %d bytes", t.file_name, result.rows, size)
         return await self._move(t, steps.EXTRACTED, size=size, rows=result.rows)
 
-    async def _upload_data(self, t: Transfer, link: Link) -> Transfer:
+    async def _upload_data(self, t: JournalTransfer, link: Link) -> JournalTransfer:
         path = self.spool.outgoing(t.account, t.file_name)
-        remote, parts = f"OUT/{t.file_name}", []
+        remote, parts = f"OUT/{t.file_name}", list[str]()
 
-        async def put(session) -> None:
+        async def put(session: Session) -> None:
             parts.append(part_name(remote))
             await session.upload(path, remote, part=parts[-1])
             await drop_parts(session, parts[:-1])
@@ -233,11 +218,11 @@ class Sender:
         await self.remote.run(link, put)
         return await self._move(t, steps.DATA_UPLOADED)
 
-    async def _upload_trigger(self, t: Transfer, link: Link) -> Transfer:
+    async def _upload_trigger(self, t: JournalTransfer, link: Link) -> JournalTransfer:
         data = build_send_trigger(t)
-        remote, parts = f"OUT/{t.file_name}.trigger", []
+        remote, parts = f"OUT/{t.file_name}.trigger", list[str]()
 
-        async def put(session) -> None:
+        async def put(session: Session) -> None:
             # A retry after a lost answer: the last try may have put the trigger in place and the
             # platform taken it. A second trigger would fail ("data file missing") and its error
             # receipt would stand for a delivered extract (issue #5). Trigger first, then receipt.
@@ -252,7 +237,7 @@ class Sender:
         steps.crash_point("trigger_written")
         return await self._move(t, steps.TRIGGER_UPLOADED)
 
-    async def _await_receipt(self, t: Transfer, spec: SendSpec | None, link: Link) -> Transfer:
+    async def _await_receipt(self, t: JournalTransfer, spec: SendSpec | None, link: Link) -> JournalTransfer:
         name = f"{t.file_name}.sftpreceipt"
         receipt, looks, started = None, 0, time.monotonic()
         while receipt is None:
@@ -272,7 +257,7 @@ class Sender:
         return await self._failed(t, link, reason or f"receipt message {receipt.message!r}", receipt.file_transfer_uuid,
                                   tuple(e.code for e in receipt.errors))
 
-    def _unreadable(self, t: Transfer, error: DocumentError, looks: int, waited: float) -> None:
+    def _unreadable(self, t: JournalTransfer, error: DocumentError, looks: int, waited: float) -> None:
         """Report a receipt that cannot be read: once when seen twice, and once more when overdue."""
         if looks == 2:
             log.error("%s: the receipt cannot be read (%s); the outcome is unknown, so the send stays open "
@@ -281,17 +266,18 @@ class Sender:
             self._warned.add((t.key, "receipt", "unreadable"))
             self.emit(ReceiptOverdue(transfer=t, waited=waited))
 
-    async def _wait_receipt(self, t: Transfer, link: Link, name: str) -> bytes:
+    async def _wait_receipt(self, t: JournalTransfer, link: Link, name: str) -> bytes:
         watcher = self._watchers.get(link.name)
         if watcher is None:
             watcher = self._watchers[link.name] = ReceiptWatcher(self.pool, link)
         fut = watcher.wait(name)
         started, overdue = time.monotonic(), False
         stop = asyncio.ensure_future(self.stop.wait())
+        either: set[asyncio.Future[Any]] = {fut, stop}
         try:
             while True:
                 timeout = None if overdue else max(0.0, started + self.receipt_timeout - time.monotonic())
-                done, _ = await asyncio.wait({fut, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if fut in done:
                     return fut.result()
                 if stop in done:
@@ -304,7 +290,7 @@ class Sender:
         finally:
             stop.cancel()
 
-    async def _delivered(self, t: Transfer, spec: SendSpec | None, link: Link, ftu: str) -> Transfer:
+    async def _delivered(self, t: JournalTransfer, spec: SendSpec | None, link: Link, ftu: str) -> JournalTransfer:
         if spec is not None:  # before the journal entry: at least once, so sources must be idempotent
             try:
                 await asyncio.to_thread(spec.source.delivered, job_of(spec, t))
@@ -317,8 +303,8 @@ class Sender:
         await self._tidy(link, [f"IN/{t.file_name}.sftpreceipt"])  # rule 3
         return t
 
-    async def _failed(self, t: Transfer, link: Link, reason: str, ftu: str | None,
-                      codes: tuple[int, ...] = ()) -> Transfer:
+    async def _failed(self, t: JournalTransfer, link: Link, reason: str, ftu: str | None,
+                      codes: tuple[int, ...] = ()) -> JournalTransfer:
         details = {**(t.details or {}), "receipt_codes": list(codes)}  # the page and status read them, never the text
         t = await self._move(t, steps.FAILED, error=reason, details=details,
                              **({"file_transfer_uuid": ftu} if ftu else {}))
@@ -327,7 +313,7 @@ class Sender:
         await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
         return await self._clean(t, link)
 
-    async def _clean(self, t: Transfer, link: Link) -> Transfer:
+    async def _clean(self, t: JournalTransfer, link: Link) -> JournalTransfer:
         """Rule 3: after an error receipt the sender deletes its data file (and trigger) itself."""
         names = [f"OUT/{t.file_name}", f"OUT/{t.file_name}.trigger", f"IN/{t.file_name}.sftpreceipt"]
         if await self._tidy(link, names):
@@ -336,7 +322,7 @@ class Sender:
 
     async def _tidy(self, link: Link, paths: list[str]) -> bool:
         """Delete our own files; a failure is logged and left to the next sweep."""
-        async def remove(session) -> None:
+        async def remove(session: Session) -> None:
             for path in paths:
                 await session.remove(path)
 
@@ -356,9 +342,9 @@ class Sender:
         Failed sends not yet cleaned are cleaned; receipts of finished sends are deleted; any file in
         our OUT/ or IN/ older than ``warn_days`` raises a retention warning (rule 8), once per run.
         """
-        for t in self.journal.transfers(kind="send", states=[steps.FAILED], account=link.name, limit=None):
-            await self._clean(t, link)
-        self._sweep_spool(link)
+        for failed in self.journal.transfers(kind="send", states=[steps.FAILED], account=link.name, limit=None):
+            await self._clean(failed, link)
+        self._sweep_extracts(link)
         listing = await self.remote.run(link, list_both)
         now = time.time() if now is None else now
         stale = []
@@ -383,13 +369,11 @@ class Sender:
         if stale:
             await self._tidy(link, stale)
 
-    def _sweep_spool(self, link: Link) -> None:
+    def _sweep_extracts(self, link: Link) -> None:
         """Remove local extracts of finished sends (a crash may come between journal and removal)."""
         folder = self.spool.outgoing(link.name, "x").parent
-        for path in folder.glob("*") if folder.is_dir() else ():
-            t = self.journal.get(steps.send_key(link.name, data_name(path.name)))
-            if t is not None and t.state in steps.SEND_DONE:
-                self.spool.discard(path)
+        self._sweep_spool(folder.glob("*") if folder.is_dir() else (),
+                          lambda name: steps.send_key(link.name, data_name(name)), steps.SEND_DONE, self.spool.discard)
 
     async def close(self) -> None:
         """Stop every receipt watcher."""
@@ -398,14 +382,7 @@ class Sender:
         self._watchers.clear()
 
 
-def parse_receipt(data: bytes, origin: str):
-    """Parse a technical receipt (imported lazily: documents may not be needed for a dry run)."""
-    from sf1630.documents.receipt import parse_receipt as parse
-
-    return parse(data, origin)
-
-
-def _made(t: Transfer) -> datetime:
+def _made(t: JournalTransfer) -> datetime:
     """When a journalled send's extract was made (its job's time; else when it was claimed)."""
     made = (t.details or {}).get("created")
-    return datetime.fromisoformat(made) if made else datetime.fromtimestamp(getattr(t, "created_at", 0.0))
+    return datetime.fromisoformat(made) if made else datetime.fromtimestamp(t.created_at)

@@ -11,6 +11,7 @@ import re
 import secrets
 
 from sf1630.errors import Sf1630Error
+from sf1630.transport.sftp import RemoteFile, Session
 
 log = logging.getLogger("sf1630.sender")  # the sender's own messages
 
@@ -31,12 +32,12 @@ def data_name(name: str) -> str:
     return name
 
 
-async def list_both(session) -> list[tuple[str, object]]:
+async def list_both(session: Session) -> list[tuple[str, RemoteFile]]:
     """Every entry of the account's OUT/ and IN/, as (folder, entry)."""
     return [(folder, f) for folder in ("OUT", "IN") for f in await session.listdir(folder)]
 
 
-async def drop_parts(session, parts: list[str]) -> None:
+async def drop_parts(session: Session, parts: list[str]) -> None:
     """Remove the temporary files of earlier attempts (their connection died); the sweep does what fails."""
     try:
         for part in parts:

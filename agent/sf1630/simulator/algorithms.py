@@ -7,6 +7,8 @@ among the algorithms both sides support, so the order here only matters for clie
 
 from __future__ import annotations
 
+from typing import Any
+
 KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256")
 CIPHERS = (
     "aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
@@ -36,7 +38,7 @@ def describe() -> str:
     return "\n".join(f"{title}:\n" + "".join(f"  {name}\n" for name in names) for title, names in GROUPS).rstrip()
 
 
-def restrict_host_key_algorithms(offered: dict[bytes, object]) -> None:
+def restrict_host_key_algorithms(offered: dict[bytes, Any]) -> None:
     """Drop from asyncssh's host-key table what HOST_KEY leaves out (an RSA key would add ssh-rsa, SHA-1)."""
     for alg in list(offered):
         if alg.decode("ascii") not in HOST_KEY:

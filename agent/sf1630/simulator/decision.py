@@ -69,6 +69,13 @@ class Decision:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def data_file(self) -> str:
+        """The data file's name, which every decision that delivers has."""
+        if self.data_name is None:
+            raise ValueError(f"trigger {self.trigger_name} names no data file; nothing is delivered")
+        return self.data_name
+
 
 def _stem(trigger_name: str) -> str:
     return trigger_name[: -len(TRIGGER_SUFFIX)] if trigger_name.endswith(TRIGGER_SUFFIX) else trigger_name
@@ -108,7 +115,7 @@ def parse(trigger_name: str, data: bytes, lenient: bool = False) -> Parsed:
         return Parsed(trigger_name, problem=(codes.MALFORMED_XML, f"{origin}:{exc.lineno}: {exc.msg}"))
     if root.getroottree().docinfo.internalDTD is not None:
         return Parsed(trigger_name, problem=(codes.FORBIDDEN_XML, f"{origin}: a DTD"))
-    file_name = (_texts(root, "FileName") or [None])[0]
+    file_name = next(iter(_texts(root, "FileName")), None)
     if file_name is not None and name_problem(file_name):
         return Parsed(trigger_name, problem=(codes.BAD_FILE_NAME,
                                              f"{origin}: FileName {file_name[:80]!r}: {name_problem(file_name)}"))

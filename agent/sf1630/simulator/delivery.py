@@ -189,7 +189,7 @@ class Steps:
             elif kind == "metadata":
                 _write(tmp, dict(d.deliveries)[user])
             elif not self._stage_link(d, tmp, copy):
-                staged.copies.append((os.path.join(self.root, d.user, "OUT", d.data_name), tmp))
+                staged.copies.append((os.path.join(self.root, d.user, "OUT", d.data_file), tmp))
             staged.sync.append(tmp)
         return staged
 
@@ -201,7 +201,7 @@ class Steps:
         if copy:
             return False
         try:
-            os.link(os.path.join(self.root, d.user, "OUT", d.data_name), tmp)
+            os.link(os.path.join(self.root, d.user, "OUT", d.data_file), tmp)
             return True
         except FileNotFoundError:
             raise
@@ -230,7 +230,7 @@ class Steps:
 
     def _publish_data(self, d: Decision, user: str, tmp: str) -> None:
         inbox = self._inbox(user)
-        dest = os.path.join(inbox, d.data_name)
+        dest = os.path.join(inbox, d.data_file)
         # An older delivery of the same name: drop its metadata first, so it never describes new data.
         try:
             os.unlink(dest + METADATA_SUFFIX)
@@ -239,17 +239,17 @@ class Steps:
         if os.path.exists(dest) and os.path.samefile(tmp, dest):
             os.unlink(tmp)     # published before a restart; rename() between two links of one file is a no-op
         else:
-            _replace_into(tmp, inbox, d.data_name)
+            _replace_into(tmp, inbox, d.data_file)
 
     def _publish_metadata(self, d: Decision, user: str, tmp: str) -> None:
         inbox = self._inbox(user)
-        if not os.path.exists(os.path.join(inbox, d.data_name)):
+        if not os.path.exists(os.path.join(inbox, d.data_file)):
             # Only after a restart: the recipient already took the data file, so no metadata without it.
             log.warning("IN/%s of %s is gone; its metadata is not written again", d.data_name, user,
                         extra={"file": d.data_name, "uuid": d.uuid, "user": user})
             os.unlink(tmp)
             return
-        os.replace(tmp, os.path.join(inbox, d.data_name + METADATA_SUFFIX))
+        os.replace(tmp, os.path.join(inbox, d.data_file + METADATA_SUFFIX))
 
     def _clean(self, d: Decision) -> None:
         out = os.path.join(self.root, d.user, "OUT")

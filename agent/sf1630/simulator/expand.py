@@ -72,7 +72,7 @@ def expand(tables: Any, kind: str, lists: list[dict[str, str]] | None, problems:
 
 def _each(n: int, table: dict, kind: str, wanted: set[str], lists: list[dict[str, str]],
           problems: Any) -> list[tuple[int, Any]]:
-    out = []
+    out: list[tuple[int, Any]] = []
     for values in lists:
         missing = sorted(wanted - set(values))
         if missing:

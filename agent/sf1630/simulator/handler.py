@@ -7,12 +7,11 @@ client, and announces limits no OpenSSH server has; the small subclasses here ch
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from asyncssh import SSHServerChannel
+from asyncssh import SFTPServer
 from asyncssh.packet import SSHPacket
 from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
-from asyncssh.stream import SSHReader, SSHServerStreamSession, SSHWriter
+from asyncssh.stream import SFTPServerFactory, SSHReader, SSHServerStreamSession, SSHWriter
 
 from sf1630.transport import fastrecv, speedups
 
@@ -47,18 +46,22 @@ class TolerantSFTPHandler(SFTPServerHandler):
         nfiles = os.sysconf("SC_OPEN_MAX") - 5
         return SFTPLimits(OPENSSH_MAX_PACKET, OPENSSH_MAX_READ_WRITE, OPENSSH_MAX_READ_WRITE, nfiles)
 
-    _packet_handlers = {**SFTPServerHandler._packet_handlers, b"limits@openssh.com": _process_limits}
+    # asyncssh calls each entry with the handler itself, here always this subclass.
+    _packet_handlers = {**SFTPServerHandler._packet_handlers,
+                        b"limits@openssh.com": _process_limits}  # type: ignore[dict-item]
 
 
 class SFTPSession(SSHServerStreamSession):
     """An SSH session that serves only the SFTP subsystem, through TolerantSFTPHandler."""
 
-    def __init__(self, sftp_factory: Callable[[SSHServerChannel], object]):
+    def __init__(self, sftp_factory: SFTPServerFactory):
         super().__init__(None, sftp_factory, sftp_version=3)
 
     def session_started(self) -> None:
         assert self._chan is not None and self._conn is not None
         server = self._init_sftp_server()
+        if not isinstance(server, SFTPServer):  # our factory builds it at once, never awaits
+            raise TypeError(f"the SFTP factory returned {type(server).__name__}, not an SFTPServer")
         reader, writer = SSHReader[bytes](self, self._chan), SSHWriter[bytes](self, self._chan)
         handler = TolerantSFTPHandler(server, reader, writer, 3)
         tune(self._conn)

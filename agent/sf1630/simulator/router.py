@@ -237,7 +237,7 @@ class Router:
         # Still unread in IN/, the receipt of another trigger for this data file is not replaced.
         other = self._answered.get((user, parsed.data_name or ""), parsed.trigger_name)
         taken = other != parsed.trigger_name and os.path.lexists(
-            self.root / user / "IN" / (parsed.data_name + decisions.RECEIPT_SUFFIX))
+            self.root / user / "IN" / ((parsed.data_name or "") + decisions.RECEIPT_SUFFIX))
         server = self.config.server
         try:
             decision = decisions.decide(user, parsed, decisions.DataFacts(size, busy, taken), self._users,

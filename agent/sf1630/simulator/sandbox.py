@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import tomli_w
+
+from sf1630.simulator.config import PlatformConfig, RouteConfig, ServerConfig, UserConfig
+from sf1630.transport.knownhosts import known_hosts_line
 
 IT_SYSTEMS = uuid.UUID("6f1b2a3c-4d5e-4f60-8a7b-9c0d1e2f3a4b")  # namespace for the demo's IT-system UUIDs
 
@@ -64,8 +68,6 @@ TWO_MUNICIPALITIES = (
 
 def make_key(path: Path) -> str:
     """Write a fresh ed25519 private key (0600) at ``path`` and its ``.pub``; return the public key line."""
-    import asyncssh
-
     key = asyncssh.generate_private_key("ssh-ed25519")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -103,8 +105,6 @@ class Sandbox:
 
     def platform_config(self, *, settle_seconds: float = 0.0, metadata_root: str = "FileMetadata") -> Any:
         """The simulator's config: every user, and a route per dynamic source and municipality."""
-        from sf1630.simulator.config import PlatformConfig, RouteConfig, ServerConfig, UserConfig
-
         self.make_keys()
         server = ServerConfig(root=self.root / "platform", host_key=self.keys / "platform_host_ed25519",
                               port=0, settle_seconds=settle_seconds, metadata_root=metadata_root)
@@ -127,10 +127,6 @@ class Sandbox:
 
     def trust(self, port: int) -> Path:
         """Write known_hosts for the platform listening on ``port``; return its path."""
-        import asyncssh
-
-        from sf1630.transport.knownhosts import known_hosts_line
-
         self.port = port
         key = asyncssh.read_private_key(str(self.keys / "platform_host_ed25519"))
         path = self.keys / "known_hosts"

@@ -82,7 +82,8 @@ class _Connection(asyncssh.SSHServerConnection):
             if alg not in algorithms.SIGNATURES:
                 log.warning("refused a %s signature from user %s (not offered: SHA-1)", alg, username,
                             extra={"user": username})
-                self._owner.refused(f"{alg} signature refused (SHA-1 is not offered)")
+                if isinstance(self._owner, _Owner):
+                    self._owner.refused(f"{alg} signature refused (SHA-1 is not offered)")
                 return False
         return await super().validate_public_key(username, key_data, msg, signature)
 
@@ -94,8 +95,10 @@ class _Owner(asyncssh.SSHServer):
     so that an operator sees a client with a wrong key (or someone trying names) as sshd shows it."""
 
     def __init__(self, platform: Platform):
-        self._platform, self._conn = platform, None
-        self._peer, self._user, self._logged_in = "an unknown address", None, False
+        self._platform = platform
+        self._conn: asyncssh.SSHServerConnection | None = None
+        self._peer, self._logged_in = "an unknown address", False
+        self._user: str | None = None
         self._reasons: list[str] = []
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -135,10 +138,12 @@ class _Owner(asyncssh.SSHServer):
         return False
 
     def session_requested(self) -> SFTPSession:
+        assert self._conn is not None  # asyncssh asks for sessions only on a made connection
         user = self._conn.get_extra_info("username")
         home = str(self._platform.root / user)
-        router = self._platform.router
-        return SFTPSession(lambda chan: UserFiles(chan, home, user, router))
+        router = self._platform.started_router()
+        # asyncssh hands the factory the server channel; its type names the base class.
+        return SFTPSession(lambda chan: UserFiles(chan, home, user, router))  # type: ignore[arg-type]
 
 
 class Platform:
@@ -234,25 +239,33 @@ class Platform:
                 log.exception("periodic %s failed", getattr(action, "__name__", action))
             await asyncio.sleep(seconds)
 
+    def started_router(self) -> Router:
+        """The router; the platform is started."""
+        if self.router is None:
+            raise Sf1630Error("the platform is not started: await start() first")
+        return self.router
+
     async def _scan(self) -> None:
-        self.router.scan()
+        self.started_router().scan()
 
     async def sweep(self) -> None:
         """Run one retention sweep now (also done at start and every sweep_seconds)."""
+        if self.retention is None:
+            raise Sf1630Error("the platform is not started: await start() first")
         async with self._sweeping:
             announce(await asyncio.to_thread(self.retention.sweep), self.on_retention_warning)
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no trigger is settling, being written or in processing (tests, demo)."""
-        await self.router.wait_idle(timeout)
+        await self.started_router().wait_idle(timeout)
 
     def hold(self) -> None:
         """Keep every route that takes a trigger from now on in processing (locked) until release()."""
-        self.router.release.clear()
+        self.started_router().release.clear()
 
     def release(self) -> None:
         """Let held routes go on."""
-        self.router.release.set()
+        self.started_router().release.set()
 
     async def stop(self) -> None:
         """Stop accepting, close sessions, finish the routes in flight (the rest stays journalled)."""

@@ -74,7 +74,7 @@ class FaultProxy:
         self.bytes_up = self.bytes_down = self.connections = self.messages = 0
         self._links: set[_Link] = set()
         self._arms: list[_Arm] = []
-        self._flowing: asyncio.Event | None = None  # cleared while the whole proxy stalls
+        self._flowing = asyncio.Event()  # cleared while the whole proxy stalls
         self._refusing: int | None = 0  # connections still to refuse; None: all until allow()
         self._rate: float | None = None
         self._chaos: tuple[float, random.Random, tuple[str, ...]] | None = None
@@ -203,7 +203,12 @@ class FaultProxy:
             return
         self._flowing.clear()
         if arm.seconds is not None:
-            self._loop.call_later(arm.seconds, self._flowing.set)
+            self._started().call_later(arm.seconds, self._flowing.set)
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("FaultProxy is not started: await start() or call start_thread() first")
+        return self._loop
 
     def _resume(self) -> None:
         self._arms.clear()
@@ -299,7 +304,7 @@ class FaultProxy:
             link.cut_after = rng.randrange(1, 256 * 1024)
         elif kind == "stall":
             link.flowing.clear()
-            self._loop.call_later(rng.uniform(0.2, 3.0), link.flowing.set)
+            self._started().call_later(rng.uniform(0.2, 3.0), link.flowing.set)
         else:
             # the next one or two connects, not more: refusals do not pile up while nobody connects
             self._refusing = None if self._refusing is None else max(self._refusing, rng.randrange(1, 3))

@@ -24,6 +24,7 @@ __all__ = ["make_delivery", "make_job", "register_plugin", "sf1630_host"]
 @pytest.fixture
 def sf1630_host() -> Any:
     """A fresh plugin host: the built-ins only (no entry points, no plugin_paths)."""
+    # late: this module loads in every pytest run of a project that installs sf1630 (pytest11)
     from sf1630.plugins import make_plugin_host
 
     return make_plugin_host(entry_points=False)

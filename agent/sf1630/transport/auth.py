@@ -132,11 +132,12 @@ async def open_connection(host: str, port: int, user: str, known_hosts: Path,
         return made[-1]
 
     try:
-        return await asyncssh.create_connection(
+        conn, _ = await asyncssh.create_connection(
             factory, host, port, username=user, known_hosts=str(known_hosts), client_keys=None,
             agent_path=None, config=None, preferred_auth="publickey", encryption_algs=list(CIPHERS),
             compression_algs=["none"], max_pktsize=max_packet, connect_timeout=timeout, login_timeout=timeout,
             keepalive_interval=keepalive, keepalive_count_max=3)
+        return conn, made[-1]  # the factory's Client, typed as such
     except asyncssh.HostKeyNotVerifiable:
         raise await _host_key_error(host, port, known_hosts, made[0] if made else None, timeout) from None
     except asyncssh.KeyExchangeFailed as exc:

@@ -43,7 +43,8 @@ def translate(exc: BaseException, what: str) -> Sf1630Error | None:
                            "disk")
     # Said as it was: nothing listens there (issue #17).
     if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
-        return TransportError(f"{what}: connection refused ({exc.strerror or exc}): nothing listens there; "
+        why = getattr(exc, "strerror", None) or exc
+        return TransportError(f"{what}: connection refused ({why}): nothing listens there; "
                               "check the platform's address and that it is up")
     if isinstance(exc, _NETWORK):
         return TransportError(f"{what}: connection lost ({exc or type(exc).__name__})")

@@ -74,10 +74,17 @@ async def push(rf: asyncssh.SFTPClientFile, src: BinaryIO, *, block: int, depth:
 
 async def _read_at(rf: asyncssh.SFTPClientFile, offset: int, size: int) -> tuple[int, int, bytes]:
     try:
-        data = await rf.read(size, offset)
+        data = as_bytes(await rf.read(size, offset))
     except asyncssh.SFTPEOFError:
         data = b""
     return offset, size, data
+
+
+def as_bytes(data: str | bytes) -> bytes:
+    """What a file opened in binary mode read: asyncssh types ``read()`` as either text or bytes."""
+    if isinstance(data, str):
+        raise TypeError("an SFTP file opened in binary mode returned text")
+    return data
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

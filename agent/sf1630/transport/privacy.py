@@ -23,6 +23,10 @@ import os
 import re
 from pathlib import Path
 
+from sf1630.api import redact
+
+from sf1630.errors import Sf1630Error
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 UMASK = 0o077
@@ -67,9 +71,6 @@ def create_private(path: Path) -> bool:
 
 def error_text(exc: BaseException) -> str:
     """One line about a plugin's exception that holds no row data (see the module docstring)."""
-    from sf1630.api import redact
-    from sf1630.errors import Sf1630Error
-
     text = str(exc).strip()
     if isinstance(exc, Sf1630Error):  # ours and the plugin contract's: names, lines, columns only
         return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

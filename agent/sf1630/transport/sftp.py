@@ -114,6 +114,9 @@ class Session:
     def __init__(self, endpoint: Endpoint, user: str, client: Client, conn: asyncssh.SSHClientConnection,
                  sftp: asyncssh.SFTPClient, tuning: Tuning):
         self.endpoint, self.user, self.tuning = endpoint, user, tuning
+        if client.key_used is None:  # only publickey is offered; a server that asks for nothing is not the platform
+            raise TransportError(f"{endpoint.host}:{endpoint.port}: the server let {user} in without a key; "
+                                 "check that the address is the platform's")
         self.key_used: Path = client.key_used
         self._client, self._conn, self._sftp = client, conn, sftp
         self._closed = False
@@ -241,7 +244,7 @@ class Session:
         """Read a small remote file whole (receipts, metadata); refuses one over ``max_bytes``."""
         async with self._guard("read", remote):
             async with self._sftp.open(remote, "rb", block_size=self.block_size) as rf:
-                data = await rf.read(max_bytes + 1, 0)
+                data = pipeline.as_bytes(await rf.read(max_bytes + 1, 0))
         if len(data) > max_bytes:
             raise TransportError(f"{self._where('read', remote)}: larger than {max_bytes} bytes, "
                                  "too big for a document; check the file on the server")

@@ -123,10 +123,10 @@ def _cursor(url: str, origin: str) -> Iterator[tuple[Any, str]]:
         import psycopg  # only when a PostgreSQL source database is configured
 
         try:
-            conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT)
+            pg = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
             raise ExtractError(f"{origin}: cannot connect to the database: {str(exc).strip()}") from None
-        with conn, conn.transaction(), conn.cursor(name="sf1630_extract") as cur:
+        with pg, pg.transaction(), pg.cursor(name="sf1630_extract") as cur:
             cur.itersize = BATCH
             yield cur, "postgresql"
     else:

@@ -17,7 +17,9 @@ from typing import Any, Protocol
 
 from sf1630.api import Place, build_options, option
 from sf1630.errors import ConfigError
+from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
 from sf1630_plugins.alerts.message import KINDS, Alert
+from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
 
 log = logging.getLogger("sf1630.alerts")
 
@@ -50,9 +52,6 @@ class AlertOptions:
 def channels_from(table: dict[str, Any], place: Place | None = None) -> tuple[AlertOptions, list[Channel]]:
     """Build the options and the enabled channels of an ``[alerts]`` table; ConfigError says what is
     wrong, with the file and line when ``place`` (``config.place(("alerts",))``) says where the table is."""
-    from sf1630_plugins.alerts.email import EmailChannel, EmailOptions
-    from sf1630_plugins.alerts.webhook import WebhookChannel, WebhookOptions
-
     place = place or Place(("alerts",))
     if not isinstance(table, dict):
         raise ConfigError(f"{Place((), place.file, place.line_of).at()}: write [alerts] as a table")

@@ -23,7 +23,7 @@ import time
 import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
@@ -48,7 +48,7 @@ class DirectorySink:
 
     name = "directory"
     api_version = API_VERSION
-    Options = Options
+    Options: TypeAlias = Options
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Archive ``path`` with its metadata; a FileTransferUUID archived before adds nothing."""

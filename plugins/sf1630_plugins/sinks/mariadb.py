@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from sf1630 import hookimpl
@@ -81,7 +81,7 @@ class MariadbSink:
 
     name = "mariadb"
     api_version = API_VERSION
-    Options = Options
+    Options: TypeAlias = Options
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""

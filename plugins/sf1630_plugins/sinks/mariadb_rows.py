@@ -137,7 +137,7 @@ def check_warnings(cur: Any, path: Path, types: Types, numbered: bool) -> None:
     found = _WARNED.search(message)
     by_name = {n.lower(): i for i, n in enumerate(types.header)}
     index = by_name.get((found[1] or found[2]).lower()) if found else None
-    if index is None:
+    if index is None or found is None:
         raise LoadError(f"{path.name}: MariaDB warned while loading ({_redacted(message)}); nothing was loaded")
     name, row = types.header[index], int(found[3])
     if numbered:  # the careful copy was checked: the table's own column type refused the value
@@ -172,7 +172,7 @@ def exact_types(path: Path, types: Types) -> list[str | None]:
     return kinds
 
 
-def fits_declared(value: str, kind: str) -> bool:
+def fits_declared(value: str, kind: str | None) -> bool:
     """Whether a non-empty value fits a declared type as MariaDB stores it."""
     if kind == INTEGER:
         return bool(_DECLARED_INTEGER.fullmatch(value))

@@ -146,9 +146,9 @@ def check(conn: Any, path: Path, types: Types, checks: list) -> list:
     """The file's column types: as given, unless a staged value breaks a guess (a declared one fails)."""
     from psycopg import sql
 
-    for i, declared in enumerate(types.declared):
-        if declared and types.kinds[i] in DECLARED_PATTERNS:
-            _first_misfit(conn, path, types.header[i], i, types.kinds[i])
+    for i, (declared, kind) in enumerate(zip(types.declared, types.kinds)):
+        if declared and kind is not None and kind in DECLARED_PATTERNS:
+            _first_misfit(conn, path, types.header[i], i, kind)
     wanted = [(i, k) for i, k in enumerate(checks) if k != TEXT and not types.declared[i]]
     if not wanted:
         return types.kinds

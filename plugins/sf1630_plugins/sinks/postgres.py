@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
@@ -77,7 +77,7 @@ class PostgresSink:
 
     name = "postgres"
     api_version = API_VERSION
-    Options = Options
+    Options: TypeAlias = Options
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""

@@ -16,7 +16,9 @@ import operator
 import os
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeAlias
 from pathlib import Path
 
 from sf1630 import hookimpl
@@ -44,7 +46,7 @@ class SqliteSink:
 
     name = "sqlite"
     api_version = API_VERSION
-    Options = Options
+    Options: TypeAlias = Options
 
     def load(self, delivery: Delivery, path: Path, options: Options) -> LoadResult:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
@@ -222,7 +224,7 @@ def _attempt(conn: sqlite3.Connection, table: str, path: Path, types: Types, str
 _INTEGER_OK = "(CAST(CAST({p} AS INTEGER) AS TEXT) = {p} AND length({p}) <= 18)"
 _REAL_OK = ("(({p} GLOB '[0-9]*' OR {p} GLOB '-[0-9]*') AND NOT ({p} GLOB '0[0-9]*' OR {p} GLOB '-0[0-9]*')"
             " AND substr({p}, 2) NOT GLOB '*[^0-9.]*' AND {p} NOT GLOB '*.*.*' AND {p} NOT GLOB '*.')")
-_DECLARED_OK = {  # a declared integer may have leading zeros: it is a number by declaration
+_DECLARED_OK: dict[str | None, str] = {  # a declared integer may have leading zeros: it is a number by declaration
     INTEGER: "(length({p}) <= 18 AND ({p} NOT GLOB '*[^0-9]*' OR ({p} GLOB '-[0-9]*' "
              "AND substr({p}, 2) NOT GLOB '*[^0-9]*')))",  # digits alone first: the common case costs one GLOB
     REAL: _REAL_OK,
@@ -238,7 +240,7 @@ def _value(number: int, check: str | None, declared: bool, line: int) -> str:
     if declared:
         return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
                 f"ELSE sf1630_misfit({number - 1}, ?{line}) END")
-    ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check, "0").format(p=p)
+    ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check or TEXT, "0").format(p=p)
     return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
 
 
@@ -289,7 +291,7 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line
         reader = csv.reader(f, delimiter=";")
         next(reader)  # the header, checked by sample_types
         if by_line:
-            rows = ((*row, reader.line_num) for row in reader if row)
+            rows: Iterator[tuple[object, ...]] = ((*row, reader.line_num) for row in reader if row)
         else:  # each row then is one line: number them by counting, all in C
             rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
         try:

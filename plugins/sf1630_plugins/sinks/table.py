@@ -98,7 +98,7 @@ def read_csv(path: Path, reserved: tuple[str, ...] = RESERVED) -> Iterator[tuple
             header = next(reader, None)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise LoadError(f"{path.name}:1: unreadable header ({exc})") from None
-        yield check_header(header, path, reserved), _rows(reader, header, path)
+        yield (header := check_header(header, path, reserved)), _rows(reader, header, path)
 
 
 def _rows(reader: Any, header: list[str], path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -202,9 +202,9 @@ def fits(existing: str, new: str | None) -> bool:
     return new is None or existing == TEXT or existing == new or (existing == REAL and new == INTEGER)
 
 
-def misfit(path: Path, line: int, column: str, kind: str) -> LoadError:
+def misfit(path: Path, line: int, column: str, kind: str | None) -> LoadError:
     """The error of a value that does not fit its column's declared type (the value is not shown: issue #14)."""
-    return LoadError(f"{path.name}:{line}: column {column!r}: the value is not {_A[kind]}, the type its source "
+    return LoadError(f"{path.name}:{line}: column {column!r}: the value is not {_A[kind or TEXT]}, the type its source "
                      "declares; correct the extract and send it again; nothing was loaded")
 
 

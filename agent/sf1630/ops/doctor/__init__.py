@@ -10,33 +10,12 @@ asked (``--test-alert``) does it send something: one test alert per alert channe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
-Level = Literal["ok", "warn", "error"]
+from sf1630.ops.doctor import data, files, keyfiles, remote, setup
+from sf1630.ops.doctor.findings import Finding, Level, as_dict, error, ok, summary, warn
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of a check."""
-
-    level: Level
-    topic: str
-    message: str
-    fix: str = ""
-
-
-def ok(topic: str, message: str) -> Finding:
-    return Finding("ok", topic, message)
-
-
-def warn(topic: str, message: str, fix: str = "") -> Finding:
-    return Finding("warn", topic, message, fix)
-
-
-def error(topic: str, message: str, fix: str = "") -> Finding:
-    return Finding("error", topic, message, fix)
+__all__ = ["Finding", "Level", "as_dict", "diagnose", "error", "ok", "summary", "warn"]
 
 
 def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeout: float = 10.0,
@@ -45,8 +24,6 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
 
     ``test_alert`` sends one test alert through each configured alert channel.
     """
-    from sf1630.ops.doctor import data, files, keyfiles, remote, setup
-
     findings, cfg, host = setup.check_config(path, env)
     if cfg is None:
         return findings
@@ -62,13 +39,3 @@ def diagnose(path: Path, env: str | None = None, *, connect: bool = True, timeou
     findings += files.check_modes(cfg, host)
     findings += files.check_keep_days(cfg, host, now=now)
     return findings
-
-
-def summary(findings: list[Finding]) -> tuple[int, int]:
-    """(errors, warnings)."""
-    return (sum(f.level == "error" for f in findings), sum(f.level == "warn" for f in findings))
-
-
-def as_dict(f: Finding) -> dict[str, Any]:
-    """A finding as JSON (``sf1630 doctor --json``)."""
-    return {"level": f.level, "topic": f.topic, "message": f.message, "fix": f.fix}

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sf1630.ops.doctor import Finding, error, ok, warn
+from sf1630.api import Job
+from sf1630.ops.doctor.findings import Finding, error, ok, warn
+from sf1630.options import build_options
 
 SINK_FIX = ("check the sink's options (connection string or its environment variable, user, password, "
             "database, schema) and that the user may create tables and insert there")
@@ -19,8 +21,6 @@ SOURCE_FIX = "check the source's adapter options (url or url_env, query, folder)
 
 def check_sinks(cfg: Any, host: Any, timeout: float) -> list[Finding]:
     """Each ``[[receive.sinks]]``: connect and try a write that is rolled back."""
-    from sf1630.options import build_options
-
     findings = []
     for m in cfg.municipalities:
         for sc in (m.receive.sinks if m.receive else ()):
@@ -36,9 +36,6 @@ def check_sinks(cfg: Any, host: Any, timeout: float) -> list[Finding]:
 
 def check_sources(cfg: Any, host: Any, now: datetime | None = None) -> list[Finding]:
     """Each ``[[send]]``: its adapter reaches what it reads (the SQL source answers, the folder is readable)."""
-    from sf1630.api import Job
-    from sf1630.options import build_options
-
     now = now or datetime.now().replace(microsecond=0)
     findings = []
     for m in cfg.municipalities:

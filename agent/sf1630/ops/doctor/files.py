@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sf1630.ops.doctor import Finding, error, ok, warn
+from sf1630.journal import is_url
+from sf1630.ops.doctor.findings import Finding, error, ok, warn
+from sf1630.options import build_options
 
 MAX_WALK = 20000  # entries per tree; a bigger archive is sampled, not walked whole
 SHOW = 5  # paths named per finding
@@ -26,8 +28,6 @@ DAY = 86400.0
 
 def agent_paths(cfg: Any, host: Any) -> list[tuple[str, Path]]:
     """(label, path) of every local file or folder of the agent's that exists."""
-    from sf1630.journal import is_url
-
     paths = [("spool", Path(cfg.spool))]
     if not is_url(cfg.journal):  # a database journal has no local files
         journal = Path(cfg.journal)
@@ -39,8 +39,6 @@ def agent_paths(cfg: Any, host: Any) -> list[tuple[str, Path]]:
 
 def sink_paths(cfg: Any, host: Any) -> list[tuple[str, Path, Any]]:
     """Local paths in the receive sinks' options (directory folder, SQLite file), with the options."""
-    from sf1630.options import build_options
-
     out = []
     for m in cfg.municipalities:
         for sc in (m.receive.sinks if m.receive else ()):

@@ -15,7 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sf1630.ops.doctor import Finding, error, ok, warn
+from sf1630.errors import ConfigError
+from sf1630.ops.doctor.findings import Finding, error, ok, warn
+from sf1630.transport.auth import Secret, load_keys
 
 DATED = re.compile(r"_(\d{8})(?:_\d+)?$")  # keys new: <name>_<YYYYMMDD>[_<n>]
 
@@ -79,9 +81,6 @@ def check_accounts(cfg: Any, now: float | None = None) -> list[Finding]:
 
 
 def _readable(topic: str, account: Any) -> list[Finding]:
-    from sf1630.errors import ConfigError
-    from sf1630.transport.auth import Secret, load_keys
-
     try:
         load_keys(account.keys, Secret(account.passphrase_env, account.passphrase_file))
     except ConfigError as exc:

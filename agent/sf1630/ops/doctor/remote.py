@@ -6,7 +6,12 @@ import asyncio
 import shlex
 from typing import Any
 
-from sf1630.ops.doctor import Finding, error, ok, warn
+from sf1630.errors import ConfigError, HostKeyError, RemoteRefused, Sf1630Error
+from sf1630.ops.doctor.findings import Finding, error, ok, warn
+from sf1630.ops.doctor.keyfiles import others_can_read
+from sf1630.transport import knownhosts
+from sf1630.transport.knownhosts import probe_fingerprint
+from sf1630.transport.sftp import connect
 
 
 def check_known_hosts(cfg: Any, probe: float | None = None) -> tuple[set[str], list[Finding]]:
@@ -14,8 +19,6 @@ def check_known_hosts(cfg: Any, probe: float | None = None) -> tuple[set[str], l
 
     With ``probe`` (seconds), a missing entry's message shows the key the server presents.
     """
-    from sf1630.transport import knownhosts
-
     trusted: set[str] = set()
     findings: list[Finding] = []
     for name in sorted({a.environment for a in cfg.accounts.values()}):
@@ -38,8 +41,6 @@ def check_known_hosts(cfg: Any, probe: float | None = None) -> tuple[set[str], l
 
 
 def _presented(env: Any, probe: float | None) -> str:
-    from sf1630.transport.knownhosts import probe_fingerprint
-
     if probe is None:
         return ""
     fp = asyncio.run(probe_fingerprint(env.host, env.port, probe))
@@ -59,10 +60,6 @@ def check_connections(cfg: Any, trusted: set[str], timeout: float) -> list[Findi
 
 
 async def _one(cfg: Any, name: str, account: Any, timeout: float) -> list[Finding]:
-    from sf1630.ops.doctor.keyfiles import others_can_read
-    from sf1630.errors import ConfigError, HostKeyError, RemoteRefused, Sf1630Error
-    from sf1630.transport.sftp import connect
-
     topic = f"connect {name}"
     endpoint = account.endpoint(cfg)
     where = f"{account.user}@{endpoint.host}:{endpoint.port}"

@@ -7,15 +7,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sf1630.ops.doctor import Finding, error, ok, warn
+from sf1630.config.check import check_config as check, make_host_for
+from sf1630.config.load import load_config
+from sf1630.ops.doctor.findings import Finding, error, ok, warn
 from sf1630.errors import Sf1630Error
+from sf1630.journal import JournalError, SCHEMA_VERSION, is_url
+from sf1630.journal.postgres import describe, stored_version
 
 
 def check_config(path: Path, env: str | None) -> tuple[list[Finding], Any, Any]:
     """Every config problem as an error; the loaded config and plugin host when there is none."""
-    from sf1630.config.check import check_config as check, make_host_for
-    from sf1630.config.load import load_config
-
     host = make_host_for(path, env)
     problems = check(path, host, env)
     if problems:
@@ -39,8 +40,6 @@ def check_plugins(cfg: Any, host: Any, send_test: bool = False) -> list[Finding]
 
 def check_journal(cfg: Any) -> list[Finding]:
     """The journal can be opened and its schema is one this agent reads (it is not changed)."""
-    from sf1630.journal import SCHEMA_VERSION, is_url
-
     if is_url(cfg.journal):
         return _check_database_journal(cfg.journal)
     path = Path(cfg.journal)
@@ -67,9 +66,6 @@ def check_journal(cfg: Any) -> list[Finding]:
 
 
 def _check_database_journal(url: str) -> list[Finding]:
-    from sf1630.journal import SCHEMA_VERSION, JournalError
-    from sf1630.journal.postgres import describe, stored_version
-
     try:
         version = stored_version(url)  # read only, like the SQLite check
     except JournalError as exc:
