@@ -79,3 +79,26 @@ def test_send_catch_up_sends_the_failed_period_and_with_since_every_period_not_d
     assert len(ky) == 3 and set(ky) == {since, f"M{(int(current[1:]) - 2) % 12 + 1:02d}", current}
     wrong = sf1630("send", "--config", str(sender), "--since", since)
     assert wrong.returncode != 0 and "--since goes with --catch-up" in wrong.stderr
+
+
+def test_a_send_that_fails_for_a_local_reason_needs_attention_until_it_gets_on(make_platform, make_agent_config):
+    from sf1630.config.load import load_config
+
+    platform = make_platform(sources=(KY,), municipalities=(IKAST,))
+    sender = make_agent_config(platform, "source-vendor", receive=False, rows=3)
+    key = load_config(sender).accounts["KY"].keys[0]
+    key.rename(key.with_name(key.name + ".away"))  # the key is gone: no platform problem, a local one
+
+    sf1630("send", "--config", str(sender))
+    check = _status(sender, "--check")
+    assert check.returncode == 1, check.stdout
+    report = json.loads(_status(sender, "--json").stdout)
+    [stuck] = report["attention"]
+    assert stuck["kind"] == "work_stuck" and stuck["source"] == "ky" and key.name in stuck["message"]
+    assert "fix the cause" in stuck["resolve"]
+
+    key.with_name(key.name + ".away").rename(key)
+    again, _ = run_send(sender)
+    assert [t.state for t in again.transfers] == ["delivered"]
+    check = _status(sender, "--check")
+    assert check.returncode == 0 and check.stdout == "Needs attention: nothing\n"

@@ -19,6 +19,7 @@ def test_demo_exits_0_and_prints_the_summary(tmp_path):
     done = sf1630("demo", "--workdir", str(tmp_path / "demo"), "--rows", "200", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: all 10 files arrived exactly once with every row (2000 rows)." in done.stdout
+    assert done.stderr == ""  # only the demo's own output (issue #17)
     for source in ("dubu", "ky", "ksd", "aula", "kp"):
         assert any(line.split()[:1] == [source] for line in done.stdout.splitlines())
     assert (tmp_path / "demo" / "lis" / "lis.sqlite3").exists()

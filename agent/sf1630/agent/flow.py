@@ -24,6 +24,7 @@ from sf1630.core.remote import Stopped, Unreachable
 from sf1630.agent.cluster import Member, receive_unit, send_unit
 from sf1630.agent.runtime import Runtime, Selection
 from sf1630.send.sender import Sender
+from sf1630.transport.privacy import error_text
 from sf1630.core.specs import SendSpec
 from sf1630.errors import ConfigError, Sf1630Error
 from sf1630.ops.attention import SEND_FAILED, attention
@@ -233,14 +234,19 @@ async def receive_round(rt: Runtime, receiver: Receiver, selection: Selection,
         if member is not None and fence is None:
             return None  # another process holds this account
         async with limit:
+            stuck = f"receive:{spec.link.name}"
             try:
                 with fenced(fence):
-                    return await receiver.receive(spec)
+                    report = await receiver.receive(spec)
+                await receiver.got_on(stuck)
+                return report
             except Unreachable as exc:  # said once already, by Health
                 log.info("receiving for %s not done: %s", spec.link.name, exc)
                 return RoundReport(spec.link.name, error=str(exc))
             except Sf1630Error as exc:
                 log.error("receiving for %s failed: %s; retried next round", spec.link.name, exc)
+                await receiver.stuck(stuck, f"receiving for {spec.link.name} failed: {error_text(exc)}",
+                                     municipality=spec.municipality.key, account=spec.link.name)
                 return RoundReport(spec.link.name, error=str(exc))
             except Stopped:  # stopped while waiting to retry the account; the next start reads it
                 return RoundReport(spec.link.name, error="stopped before the account could be read; "

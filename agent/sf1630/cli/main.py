@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(exc, "exit_status", 1)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `sf1630 ... | head`: the reader left; say nothing more, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         if umask is not None:
             os.umask(umask)

@@ -1,4 +1,5 @@
-"""What the sender and the receiver share: journalled steps, the transfers in hand, the spool sweep.
+"""What the sender and the receiver share: journalled steps, the transfers in hand, the spool sweep, and
+the work that is stuck for a local reason (a ``work_stuck`` problem, shown by ``status`` until it gets on).
 
 Both drive transfers one journalled step at a time over a shared connection pool. Each keeps the
 keys of the transfers it is driving, so that a resume round or a second look at the server never
@@ -8,6 +9,7 @@ takes one twice, and removes local copies of finished transfers that a crash lef
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,7 @@ from sf1630.core.health import Health
 from sf1630.core.remote import Remote
 from sf1630.core.spool import Spool
 from sf1630.events import Emit
-from sf1630.journal.base import Journal, JournalTransfer
+from sf1630.journal.base import WORK_STUCK, Journal, JournalTransfer
 from sf1630.transport.pool import Pool
 
 
@@ -34,6 +36,7 @@ class Driver:
         self.remote = Remote(pool, self.stop, base=retry_base, cap=retry_cap, attempts=attempts, give_up=give_up,
                              health=health)
         self._active: set[str] = set()  # journal keys of the transfers being driven now
+        self._stuck: set[str] | None = None  # keys with an open work_stuck problem, read once
 
     def busy(self, t: JournalTransfer) -> bool:
         """Whether this process is driving ``t`` right now (then nothing else may take it up)."""
@@ -61,3 +64,19 @@ class Driver:
             t = self.journal.get(key_of(path.name))
             if t is not None and t.state in done:
                 discard(path)
+
+    async def stuck(self, key: str, message: str, **where: str | None) -> None:
+        """Journal that the work ``key`` fails for a local reason, until :meth:`got_on` (issue #17)."""
+        await asyncio.to_thread(self.journal.note_problem, WORK_STUCK, key, message, time.time(), **where)
+        self._stuck_keys().add(key)
+
+    async def got_on(self, key: str) -> None:
+        """Close the work_stuck problem of ``key`` if there is one (no write when there is none)."""
+        if key in self._stuck_keys():
+            await asyncio.to_thread(self.journal.resolve_problem, WORK_STUCK, key, time.time(), "the agent (it got on)")
+            self._stuck_keys().discard(key)
+
+    def _stuck_keys(self) -> set[str]:
+        if self._stuck is None:
+            self._stuck = {p.key for p in self.journal.list_problems(WORK_STUCK)}
+        return self._stuck

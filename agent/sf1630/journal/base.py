@@ -55,6 +55,7 @@ class MissingRecord:
 PLATFORM_UNREACHABLE = "platform_unreachable"
 UNEXPECTED_SENDER = "unexpected_sender"
 SCHEMA_CHANGED = "schema_changed"
+WORK_STUCK = "work_stuck"  # a send or an account's receiving fails for a local reason (a key, the spool, a sink)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sf1630.core import steps
-from sf1630.journal.base import PLATFORM_UNREACHABLE, SCHEMA_CHANGED, UNEXPECTED_SENDER  # noqa: F401
+from sf1630.journal.base import PLATFORM_UNREACHABLE, SCHEMA_CHANGED, UNEXPECTED_SENDER, WORK_STUCK  # noqa: F401
 from sf1630.receive.expect import overdue
 
 SEND_FAILED = "send_failed"
@@ -108,6 +108,9 @@ def _problems(journal: Any) -> list[Attention]:
     for p in journal.list_problems():
         if p.kind in RESOLVED_BY_HAND:
             resolve = f"sf1630 status --resolve {p.id} (once dealt with)"
+        elif p.kind == WORK_STUCK:
+            resolve = ("fix the cause named in the message (sf1630 doctor helps), then run the command again; "
+                       "clears once the work gets on")
         elif p.kind == PLATFORM_UNREACHABLE:
             resolve = (f"check the network and the platform (sf1630 doctor); clears at the next connection of "
                        f"{p.account}")

@@ -162,13 +162,18 @@ class Sender(Driver):
     # -- the steps ---------------------------------------------------------------------
     async def _guarded(self, t: JournalTransfer, spec: SendSpec | None, step: SendStep, link: Link) -> JournalTransfer:
         try:
-            return await self._drive(t, spec, link, step)
+            done = await self._drive(t, spec, link, step)
+            await self.got_on(t.key)
+            return done
         except Stopped:
             log.info("%s: stopped at %s; it resumes on the next start", t.file_name, t.state)
         except Unreachable as exc:  # said once for the account already
             log.info("%s: not finished (%s): %s; it resumes on the next send or run", t.file_name, t.state, exc)
         except Sf1630Error as exc:
             log.error("%s: not finished (%s): %s; it is retried on the next round", t.file_name, t.state, exc)
+            # Shown by status until the send gets on: a cause that repeats must not hide under "waiting".
+            await self.stuck(t.key, f"{t.file_name} not finished ({t.state}): {error_text(exc)}",
+                             municipality=t.municipality, source=t.source, account=t.account, file_name=t.file_name)
         return self.journal.get_id(t.id) or t
 
     async def _drive(self, t: JournalTransfer, spec: SendSpec | None, link: Link, step: SendStep) -> JournalTransfer:
