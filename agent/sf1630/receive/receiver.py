@@ -21,6 +21,7 @@ from sf1630.core import steps
 from sf1630.core.driver import Driver
 from sf1630.core.health import Health
 from sf1630.core.remote import Stopped, Unreachable
+from sf1630.core.spool import SpoolError
 from sf1630.core.specs import ReceiveSpec, SinkSpec
 from sf1630.core.steps import ReceiveStep
 from sf1630.errors import DocumentError, RemoteMissing, Sf1630Error
@@ -194,7 +195,10 @@ class Receiver(Driver):
     async def _download(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
         local = self._local(t)
         self.spool.folder(local)
-        await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
+        try:
+            await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
+        except OSError as exc:  # the local copy failed: a full disk, or a process that lost its lease
+            raise SpoolError(f"{local}: cannot keep the download: {exc}") from exc  # the next round tries again
         return await self._move(t, steps.DOWNLOADED)
 
     async def _delete_remote(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
