@@ -50,7 +50,8 @@ def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, 
     import psycopg
     from psycopg import sql
 
-    scanned = scan(path)
+    # A blank line fails a COPY of several columns, so it is looked for only then (or for one column).
+    scanned = scan(path, blanks=len(types.header) == 1)
     if scanned is None:
         raise Careful("blank lines or lone carriage returns")
     lines, quoted = scanned
@@ -70,6 +71,8 @@ def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, 
     try:
         rows = _copy(conn, query, path)
     except psycopg.errors.DataError as exc:
+        if scan(path) is None:
+            raise Careful("blank lines") from None
         raise _copy_error(exc, path, table, types) from None
     drop = [sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(names[n])) for n in [*fixed, META[1][0]]]
     conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(drop)))
@@ -109,21 +112,26 @@ def count_lines(path: Path) -> int | None:
     return None if scanned is None else scanned[0]
 
 
-def scan(path: Path) -> tuple[int, bool] | None:
-    """(lines, whether any '"' occurs) of the file; None when it has blank lines or lone carriage returns."""
+def scan(path: Path, blanks: bool = True) -> tuple[int, bool] | None:
+    """(lines, whether any '"' occurs) of the file; None when it has lone carriage returns or, looked
+    for when ``blanks``, blank lines."""
     count, quoted, tail, last = 0, False, b"", b"\n"
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if chunk.endswith(b"\r"):
                 chunk += f.read(1)
-            seam = tail + chunk[:3]  # a blank line may straddle two chunks
-            if b"\n\n" in chunk or b"\n\n" in seam or b"\n\r\n" in chunk or b"\n\r\n" in seam:
+            crs = b"\r" in chunk  # rare: the searches for blank lines cost more than the count
+            if crs and chunk.count(b"\r") != chunk.count(b"\r\n"):
                 return None
-            if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+            if blanks and _blank(tail + chunk[:3], crs) or blanks and _blank(chunk, crs):
                 return None
             quoted = quoted or b'"' in chunk
             count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
     return count + (last != b"\n"), quoted
+
+
+def _blank(data: bytes, crs: bool) -> bool:
+    return b"\n\n" in data or crs and b"\n\r\n" in data
 
 
 # -- careful: through staging ------------------------------------------------------------------------
