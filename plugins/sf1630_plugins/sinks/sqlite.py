@@ -16,6 +16,7 @@ import operator
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from sf1630_plugins.sinks.table import (
 )
 
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
+CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
 
 
 @dataclass
@@ -290,15 +292,22 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
 
     conn.create_function("sf1630_unexpected", 2, unexpected)
     conn.create_function("sf1630_misfit", 2, misfits)
-    last = conn.execute(f"SELECT max(rowid) FROM {quote(table)}").fetchone()[0] if after else None
+    last = f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}"
+    before = conn.execute(last).fetchone()[0] if after else 0
+    since = [before]
+
+    def stored() -> bool:  # checks the rows inserted since the last call
+        bad.extend(_stored_misfit(conn, table, steps, header, after, since[0]))
+        since[0] = conn.execute(last).fetchone()[0]
+        return bool(bad)
+
     conn.execute("SAVEPOINT sf1630_insert")
-    rows, lines = _execute(conn, sql, path, len(header), False, bad)
+    rows, lines = _execute(conn, sql, path, len(header), False, bad, stored if after else None)
     if bad or lines != rows + 1:  # a misfit, a blank line or a field over several lines: number rows by their lines
         conn.execute("ROLLBACK TO sf1630_insert")
         bad.clear()
-        rows, _ = _execute(conn, sql, path, len(header), True, bad)
-    if not bad and after:
-        bad += _stored_misfit(conn, table, steps, header, after, last or 0)
+        since[0] = before  # the rolled back rows are gone
+        rows, _ = _execute(conn, sql, path, len(header), True, bad, stored if after else None)
     if bad:
         index, at = bad[0]
         raise misfit(path, at, header[index], checks[index])
@@ -317,9 +326,10 @@ def _stored_misfit(conn: sqlite3.Connection, table: str, steps: Plan, header: li
     return [(next(i for i, failed in zip(after, found[1:]) if failed), found[0])]
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool,
-             bad: list) -> tuple[int, int]:
-    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in ``bad``."""
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool, bad: list,
+             check: Callable[[], bool] | None) -> tuple[int, int]:
+    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in
+    ``bad``, or found by ``check`` (run after each ``CHECK_ROWS`` rows, while their pages are cached)."""
     # Plain UTF-8: the byte order mark can only be in the header, which is skipped, and the
     # "utf-8-sig" decoder is Python code (a tenth of the load's time).
     with open(path, encoding="utf-8", newline="") as f:
@@ -330,7 +340,12 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line
         else:  # each row then is one line: number them by counting, all in C
             rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
         try:
-            count = conn.executemany(sql, rows).rowcount
+            count = 0
+            while True:
+                done = conn.executemany(sql, itertools.islice(rows, CHECK_ROWS)).rowcount
+                count += done
+                if check is not None and check() or done < CHECK_ROWS:
+                    break
         except sqlite3.OperationalError:
             if not bad:
                 raise
