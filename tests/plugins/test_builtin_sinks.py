@@ -227,3 +227,16 @@ def test_mariadb_leaves_no_delivery_constants_behind_for_the_lis_own_rows(make_d
     rows = maria_rows(maria_db, "SELECT name, authority, period, source, _file_transfer_uuid FROM ky ORDER BY _line IS NULL, _line")
     assert rows[0][4] == delivery.file_transfer_uuid and rows[0][3] == "KY"
     assert rows[1] == ("by hand", None, None, None, None)
+
+
+def test_mariadb_a_declared_number_the_server_would_round_fails_with_line_and_column(make_delivery, maria_db):
+    header = ["payment_id", "case_id", "cpr", "benefit_type", "period_from", "period_to", "payment_date",
+              "gross_amount", "tax_amount", "net_amount"]
+    good = ["KY-1", "K-1", "0101210000", "kontanthjælp", "2026-03-01", "2026-03-31", "2026-03-15", "100.00", "30.00",
+            "70.00"]
+    rounded = [*good[:7], "100.12345678901", *good[8:]]  # eleven places: DECIMAL(38,10) would round it
+    delivery, path = make_delivery([good, rounded], header, source="KY")
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    with pytest.raises(LoadError, match=rf"{path.name}:3: column 'gross_amount'.*nothing was loaded"):
+        mariadb.SINK.load(delivery, path, options)
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]

@@ -113,7 +113,8 @@ class MariadbSink:
 def _locked(cur: Any, delivery: Delivery, path: Path, options: Options, types: Types, database: str,
             table: str) -> LoadResult:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote(database)} CHARACTER SET utf8mb4")
-    cur.execute("SET SESSION lock_wait_timeout = %s", (options.lock_timeout,))  # also for the table's defaults
+    # Notes too: a decimal rounded to the column's places is one (mariadb_rows reads them back).
+    cur.execute("SET SESSION sql_notes = 1, lock_wait_timeout = %s", (options.lock_timeout,))
     cur.execute("SELECT GET_LOCK(%s, %s)", (f"sf1630:{database}.{table}", options.lock_timeout))
     if cur.fetchone()[0] != 1:
         raise LoadError(f"{delivery.file_name}: another load into {database}.{table} held its lock for "
