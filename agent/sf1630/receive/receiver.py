@@ -218,8 +218,9 @@ class Receiver:
                 if getattr(result, "changes", ()):
                     changes += [f"{label}: {c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in result.changes]
                     self.emit(SchemaChanged(delivery=delivery, sink=label, changes=tuple(result.changes)))
-                if getattr(result, "repeats", ()):
-                    repeats[label] = {"earlier": list(result.repeats), "replaced": list(result.replaced)}
+                if getattr(result, "repeats", ()):  # a resend of a period (issue #19), journalled for `status`
+                    repeats[label] = {"earlier": list(result.repeats),
+                                      "replaced": list(getattr(result, "replaced", ()))}
             rows = inbound.file_rows(counts)  # the file's rows, however many sinks took them
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
             return await self._quarantine(t, error_text(exc), sink_rows=counts)  # no row data in logs (issue #14)

@@ -123,7 +123,7 @@ def scan(path: Path, blanks: bool = True) -> tuple[int, bool] | None:
             crs = b"\r" in chunk  # rare: the searches for blank lines cost more than the count
             if crs and chunk.count(b"\r") != chunk.count(b"\r\n"):
                 return None
-            if blanks and _blank(tail + chunk[:3], crs) or blanks and _blank(chunk, crs):
+            if blanks and (_blank(tail + chunk[:3], crs) or _blank(chunk, crs)):
                 return None
             quoted = quoted or b'"' in chunk
             count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
