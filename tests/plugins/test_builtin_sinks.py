@@ -104,7 +104,7 @@ def test_sqlite_types_columns_from_their_values(make_delivery, tmp_path):
     with sqlite3.connect(options.path) as conn:
         declared = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(ky)")}
         stored = conn.execute("SELECT id, typeof(id), amount, typeof(amount), code, empty, _line, "
-                              "_file_transfer_uuid FROM ky ORDER BY _line").fetchall()
+                              "_file_transfer_uuid FROM ky ORDER BY _line IS NULL, _line").fetchall()
         recorded = conn.execute("SELECT file_name, sender, source, table_name, rows FROM deliveries").fetchall()
     assert declared == {"authority": "TEXT", "period": "TEXT", "source": "TEXT", "id": "INTEGER", "name": "TEXT",
                         "amount": "REAL", "code": "TEXT", "empty": "TEXT", "_file_transfer_uuid": "TEXT",
@@ -160,7 +160,7 @@ def test_postgres_casts_into_a_table_the_lis_vendor_made(make_delivery, pg_schem
                                    source="KY")
     options = postgres.Options(dsn=PG_URL, db_schema=pg_schema, schema="strict")
     assert postgres.SINK.load(delivery, path, options).rows == 2
-    rows = pg_rows(pg_schema, "SELECT payment_date::text, amount::text, note, _line FROM ky ORDER BY _line")
+    rows = pg_rows(pg_schema, "SELECT payment_date::text, amount::text, note, _line FROM ky ORDER BY _line IS NULL, _line")
     assert rows == [("2024-03-05", "10.50", "x", 2), (None, None, None, 3)]
     assert pg_rows(pg_schema, "SELECT rows, table_name FROM deliveries") == [(2, "ky")]
 
@@ -216,3 +216,27 @@ def test_directory_refuses_an_unsafe_file_name(make_delivery, tmp_path):
     with pytest.raises(LoadError, match="unsafe file name"):
         directory.SINK.load(bad, path, directory.Options(folder=tmp_path / "archive"))
     assert not (tmp_path / "escape.csv").exists()
+
+
+def test_mariadb_leaves_no_delivery_constants_behind_for_the_lis_own_rows(make_delivery, maria_db):
+    # The constants are the columns' defaults only while the rows load (issue #19).
+    delivery, path = make_delivery([["1", "Åse", "10.50", "007", ""]], TYPED_HEADER, source="KY")
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    assert mariadb.SINK.load(delivery, path, options).rows == 1
+    maria_rows(maria_db, "INSERT INTO ky (name) VALUES ('by hand')")
+    rows = maria_rows(maria_db, "SELECT name, authority, period, source, _file_transfer_uuid FROM ky ORDER BY _line IS NULL, _line")
+    assert rows[0][4] == delivery.file_transfer_uuid and rows[0][3] == "KY"
+    assert rows[1] == ("by hand", None, None, None, None)
+
+
+def test_mariadb_a_declared_number_the_server_would_round_fails_with_line_and_column(make_delivery, maria_db):
+    header = ["payment_id", "case_id", "cpr", "benefit_type", "period_from", "period_to", "payment_date",
+              "gross_amount", "tax_amount", "net_amount"]
+    good = ["KY-1", "K-1", "0101210000", "kontanthjælp", "2026-03-01", "2026-03-31", "2026-03-15", "100.00", "30.00",
+            "70.00"]
+    rounded = [*good[:7], "100.12345678901", *good[8:]]  # eleven places: DECIMAL(38,10) would round it
+    delivery, path = make_delivery([good, rounded], header, source="KY")
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    with pytest.raises(LoadError, match=rf"{path.name}:3: column 'gross_amount'.*nothing was loaded"):
+        mariadb.SINK.load(delivery, path, options)
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]

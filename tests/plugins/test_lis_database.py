@@ -188,3 +188,26 @@ def test_a_declared_date_that_is_no_date_fails(lis, tmp_path):
     delivery, path = write_delivery(tmp_path, [good, [*good[:6], "15/03/2026", *good[7:]]], header, source="KY")
     with pytest.raises(LoadError, match=rf"{path.name}:3: column 'payment_date'.*a date"):
         lis.sink.load(delivery, path, lis.options("a"))
+
+
+def _with_blank_line_and_two_line_field(tmp_path: Any, sick_on_line_6: str) -> tuple:
+    delivery, path = write_delivery(tmp_path, [], AULA_HEADER, source="AULA")
+    rows = [";".join(aula_row("101", "c1")), "", ";".join(aula_row("101", "c2")).replace("3.B", '"3.\nB"'),
+            ";".join(aula_row("101", "c3", sick=sick_on_line_6))]
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        f.write("\n".join(rows) + "\n")  # lines 2, 3 (blank), 4-5 (one row), 6
+    return type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size}), path
+
+
+def test_rows_keep_their_own_line_past_a_blank_line_and_a_field_over_two_lines(lis, tmp_path):
+    delivery, path = _with_blank_line_and_two_line_field(tmp_path, "1")
+    assert lis.sink.load(delivery, path, lis.options("a")).rows == 3
+    rows = lis.query("a", "SELECT child_id, _line, group_name FROM aula ORDER BY _line")
+    # A row over several lines is numbered by the line it ends on, as Python's csv module counts.
+    assert [tuple(r) for r in rows] == [("c1", 2, "3.B"), ("c2", 5, "3.\nB"), ("c3", 6, "3.B")]
+
+
+def test_a_misfit_past_a_blank_line_and_a_field_over_two_lines_names_its_own_line(lis, tmp_path):
+    delivery, path = _with_blank_line_and_two_line_field(tmp_path, "1.5")
+    with pytest.raises(LoadError, match=rf"{path.name}:6: column 'days_sick'.*nothing was loaded"):
+        lis.sink.load(delivery, path, lis.options("a"))

@@ -83,3 +83,34 @@ def test_a_reason_without_resend_is_refused():
     done = cli("send", "--reason", "LIS lost it")
     assert done.returncode == 1 and "--reason goes with --resend" in done.stderr
 
+
+
+def test_a_resent_period_is_loaded_as_a_repeat_and_status_names_it(world):
+    sender, lis = world.sender(), world.lis()
+    assert cli("send", "--config", str(sender)).returncode == 0
+    with open_journal(journal_path(sender)) as j:
+        [sent] = j.transfers(kind="send")
+    world.wait_idle()
+    assert cli("receive", "--config", str(lis)).returncode == 0
+    resend = cli("send", "--config", str(sender), "--resend", "--municipality", IKAST.key, "--source", "ky",
+                 "--period", sent.period, "--reason", "corrected absence figures")
+    assert resend.returncode == 0, resend.stderr
+    world.wait_idle()
+
+    received = cli("receive", "--config", str(lis))
+
+    assert received.returncode == 0, received.stderr
+    with sqlite3.connect(lis.parent / "lis.sqlite3") as db:
+        first_uuid, second_name = db.execute(
+            "SELECT (SELECT file_transfer_uuid FROM deliveries WHERE file_name = ?), "
+            "(SELECT file_name FROM deliveries WHERE file_name <> ?)", (sent.file_name, sent.file_name)).fetchone()
+    assert "WARNING" in received.stderr and f"{second_name} repeats {first_uuid}" in received.stderr
+    status = cli("status", "--config", str(lis), "--json")
+    [shown] = json.loads(status.stdout)["repeats"]
+    assert (shown["file_name"], shown["earlier"]) == (second_name, [first_uuid])
+    assert "both kept, <table>_current shows the latest" in shown["why"]
+    with open_journal(journal_path(lis)) as j:
+        [repeated] = [t for t in j.transfers(kind="receive") if t.file_name == second_name]
+    assert repeated.details["repeats"] == {"sqlite": {"earlier": [first_uuid], "replaced": []}}
+    table = cli("status", "--config", str(lis)).stdout
+    assert "Repeated deliveries (1)" in table and f"repeats {first_uuid}" in table and second_name in table

@@ -1,8 +1,11 @@
-"""``sf1630 status``: what needs attention, recent transfers, failures, what waits, resends, overdue extracts.
+"""``sf1630 status``: what needs attention, recent transfers, failures, what waits, resends, repeated
+deliveries, overdue extracts.
 
 A table for people and ``--json`` for machines (issue #13; resends and overdue extracts: issue #14).
 ``--check`` exits 1 while anything needs attention, for cron and monitoring probes, and ``--resolve``
-closes a problem resolved by hand (issue #17). Only names, sizes, counts, states and UUIDs are shown,
+closes a problem resolved by hand (issue #17). A delivery that repeats an earlier one of the same
+authority, source and period (a resend, issue #19) is a note under "Repeated deliveries" for
+``REPEATS_SHOWN_DAYS``. Only names, sizes, counts, states and UUIDs are shown,
 never row data or secrets (issue #14).
 """
 
@@ -19,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 TIMES = ("created", "updated", "deadline", "started", "last_seen")
+REPEATS_SHOWN_DAYS = 31
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,7 +114,7 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
 
     report: dict[str, Any] = {"generated_at": _iso(now), "journal": describe(cfg.journal), "environment":
                               cfg.environment.name, "counts": {}, "attention": [], "waiting": [], "failures": [],
-                              "resends": [], "overdue": [], "recent": []}
+                              "resends": [], "repeats": [], "overdue": [], "recent": []}
     if not exists(cfg.journal):  # never create a journal here: status may run as another user
         report["note"] = "no journal yet: nothing has been sent or received"
         return report
@@ -124,6 +128,7 @@ def collect(cfg: Any, limit: int, now: float) -> dict[str, Any]:
                   and a.kind in ("send_failed", "load_quarantined")]
         report["failures"] = [_row(t, t.error or "") for t in (journal.get_id(i) for i in failed[:limit]) if t]
         report["resends"] = [_row(t, _resend(t)) for t in journal.list_resends(limit)]
+        report["repeats"] = _repeats(journal, now, limit)
         report["overdue"] = _overdue(cfg, journal, now)
         report["recent"] = [_row(t) for t in journal.transfers(limit=limit)]
         report["requests"] = _requests(journal)
@@ -182,6 +187,20 @@ def _resend(t: Any) -> str:
     return f"{reason} (by {by})" if by else str(reason)
 
 
+def _repeats(journal: Any, now: float, limit: int) -> list[dict[str, Any]]:
+    """Loads of the last ``REPEATS_SHOWN_DAYS`` that repeated an earlier delivery, newest first (issue #19)."""
+    from sf1630.receive.receiver import repeat_note
+
+    found = [t for t in journal.transfers(kind="receive", since=now - REPEATS_SHOWN_DAYS * 86400, limit=None)
+             if (t.details or {}).get("repeats")]
+    rows = []
+    for t in found[:limit]:
+        repeats = t.details["repeats"]
+        earlier = sorted({u for r in repeats.values() for u in r.get("earlier", ())})
+        rows.append({**_row(t, f"repeats {', '.join(earlier)}: {repeat_note(repeats)}"), "earlier": earlier})
+    return rows
+
+
 def _overdue(cfg: Any, journal: Any, now: float) -> list[dict[str, Any]]:
     """Expected extracts ([[receive.expect]]) whose deadline passed with nothing arrived (issue #14)."""
     from sf1630.receive.expect import expectations, overdue
@@ -212,6 +231,8 @@ def render(report: dict[str, Any]) -> str:
     parts.append(_section("Failures", report["failures"], ("id", "kind", "state", "municipality", "file_name",
                                                            "updated", "why")))
     parts.append(_section("Resends", report["resends"], ("id", "state", "municipality", "file_name", "created", "why")))
+    parts.append(_section("Repeated deliveries", report["repeats"], ("id", "municipality", "source", "file_name",
+                                                                     "updated", "why")))
     parts.append(_section("Overdue extracts", report["overdue"], ("municipality", "source", "deadline", "overdue_for")))
     parts.append(_section("Recent transfers", report["recent"], ("id", "kind", "state", "municipality", "source",
                                                                   "file_name", "size", "rows", "updated")))

@@ -219,7 +219,7 @@ class Receiver(Driver):
         if unresolved:
             return await self._quarantine(t, error_text(LoadError(unresolved)))
         counts = dict((t.details or {}).get("sink_rows") or {})  # kept from an earlier, partial attempt
-        changes, fresh = [], False
+        changes, repeats, fresh = [], {}, False
         try:
             for sink in spec.sinks:
                 label = sink.label or sink.sink.name
@@ -230,15 +230,23 @@ class Receiver(Driver):
                 if getattr(result, "changes", ()):
                     changes += [f"{label}: {c.table}.{c.column} {c.kind} {c.detail}".rstrip() for c in result.changes]
                     self.emit(SchemaChanged(delivery=delivery, sink=label, changes=tuple(result.changes)))
+                if getattr(result, "repeats", ()):  # a resend of a period (issue #19), journalled for `status`
+                    repeats[label] = {"earlier": list(result.repeats),
+                                      "replaced": list(getattr(result, "replaced", ()))}
             rows = inbound.file_rows(counts)  # the file's rows, however many sinks took them
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
             return await self._quarantine(t, error_text(exc), sink_rows=counts)  # no row data in logs (issue #14)
         steps.crash_point("sinks_loaded")
         details = {k: v for k, v in (t.details or {}).items() if k != "foreign_authority"}
-        details.update(sink_rows=counts, **({"schema_changes": changes} if changes else {}))
+        details.update(sink_rows=counts, **({"schema_changes": changes} if changes else {}),
+                       **({"repeats": repeats} if repeats else {}))
         t = await self._move(t, steps.LOADED, rows=rows, error=None, details=details)
         if changes:
             await asyncio.to_thread(self._schema_changed, t, changes)
+        if repeats:
+            log.warning("%s repeats %s (same authority, source and period): %s", t.file_name,
+                        ", ".join(sorted({u for r in repeats.values() for u in r["earlier"]})), repeat_note(repeats),
+                        extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
         await asyncio.to_thread(self.spool.discard_tree, path.parent)  # unlink waits for the disk
         log.info("loaded %s (%s rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
@@ -350,6 +358,13 @@ class Receiver(Driver):
             return
         self._stray(spec.link.name, f"IN/{name}", "data file without metadata past twice the grace period: removed",
                     removed=True)
+
+
+def repeat_note(repeats: dict[str, dict[str, list[str]]]) -> str:
+    """What each sink did with a repeated delivery (issue #19), as `status` shows it."""
+    done = [f"{label}: replaced {', '.join(r['replaced'])}" if r["replaced"]
+            else f"{label}: both kept, <table>_current shows the latest" for label, r in sorted(repeats.items())]
+    return "; ".join(done)
 
 
 async def _remove_all(session: Session, paths: list[str]) -> None:

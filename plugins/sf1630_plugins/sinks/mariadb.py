@@ -113,6 +113,8 @@ class MariadbSink:
 def _locked(cur: Any, delivery: Delivery, path: Path, options: Options, types: Types, database: str,
             table: str) -> LoadResult:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote(database)} CHARACTER SET utf8mb4")
+    # Notes too: a decimal rounded to the column's places is one (mariadb_rows reads them back).
+    cur.execute("SET SESSION sql_notes = 1, lock_wait_timeout = %s", (options.lock_timeout,))
     cur.execute("SELECT GET_LOCK(%s, %s)", (f"sf1630:{database}.{table}", options.lock_timeout))
     if cur.fetchone()[0] != 1:
         raise LoadError(f"{delivery.file_name}: another load into {database}.{table} held its lock for "
@@ -137,12 +139,14 @@ def _load(cur: Any, delivery: Delivery, path: Path, options: Options, types: Typ
     fixed = rows_.constants(keys, delivery.file_transfer_uuid)
     try:
         steps, statement = _statement(cur, database, table, types, types.kinds, strict, fixed)
-        count = _transaction(cur, delivery, keys, repeat, database, table,
-                             lambda: rows_.load_straight(cur, path, statement, types))
+        with rows_.constants_as_defaults(cur, statement):
+            count = _transaction(cur, delivery, keys, repeat, database, table,
+                                 lambda: rows_.load_straight(cur, path, statement, types))
     except Careful:
         steps, statement = _statement(cur, database, table, types, rows_.exact_types(path, types), strict, fixed)
-        count = _transaction(cur, delivery, keys, repeat, database, table,
-                             lambda: rows_.load_careful(cur, path, statement, types))
+        with rows_.constants_as_defaults(cur, statement):
+            count = _transaction(cur, delivery, keys, repeat, database, table,
+                                 lambda: rows_.load_careful(cur, path, statement, types))
     view = quote(f"{table}_current")
     cur.execute(f"CREATE OR REPLACE VIEW {quote(database)}.{view} AS "
                 f"{current_view(f'{quote(database)}.{quote(table)}', deliveries, quote, table)}")

@@ -50,10 +50,13 @@ def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, 
     import psycopg
     from psycopg import sql
 
-    lines = count_lines(path)
-    if lines is None:
+    # A blank line fails a COPY of several columns, so it is looked for only then (or for one column).
+    scanned = scan(path, blanks=len(types.header) == 1)
+    if scanned is None:
         raise Careful("blank lines or lone carriage returns")
-    conn.execute("CREATE TEMP SEQUENCE IF NOT EXISTS sf1630_line")
+    lines, quoted = scanned
+    # Cached: most rows take their number without touching the sequence's page (issue #19).
+    conn.execute("CREATE TEMP SEQUENCE IF NOT EXISTS sf1630_line CACHE 10000")
     conn.execute("ALTER SEQUENCE sf1630_line RESTART WITH 2")
     defaults = [sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(names[n]), sql.Literal(v))
                 for n, v in fixed.items()]
@@ -61,11 +64,15 @@ def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, 
         sql.Identifier(names[META[1][0]])))
     conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(defaults)))
     cols = sql.SQL(", ").join(sql.Identifier(names[n]) for n in types.header)
-    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true, ENCODING 'UTF8', "
-                    "FORCE_NULL ({}))").format(target, cols, cols)
+    # An empty field is NULL; a quoted empty one ("") too, which FORCE_NULL costs on every value.
+    force_null = sql.SQL(", FORCE_NULL ({})").format(cols) if quoted else sql.SQL("")
+    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, DELIMITER ';', HEADER true, ENCODING 'UTF8'{})").format(
+        target, cols, force_null)
     try:
         rows = _copy(conn, query, path)
     except psycopg.errors.DataError as exc:
+        if scan(path) is None:
+            raise Careful("blank lines") from None
         raise _copy_error(exc, path, table, types) from None
     drop = [sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(names[n])) for n in [*fixed, META[1][0]]]
     conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(drop)))
@@ -101,16 +108,30 @@ def _copy(conn: Any, query: Any, path: Path) -> int:
 
 def count_lines(path: Path) -> int | None:
     """How many lines the file has; None when it has blank lines or lone carriage returns."""
-    count, tail, last = 0, b"", b"\n"
+    scanned = scan(path)
+    return None if scanned is None else scanned[0]
+
+
+def scan(path: Path, blanks: bool = True) -> tuple[int, bool] | None:
+    """(lines, whether any '"' occurs) of the file; None when it has lone carriage returns or, looked
+    for when ``blanks``, blank lines."""
+    count, quoted, tail, last = 0, False, b"", b"\n"
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if chunk.endswith(b"\r"):
                 chunk += f.read(1)
-            joined = tail + chunk
-            if b"\n\n" in joined or b"\n\r\n" in joined or chunk.count(b"\r") != chunk.count(b"\r\n"):
+            crs = b"\r" in chunk  # rare: the searches for blank lines cost more than the count
+            if crs and chunk.count(b"\r") != chunk.count(b"\r\n"):
                 return None
+            if blanks and (_blank(tail + chunk[:3], crs) or _blank(chunk, crs)):
+                return None
+            quoted = quoted or b'"' in chunk
             count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
-    return count + (last != b"\n")
+    return count + (last != b"\n"), quoted
+
+
+def _blank(data: bytes, crs: bool) -> bool:
+    return b"\n\n" in data or crs and b"\n\r\n" in data
 
 
 # -- careful: through staging ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import operator
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 from pathlib import Path
@@ -31,6 +31,7 @@ from sf1630_plugins.sinks.table import (
 )
 
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
+CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
 
 
 @dataclass
@@ -192,6 +193,9 @@ def widen(conn: sqlite3.Connection, table: str, names: set[str]) -> None:
         conn.execute(sql)
 
 
+# No index on the FileTransferUUID (issue #19): it cost a tenth of a load, idempotence lives in
+# ``deliveries``, the ``_current`` view reads most of the table anyway, and replacing a month scans
+# the table once. Tables made by earlier versions keep theirs.
 def load_rows(conn: sqlite3.Connection, table: str, path: Path, types: Types, strict: bool, uuid: str,
               keys: Keys) -> tuple[Plan, int]:
     """Prepare the table from the file's types and insert every row; if a later value does not fit a
@@ -203,8 +207,6 @@ def load_rows(conn: sqlite3.Connection, table: str, path: Path, types: Types, st
         conn.execute("ROLLBACK TO sf1630_rows")
         retyped = Types(types.header, found, types.declared)
         steps, rows = _attempt(conn, table, path, retyped, strict, (uuid, keys), list(found))
-    # Made after a new table's first rows: one sort costs less than growing the index row by row.
-    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote(table + '_delivery')} ON {quote(table)} ({quote(META[0][0])})")
     conn.execute("RELEASE sf1630_rows")
     return steps, rows
 
@@ -230,12 +232,20 @@ _DECLARED_OK: dict[str | None, str] = {  # a declared integer may have leading z
     REAL: _REAL_OK,
     DATE: "({p} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' AND date({p}) = {p})",
 }
+# A declared column whose table column has the declared type is checked once, after the insert
+# (issue #19: a third of the load's time went to the checks above): the column's affinity has
+# made numbers of what reads as one, so a value of another storage class there is a misfit.
+_STORED_MISFIT = {
+    INTEGER: "typeof({c}) NOT IN ('integer', 'null')",
+    REAL: "typeof({c}) NOT IN ('real', 'integer', 'null')",
+    DATE: "({c} IS NOT NULL AND (typeof({c}) <> 'text' OR date({c}) IS NOT {c}))",
+}
 
 
 def _value(number: int, check: str | None, declared: bool, line: int) -> str:
     """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers)."""
     p = f"?{number}"
-    if check == TEXT:
+    if check == TEXT or check is None and declared:
         return f"NULLIF({p}, '')"
     if declared:
         return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
@@ -249,14 +259,26 @@ def literal(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
+def stored_checks(conn: sqlite3.Connection, table: str, types: Types, steps: Plan, checks: list) -> dict[int, str]:
+    """The declared columns checked after the insert (index -> check); the others are checked per value."""
+    try:
+        conn.execute(f"SELECT rowid FROM {quote(table)} LIMIT 0")
+    except sqlite3.OperationalError:  # a table WITHOUT ROWID, made by the LIS: every value is checked as it goes
+        return {}
+    return {i: k for i, (name, k, d) in enumerate(zip(types.header, checks, types.declared))
+            if d and k in _STORED_MISFIT and steps.kinds[name] == k}
+
+
 def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps: Plan, checks: list,
            delivery: tuple[str, Keys], found: list) -> int:
     """Insert every row; returns how many. ``found`` gets the type of each value that fails its check."""
     header, (uuid, keys) = types.header, delivery
     line = len(header) + 1
+    after = stored_checks(conn, table, types, steps, checks)
     targets = [steps.names[n] for n, _ in KEYS] + [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
     values = [literal(v) for v in (keys.authority, keys.period, keys.source)]
-    values += [_value(i, k, d, line) for i, (k, d) in enumerate(zip(checks, types.declared), 1)]
+    values += [_value(i, None if i - 1 in after else k, d, line)
+               for i, (k, d) in enumerate(zip(checks, types.declared), 1)]
     values += [literal(uuid), f"?{line}"]
     sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({', '.join(values)})"
     bad: list[tuple[int, int]] = []
@@ -271,12 +293,22 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
 
     conn.create_function("sf1630_unexpected", 2, unexpected)
     conn.create_function("sf1630_misfit", 2, misfits)
+    last = f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}"
+    before = conn.execute(last).fetchone()[0] if after else 0
+    since = [before]
+
+    def stored() -> bool:  # checks the rows inserted since the last call
+        bad.extend(_stored_misfit(conn, table, steps, header, after, since[0]))
+        since[0] = conn.execute(last).fetchone()[0]
+        return bool(bad)
+
     conn.execute("SAVEPOINT sf1630_insert")
-    rows, lines = _execute(conn, sql, path, len(header), False, bad)
+    rows, lines = _execute(conn, sql, path, len(header), False, bad, stored if after else None)
     if bad or lines != rows + 1:  # a misfit, a blank line or a field over several lines: number rows by their lines
         conn.execute("ROLLBACK TO sf1630_insert")
         bad.clear()
-        rows, _ = _execute(conn, sql, path, len(header), True, bad)
+        since[0] = before  # the rolled back rows are gone
+        rows, _ = _execute(conn, sql, path, len(header), True, bad, stored if after else None)
     if bad:
         index, at = bad[0]
         raise misfit(path, at, header[index], checks[index])
@@ -284,18 +316,37 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
     return rows
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool,
-             bad: list) -> tuple[int, int]:
-    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in ``bad``."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
+def _stored_misfit(conn: sqlite3.Connection, table: str, steps: Plan, header: list[str], after: dict[int, str],
+                   last: int) -> list[tuple[int, int]]:
+    """The first (column index, line) whose stored value is not of its declared type, if any."""
+    tests = [_STORED_MISFIT[k].format(c=quote(steps.names[header[i]])) for i, k in after.items()]
+    found = conn.execute(f"SELECT {quote(steps.names[META[1][0]])}, {', '.join(tests)} FROM {quote(table)} "
+                         f"WHERE rowid > ? AND ({' OR '.join(tests)}) ORDER BY rowid LIMIT 1", (last,)).fetchone()
+    if found is None:
+        return []
+    return [(next(i for i, failed in zip(after, found[1:]) if failed), found[0])]
+
+
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool, bad: list,
+             check: Callable[[], bool] | None) -> tuple[int, int]:
+    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in
+    ``bad``, or found by ``check`` (run after each ``CHECK_ROWS`` rows, while their pages are cached)."""
+    # Plain UTF-8: the byte order mark can only be in the header, which is skipped, and the
+    # "utf-8-sig" decoder is Python code (a tenth of the load's time).
+    with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=";")
-        next(reader)  # the header, checked by sample_types
+        next(reader)  # the header, checked by column_types
         if by_line:
             rows: Iterator[tuple[object, ...]] = ((*row, reader.line_num) for row in reader if row)
         else:  # each row then is one line: number them by counting, all in C
             rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
         try:
-            count = conn.executemany(sql, rows).rowcount
+            count = 0
+            while True:
+                done = conn.executemany(sql, itertools.islice(rows, CHECK_ROWS)).rowcount
+                count += done
+                if check is not None and check() or done < CHECK_ROWS:
+                    break
         except sqlite3.OperationalError:
             if not bad:
                 raise
