@@ -133,3 +133,20 @@ def test_the_documented_columns_are_the_declared_ones():
         item = re.search(rf"^- \*\*{code}\*\*: (.*?)(?=^- \*\*|^$)", guide, re.M | re.S)
         assert item, f"docs/plugins.md lists no columns for {code}"
         assert re.findall(r"`([a-z_]+)`", item[1]) == [c.name for c in columns], code
+
+
+@pytest.mark.parametrize("odd", ["kontanthjælp; særlig", 'the "new" rate', "two\nlines", 12.5, None, ""])
+def test_extract_writer_quotes_as_the_csv_module_does_whatever_a_block_holds(odd):
+    # Plain blocks are written by joining; a block with anything to quote or format must come out
+    # exactly as csv.writer writes it, on both sides of a block boundary.
+    from sf1630_plugins.adapters import BLOCK_ROWS, write_csv
+
+    rows = [[f"P{i}", "kontanthjælp", "2024-03-01"] for i in range(BLOCK_ROWS + 3)]
+    rows[BLOCK_ROWS + 1][1] = odd
+    out = io.BytesIO()
+    assert write_csv(out, ["payment_id", "benefit_type", "period_from"], rows) == len(rows)
+    expected = io.StringIO()
+    writer = csv.writer(expected, delimiter=";", lineterminator="\n")
+    writer.writerows([["payment_id", "benefit_type", "period_from"], *rows])
+    assert out.getvalue() == expected.getvalue().encode("utf-8")
+    assert read(out.getvalue())[BLOCK_ROWS + 2][1] == ("" if odd is None else str(odd))

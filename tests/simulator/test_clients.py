@@ -139,3 +139,30 @@ def test_cbc_sha1_mac_and_sha1_kex_are_not_offered(platform, field, value):
             t.connect(hostkey=host_key(platform))
     finally:
         t.close()
+
+
+def test_many_requests_in_flight_on_one_session_each_get_their_own_answer(platform, connect):
+    # The simulator serves whatever requests one read of the channel completes and answers them in
+    # one write; a big READ answer among small ones must neither be lost nor overtake them.
+    import asyncio
+
+    import asyncssh
+
+    client = connect(platform)
+    big = os.urandom(900 * 1024)
+    client.put("OUT/big.bin", big)
+    for i in range(40):
+        client.put(f"OUT/f{i}.csv", f"row {i}\n".encode() * (i + 1))
+
+    async def burst():
+        sftp = client.sftp
+        stats = [sftp.stat(f"OUT/f{i}.csv") for i in range(40)]
+        missing = [sftp.stat(f"OUT/none{i}.csv") for i in range(10)]
+        async with sftp.open("OUT/big.bin", "rb") as f:
+            return await asyncio.gather(f.read(), *stats, *missing, return_exceptions=True)
+
+    data, *answers = platform.run(burst())
+    assert data == big
+    sizes, refusals = answers[:40], answers[40:]
+    assert [a.size for a in sizes] == [len(f"row {i}\n") * (i + 1) for i in range(40)]
+    assert all(isinstance(r, asyncssh.SFTPNoSuchFile) for r in refusals)

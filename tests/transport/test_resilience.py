@@ -148,3 +148,31 @@ def test_pool_bounds_connections_per_host(sshd, keys):
     assert asyncio.run(go()) <= 2
     assert peak <= 2
     assert len(list(sshd.home.iterdir())) == 8
+
+
+def test_kept_idle_connections_serve_their_account_next_round_within_the_bound(sshd, keys):
+    # `sf1630 run` visits every account each round: with keep_idle an account's idle connection is
+    # still open when its turn comes again, while connections in use stay within max_per_host.
+    rsa = replace(sshd.credentials, keys=(keys["rsa"],))
+    active = peak = 0
+
+    async def use(pool: Pool, creds) -> object:
+        nonlocal active, peak
+        async with pool.session(sshd.endpoint, creds) as s:
+            active += 1
+            peak = max(peak, active)
+            await s.write_bytes(f"{creds.keys[0].name}.txt", b"x")
+            await asyncio.sleep(0.05)
+            active -= 1
+            return s
+
+    async def rounds(keep_idle: int):
+        async with Pool(max_per_host=1, keep_idle=keep_idle) as pool:
+            first = await asyncio.gather(use(pool, sshd.credentials), use(pool, rsa))
+            second = await asyncio.gather(use(pool, sshd.credentials), use(pool, rsa))
+            return [a is b for a, b in zip(first, second)], pool.connections(sshd.endpoint)
+
+    assert asyncio.run(rounds(keep_idle=1)) == ([True, True], 2)
+    assert peak == 1
+    reused, open_now = asyncio.run(rounds(keep_idle=0))
+    assert reused.count(True) <= 1 and open_now == 1

@@ -89,6 +89,15 @@ def test_read_bytes_refuses_a_big_file(sshd):
         run(sshd, lambda s: s.read_bytes("big", max_bytes=1000))
 
 
+@pytest.mark.parametrize("size", [255 * 1024, 700 * 1024 + 3, 1 << 20])
+def test_read_bytes_reads_a_document_of_several_blocks_whole(sshd, size):
+    # Documents are read one block at a time to their end: one over a block comes back whole,
+    # and one of exactly max_bytes is not mistaken for a bigger one.
+    payload = os.urandom(size)
+    (sshd.home / "doc").write_bytes(payload)
+    assert run(sshd, lambda s: s.read_bytes("doc", max_bytes=1 << 20)) == payload
+
+
 def test_download_size_mismatch_leaves_nothing_locally(sshd, local):
     (sshd.home / "d.csv").write_bytes(b"12345")
     (local / "out").mkdir()

@@ -154,7 +154,9 @@ def build_runtime(config: Any, *, command: str = "", emitters: Iterable[Emit] = 
     journal = journal or open_journal(config.journal)
     give_up = getattr(config, "give_up_seconds", 20.0)
     # A connection attempt never outlasts the give-up time: a one-shot command stays bounded (issue #17).
-    pool = Pool(max_per_host=config.connections_per_host, connect_timeout=min(30.0, give_up))
+    # `run` visits every account each round: their idle connections stay open for the next one.
+    keep_idle = len(links) if command == "run" else 0
+    pool = Pool(max_per_host=config.connections_per_host, connect_timeout=min(30.0, give_up), keep_idle=keep_idle)
     health = Health(journal, emit, environment=config.environment.name,
                     alert_after=getattr(config, "unreachable_alert_seconds", 900.0))
     return Runtime(config=config, host=host, journal=journal, pool=pool, emit=emit, links=links, health=health,

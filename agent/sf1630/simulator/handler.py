@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 
-from asyncssh import SFTPServer
-from asyncssh.packet import SSHPacket
+from asyncssh import Error, SFTPServer
+from asyncssh.logging import SSHLogger
+from asyncssh.packet import Byte, PacketDecodeError, SSHPacket, UInt32
 from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
 from asyncssh.stream import SFTPServerFactory, SSHReader, SSHServerStreamSession, SSHWriter
 
@@ -19,6 +20,8 @@ from sf1630.transport import fastrecv, speedups
 # (ours included) then choose the same request sizes against the simulator.
 OPENSSH_MAX_PACKET = 256 * 1024
 OPENSSH_MAX_READ_WRITE = OPENSSH_MAX_PACKET - 1024
+READ_CHUNK = 1 << 20         # bytes taken from the channel at once: every request they complete is served
+BATCH_BYTES = 64 * 1024      # answers held for one channel write; a bigger one (a READ's data) goes at once
 
 
 class _TolerantPacket(SSHPacket):
@@ -32,8 +35,27 @@ class _TolerantPacket(SSHPacket):
         return None
 
 
+class _LevelFirst(SSHLogger):
+    """asyncssh's logger converts every argument of a line before the level is checked, and a served
+    request logs two or three debug lines: check the level first."""
+
+    def log(self, level: int, msg: object, *args, **kwargs) -> None:
+        if self._logger.isEnabledFor(level):
+            super().log(level, msg, *args, **kwargs)
+
+
 class TolerantSFTPHandler(SFTPServerHandler):
-    """asyncssh's SFTP server handler, lenient about trailing bytes and announcing OpenSSH's limits."""
+    """asyncssh's SFTP server handler, lenient about trailing bytes and announcing OpenSSH's limits.
+
+    It serves requests a batch at a time (issue #23): it takes everything the channel holds, serves
+    every complete request in it, and sends their answers in one channel write, where asyncssh
+    reads each request with two waits and writes each answer on its own.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._logger = _LevelFirst(self._logger._logger, context=self._logger._context)
+        self._answers: list[bytes] | None = None   # a batch's answers, while one is served
 
     async def recv_packet(self) -> SSHPacket:
         assert self._reader is not None
@@ -41,6 +63,59 @@ class TolerantSFTPHandler(SFTPServerHandler):
         if size > MAX_SFTP_PACKET_LEN:
             raise SFTPBadMessage("Max packet size exceeded")
         return _TolerantPacket(await self._reader.readexactly(size))
+
+    async def recv_packets(self) -> None:
+        buf = bytearray()
+        try:
+            while self._reader:
+                chunk = await self._reader.read(READ_CHUNK)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+                del buf[:await self._serve_batch(buf)]
+        except PacketDecodeError as exc:
+            await self._cleanup(SFTPBadMessage(str(exc)))
+        except EOFError:
+            await self._cleanup(None)
+        except (OSError, Error) as exc:
+            await self._cleanup(exc)
+
+    async def _serve_batch(self, buf: bytearray) -> int:
+        """Serve every complete request in ``buf``, answers in one write; returns the bytes used."""
+        pos, self._answers = 0, []
+        try:
+            while len(buf) - pos >= 4:
+                size = int.from_bytes(buf[pos:pos + 4], "big")
+                if size > MAX_SFTP_PACKET_LEN:
+                    raise SFTPBadMessage("Max packet size exceeded")
+                if len(buf) - pos - 4 < size:
+                    break
+                with memoryview(buf) as view:
+                    packet = _TolerantPacket(bytes(view[pos + 4:pos + 4 + size]))
+                pos += 4 + size
+                pkttype, pktid = packet.get_byte(), packet.get_uint32()
+                self.log_received_packet(pkttype, pktid, packet)
+                await self._process_packet(pkttype, pktid, packet)
+        finally:
+            self._flush_answers()
+            self._answers = None
+        return pos
+
+    def send_packet(self, pkttype: int, pktid: int | None, *args: bytes) -> None:
+        if self._answers is None or sum(map(len, args)) > BATCH_BYTES:
+            self._flush_answers()
+            super().send_packet(pkttype, pktid, *args)
+            return
+        payload = Byte(pkttype) + b"".join(args)
+        self._answers.append(UInt32(len(payload)) + payload)
+        self.log_sent_packet(pkttype, pktid, payload)
+
+    def _flush_answers(self) -> None:
+        """Answers held so far go out first, so that a big one never overtakes them."""
+        if self._answers and self._writer and not self._writer.channel.is_closing():
+            self._writer.write(b"".join(self._answers))
+        if self._answers:
+            self._answers.clear()
 
     async def _process_limits(self, packet: SSHPacket) -> SFTPLimits:
         nfiles = os.sysconf("SC_OPEN_MAX") - 5

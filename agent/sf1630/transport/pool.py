@@ -3,6 +3,8 @@
 A vendor may hold one account per municipality on the same platform host (PROTOCOL rule 1),
 so the bound is per host, not per account: when every slot is taken, an idle connection of
 another account is closed to make room. A dropped connection is replaced on next use.
+``keep_idle`` lets a long-running agent keep idle connections beyond the bound, so that an account
+visited once per round finds its connection open next round (``sf1630 run``, issue #23).
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ class Pool:
     """Connections per (endpoint, credentials), at most ``max_per_host`` per host and port.
 
     A connection takes up to ``streams_per_connection`` concurrent users before the pool opens
-    another (while the host has room); past that, users share the least busy one.
+    another (while the host has room); past that, users share the least busy one. Connections in
+    use (or opening) stay at most ``max_per_host``; up to ``keep_idle`` more may stay open idle.
     """
 
     def __init__(self, max_per_host: int = 4, *, streams_per_connection: int = 16,
-                 connect_timeout: float = 30.0, tuning: Tuning | None = None):
+                 connect_timeout: float = 30.0, tuning: Tuning | None = None, keep_idle: int = 0):
         self.max_per_host = max(1, max_per_host)
+        self.keep_idle = max(0, keep_idle)
         self.streams_per_connection = max(1, streams_per_connection)
         self.connect_timeout, self.tuning = connect_timeout, tuning
         self._entries: list[_Entry] = []
@@ -83,13 +87,20 @@ class Pool:
         best = min(mine, key=lambda e: e.users, default=None)
         if best is None:
             return None
-        if best.users < self.streams_per_connection or self._count(_host(key)) >= self.max_per_host:
+        host = _host(key)
+        busy = self._busy(host)
+        if best.users == 0 and busy >= self.max_per_host:
+            return None  # a kept idle connection waits for a free slot like a new one
+        full = busy >= self.max_per_host or self._count(host) >= self.max_per_host + self.keep_idle
+        if best.users < self.streams_per_connection or full:
             return best
         return None
 
     def _make_room(self, host: tuple[str, int]) -> bool:
         """True when a new connection to ``host`` may open (closing an idle one if needed)."""
-        if self._count(host) < self.max_per_host:
+        if self._busy(host) >= self.max_per_host:
+            return False
+        if self._count(host) < self.max_per_host + self.keep_idle:
             return True
         idle = next((e for e in self._entries if _host(e.key) == host and e.users == 0), None)
         if idle is None:
@@ -118,6 +129,10 @@ class Pool:
 
     def _count(self, host: tuple[str, int]) -> int:
         return self._opening.get(host, 0) + sum(1 for e in self._entries if _host(e.key) == host)
+
+    def _busy(self, host: tuple[str, int]) -> int:
+        """Connections to ``host`` in use or opening: the ones ``max_per_host`` bounds."""
+        return self._opening.get(host, 0) + sum(1 for e in self._entries if _host(e.key) == host and e.users)
 
     def _prune(self) -> None:
         """Forget dropped connections; the next use opens a fresh one."""

@@ -241,10 +241,19 @@ class Session:
         return got
 
     async def read_bytes(self, remote: str, max_bytes: int = 1 << 20) -> bytes:
-        """Read a small remote file whole (receipts, metadata); refuses one over ``max_bytes``."""
+        """Read a small remote file whole (receipts, metadata); refuses one over ``max_bytes``.
+
+        One READ at a time until end of file: a document costs two requests, where a parallel read
+        of ``max_bytes`` would ask for every block up to it at once (six requests per document).
+        """
+        data = b""
         async with self._guard("read", remote):
-            async with self._sftp.open(remote, "rb", block_size=self.block_size) as rf:
-                data = pipeline.as_bytes(await rf.read(max_bytes + 1, 0))
+            async with self._sftp.open(remote, "rb", block_size=0) as rf:
+                while len(data) <= max_bytes:
+                    chunk = await rf.read(min(self.block_size, max_bytes + 1 - len(data)), len(data))
+                    if not chunk:
+                        break
+                    data += pipeline.as_bytes(chunk)
         if len(data) > max_bytes:
             raise TransportError(f"{self._where('read', remote)}: larger than {max_bytes} bytes, "
                                  "too big for a document; check the file on the server")

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO, Protocol
 
 from sf1630.api import ExtractError, ExtractResult, Job
 
 DELIMITER = ";"
+BLOCK_ROWS = 512  # rows per encode and write: big enough to be cheap, small enough to stream
 
 
 class Adapter(Protocol):
@@ -37,19 +39,40 @@ class Adapter(Protocol):
 
 
 def write_csv(out: BinaryIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write ``header`` and ``rows`` to ``out`` as UTF-8 ';' CSV, streaming; returns the data rows."""
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    try:
-        writer = csv.writer(text, delimiter=DELIMITER, lineterminator="\n")
-        writer.writerow(header)
-        count = 0
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-        text.flush()
-    finally:
-        text.detach()  # leave ``out`` open: the caller owns it
+    """Write ``header`` and ``rows`` to ``out`` as UTF-8 ';' CSV, streaming; returns the data rows.
+
+    Rows are written a block at a time, each block encoded and written once. A block of text
+    fields none of which needs quoting is one join; any other goes through the ``csv`` module,
+    which gives the same bytes for the plain ones.
+    """
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=DELIMITER, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    rows = iter(rows)
+    while block := list(itertools.islice(rows, BLOCK_ROWS)):
+        lines = _plain_lines(block, len(header))
+        if lines is None:
+            writer.writerows(block)
+        else:
+            text.write(lines)
+        count += len(block)
+        out.write(text.getvalue().encode("utf-8"))
+        text.seek(0)
+        text.truncate()
+    out.write(text.getvalue().encode("utf-8"))
     return count
+
+
+def _plain_lines(block: list[Sequence[Any]], width: int) -> str | None:
+    """The block as CSV lines by joining, or None when a field is not text or needs quoting."""
+    try:
+        lines = "\n".join(map(DELIMITER.join, block)) + "\n"
+    except TypeError:  # a number, date or None: csv formats it
+        return None
+    plain = (width > 1 and lines.count(DELIMITER) == len(block) * (width - 1)
+             and lines.count("\n") == len(block) and '"' not in lines and "\r" not in lines)
+    return lines if plain else None
 
 
 def check_header(found: Sequence[str], expected: Sequence[str], origin: str, strict: bool) -> tuple[str, ...]:

@@ -11,12 +11,11 @@ routes, PROTOCOL.md "Parties").
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import birth_date, covered_month, fake_cpr
+from sf1630_plugins.adapters.synthetic import Draws, birth_day, fake_cpr
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -63,18 +62,17 @@ INSTITUTIONS = (
 )
 
 
-def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
     """One plausible child's month at one institution."""
-    first = covered_month(job)
-    number = rng.randrange(len(INSTITUTIONS))
+    first = rng.month.first
+    number = rng.below(len(INSTITUTIONS))
     kind, name, low, high, groups = INSTITUTIONS[number]
-    sick = rng.choice((0, 0, 0, 1, 2, 3, 5))
-    other = rng.choice((0, 0, 0, 1, 5))
-    present = max(0, 21 - sick - other - rng.randrange(3))
-    born = birth_date(rng, first, low, high - 1)
-    return [f"{job.municipality.authority_id[-3:]}{number + 1:03d}", kind, name, fake_cpr(rng, born),
-            rng.choice(groups), str(present), str(sick), str(other), str(rng.randrange(0, 60)),
-            str(rng.randrange(0, 25))]
+    sick = rng.pick((0, 0, 0, 1, 2, 3, 5))
+    other = rng.pick((0, 0, 0, 1, 5))
+    present = max(0, 21 - sick - other - rng.below(3))
+    born = birth_day(rng, first, low, high - 1)
+    return [job.municipality.authority_id[-3:] + str(number + 1).zfill(3), kind, name, fake_cpr(rng, born),
+            rng.pick(groups), str(present), str(sick), str(other), str(rng.below(60)), str(rng.below(25))]
 
 
 # -- hookimpl --------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ settings), its descriptor (code, routing, schedule, documented columns), its wri
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from sf1630_plugins.adapters import directory, sql, synthetic
 
 ADAPTERS: dict[str, ModuleType] = {"synthetic": synthetic, "sql": sql, "directory": directory}
 
-FakeRow = Callable[[random.Random, int, Job], Sequence[Any]]
+FakeRow = Callable[[synthetic.Draws, int, Job], Sequence[Any]]  # Draws is a random.Random
 
 
 @dataclass

@@ -10,15 +10,11 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sf1630 import hookimpl
 from sf1630.api import Job
-from sf1630_plugins.adapters.synthetic import (
-    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
-)
+from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -67,19 +63,17 @@ MEASURES = (
 UNITS = ("Børn og Familie Nord", "Børn og Familie Syd", "Handicap og Sundhed", "Ungeenheden")
 
 
-def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
     """One plausible measure in force during the covered month."""
-    first = covered_month(job)
-    last = month_end(first)
-    legal, kind, placement, low, high = rng.choice(MEASURES)
-    opened = first - timedelta(days=rng.randrange(30, 2500))
-    start = day_in(rng, opened, last)
-    ends = rng.random() < 0.2
-    end = day_in(rng, max(start, first), last) if ends else None
-    born = birth_date(rng, first, 0, 17)
-    return [case_id("DUBU", job, index), fake_cpr(rng, born), opened.isoformat(),
-            end.isoformat() if end and rng.random() < 0.5 else "", legal, kind, placement,
-            start.isoformat(), end.isoformat() if end else "", amount(rng, low, high), rng.choice(UNITS)]
+    month = rng.month
+    legal, kind, placement, low, high = rng.pick(MEASURES)
+    opened = month.first - 30 - rng.below(2470)
+    start = day_in(rng, opened, month.last)
+    end = day_in(rng, max(start, month.first), month.last) if rng.random() < 0.2 else None
+    born = birth_day(rng, month.first, 0, 17)
+    return [case_id("DUBU", job, index), fake_cpr(rng, born), iso(opened),
+            iso(end) if end and rng.random() < 0.5 else "", legal, kind, placement,
+            iso(start), iso(end) if end else "", amount(rng, low, high), rng.pick(UNITS)]
 
 
 # -- hookimpl --------------------------------------------------------------------------------------

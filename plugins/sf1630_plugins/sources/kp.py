@@ -11,15 +11,11 @@ routes, PROTOCOL.md "Parties").
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import (
-    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
-)
+from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -61,18 +57,18 @@ DESCRIPTOR = Descriptor(
 PENSIONS = (("folkepension", 67, 99), ("førtidspension", 25, 66), ("seniorpension", 60, 66))
 
 
-def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
     """One plausible pension case in force during the covered month."""
-    first = covered_month(job)
-    kind, low, high = rng.choice(PENSIONS)
-    decided = first - timedelta(days=rng.randrange(20, 7000))
-    start = decided + timedelta(days=rng.randrange(0, 60))
-    ended = day_in(rng, first, month_end(first)) if rng.random() < 0.05 else None
-    status = "ended" if ended else rng.choice(("active",) * 19 + ("suspended",))
+    month = rng.month
+    kind, low, high = rng.pick(PENSIONS)
+    decided = month.first - 20 - rng.below(6980)
+    start = decided + rng.below(60)
+    ended = day_in(rng, month.first, month.last) if rng.random() < 0.05 else None
+    status = "ended" if ended else ("suspended" if rng.random() < 0.05 else "active")
     allowance = amount(rng, 0, 3000) if rng.random() < 0.1 else "0.00"
-    return [case_id("KP", job, index), fake_cpr(rng, birth_date(rng, first, low, high)), kind,
-            decided.isoformat(), start.isoformat(), amount(rng, 6000, 19500), amount(rng, 0, 9000),
-            allowance, status, ended.isoformat() if ended else ""]
+    return [case_id("KP", job, index), fake_cpr(rng, birth_day(rng, month.first, low, high)), kind,
+            iso(decided), iso(start), amount(rng, 6000, 19500), amount(rng, 0, 9000),
+            allowance, status, iso(ended) if ended else ""]
 
 
 # -- hookimpl --------------------------------------------------------------------------------------

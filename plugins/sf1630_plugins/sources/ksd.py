@@ -10,15 +10,11 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import (
-    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
-)
+from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -61,20 +57,18 @@ DESCRIPTOR = Descriptor(
 REASONS = ("raskmeldt", "varighedsbegrænsning", "overgået til jobafklaring", "fleksjob", "død")
 
 
-def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
     """One plausible sickness-benefit case open during the covered month."""
-    first = covered_month(job)
-    last = month_end(first)
-    absent = first - timedelta(days=rng.randrange(0, 300))
-    notified = absent + timedelta(days=rng.randrange(1, 35))
-    closed = day_in(rng, first, last) if rng.random() < 0.25 else None
-    employer = f"0{rng.randrange(10 ** 7):07d}" if rng.random() < 0.85 else ""
-    weeks = max(1, ((closed or last) - absent).days // 7)
-    born = birth_date(rng, first, 18, 70)
-    return [case_id("KSD", job, index), fake_cpr(rng, born), employer, absent.isoformat(), notified.isoformat(),
-            str(rng.choice((1, 1, 2, 2, 2, 3))), "closed" if closed else "open", str(weeks),
-            amount(rng, 4000, 20000), closed.isoformat() if closed else "",
-            rng.choice(REASONS) if closed else ""]
+    month = rng.month
+    absent = month.first - rng.below(300)
+    notified = absent + 1 + rng.below(34)
+    closed = day_in(rng, month.first, month.last) if rng.random() < 0.25 else None
+    employer = "0" + str(rng.below(10 ** 7)).zfill(7) if rng.random() < 0.85 else ""
+    weeks = max(1, ((closed or month.last) - absent) // 7)
+    born = birth_day(rng, month.first, 18, 70)
+    return [case_id("KSD", job, index), fake_cpr(rng, born), employer, iso(absent), iso(notified),
+            str(rng.pick((1, 1, 2, 2, 2, 3))), "closed" if closed else "open", str(weeks),
+            amount(rng, 4000, 20000), iso(closed) if closed else "", rng.pick(REASONS) if closed else ""]
 
 
 # -- hookimpl --------------------------------------------------------------------------------------

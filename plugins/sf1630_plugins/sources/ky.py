@@ -10,15 +10,11 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import (
-    amount, birth_date, case_id, covered_month, day_in, fake_cpr, month_end,
-)
+from sf1630_plugins.adapters.synthetic import Draws, birth_day, case_id, day_in, fake_cpr, iso, kroner
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -66,18 +62,17 @@ BENEFITS = (
 )
 
 
-def fake_row(rng: random.Random, index: int, job: Job) -> list[str]:
+def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
     """One plausible payment made during the covered month."""
-    first = covered_month(job)
-    last = month_end(first)
-    benefit, low, high = rng.choice(BENEFITS)
-    gross = Decimal(amount(rng, low, high))
-    tax = (gross * Decimal(rng.choice(("0.00", "0.30", "0.37", "0.40")))).quantize(Decimal("0.01"))
-    paid = day_in(rng, first, last)
-    born = birth_date(rng, first, 18, 66)
-    return [f"KY-P-{job.municipality.authority_id}-{index + 1:07d}", case_id("KY", job, rng.randrange(index + 1)),
-            fake_cpr(rng, born), benefit, first.isoformat(), last.isoformat(), paid.isoformat(),
-            f"{gross}", f"{tax}", f"{gross - tax}"]
+    month = rng.month
+    benefit, low, high = rng.pick(BENEFITS)
+    gross = low * 100 + rng.below((high - low) * 100)  # øre
+    tax = (gross * rng.pick((0, 30, 37, 40)) + 50) // 100
+    paid = day_in(rng, month.first, month.last)
+    born = birth_day(rng, month.first, 18, 66)
+    return [f"KY-P-{job.municipality.authority_id}-" + str(index + 1).zfill(7), case_id("KY", job, rng.below(index + 1)),
+            fake_cpr(rng, born), benefit, iso(month.first), iso(month.last), iso(paid),
+            kroner(gross), kroner(tax), kroner(gross - tax)]
 
 
 # -- hookimpl --------------------------------------------------------------------------------------
