@@ -385,3 +385,22 @@ def test_a_write_that_returned_survives_a_kill_in_the_middle_of_others(where: Pa
         for key, state in said:
             t = j.get(key)
             assert t is not None and state in [h[0] for h in j.history(t.id)], (key, state)
+
+
+def test_a_problem_is_noted_once_per_kind_and_key_until_resolved(where: Path | str) -> None:
+    with open_journal(where) as j:
+        first, new = j.note_problem("work_stuck", "KY:a.csv", "key gone", 10.0, municipality="aarhus", account="KY")
+        again, new_again = j.note_problem("work_stuck", "KY:a.csv", "key still gone", 20.0, account="KY")
+        other, _ = j.note_problem("schema_changed", "LIS:u-1", "ky.amount widened", 15.0)
+        assert (new, new_again) == (True, False) and again.id == first.id
+        assert (again.message, again.since, again.seen_at) == ("key still gone", 10.0, 20.0)
+        assert [p.kind for p in j.list_problems()] == ["work_stuck", "schema_changed"]
+        assert [p.id for p in j.list_problems("schema_changed")] == [other.id]
+        [closed] = j.resolve_problem("work_stuck", "KY:a.csv", 30.0, "the agent")
+        assert (closed.id, closed.resolved_at, closed.resolved_by) == (first.id, 30.0, "the agent")
+        assert [p.kind for p in j.list_problems()] == ["schema_changed"]
+        assert len(j.list_problems(open_only=False)) == 2
+        reopened, new = j.note_problem("work_stuck", "KY:a.csv", "gone again", 40.0)  # a new record, not the old
+        assert new and reopened.id != first.id
+        with pytest.raises(TypeError, match="unknown field"):
+            j.note_problem("work_stuck", "x", "y", 1.0, colour="red")

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from sf1630.journal import pgschema
+from sf1630.journal import pgschema, queries
 from sf1630.journal.fence import Fence, LeaseLost, current
-from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, check_fields,
-                                 check_kind, check_state)
+from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
+                                 check_fields, check_kind, check_state)
 from sf1630.journal.group import GroupCommit, Write
-from sf1630.journal.pgproblems import PgProblems
+from sf1630.journal.queries import ProblemWrites
 from sf1630.journal.rows import encode, transfer_of
 from sf1630.journal.states import kind_of
 
@@ -42,7 +42,7 @@ def describe(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresJournal(PgProblems, Journal):
+class PostgresJournal(ProblemWrites, Journal):
     """The journal in a PostgreSQL database (its tables in the connection's ``search_path``).
 
     A write made under a lease (``fence.current()``) first checks, in its own transaction, that the
@@ -50,6 +50,7 @@ class PostgresJournal(PgProblems, Journal):
     """
 
     shared = True
+    MARK, LOCK = "%s", " FOR UPDATE"  # queries.py's placeholder; the open problem's row locked
 
     def __init__(self, url: str, *, group_commit: bool = True):
         self.url, self.where = url, describe(url)
@@ -158,22 +159,9 @@ class PostgresJournal(PgProblems, Journal):
     def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
                   municipality: str | None = None, source: str | None = None, account: str | None = None,
                   since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
-        pairs = [(k, v) for k, v in (("kind", kind), ("municipality", municipality), ("source", source),
-                                     ("account", account)) if v is not None]
-        where = [f"{k} = %s" for k, _ in pairs]
-        params: list[Any] = [v for _, v in pairs]
-        if states is not None:
-            where.append("state = ANY(%s)")
-            params.append([str(s) for s in states])
-        if since is not None:
-            where.append("updated_at >= %s")
-            params.append(since)
-        if due_before is not None:
-            where.append("(next_attempt_at IS NULL OR next_attempt_at <= %s)")
-            params.append(due_before)
-        sql = "SELECT * FROM transfers" + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY updated_at DESC, id DESC" + (" LIMIT %s" if limit is not None else "")
-        return [transfer_of(r) for r in self.read(sql, params + ([limit] if limit is not None else []))]
+        sql, params = queries.transfers(self.MARK, kind, states, limit, municipality=municipality, source=source,
+                                        account=account, since=since, due_before=due_before)
+        return [transfer_of(r) for r in self.read(sql, params)]
 
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
         sql = ("SELECT * FROM transfers WHERE kind = 'send' AND (details::jsonb ->> 'resend_reason') IS NOT NULL "
@@ -182,20 +170,19 @@ class PostgresJournal(PgProblems, Journal):
 
     def list_missing(self, municipality: str | None = None, source: str | None = None, *,
                      open_only: bool = False) -> list[MissingRecord]:
-        pairs = [(k, v) for k, v in (("municipality", municipality), ("source", source)) if v is not None]
-        where, params = [f"{k} = %s" for k, _ in pairs], [v for _, v in pairs]
-        if open_only:
-            where.append("cleared_at IS NULL")
-        sql = "SELECT * FROM missing" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY deadline, id"
+        sql, params = queries.missing(self.MARK, municipality, source, open_only)
         return [MissingRecord(**r) for r in self.read(sql, params)]
 
+    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
+        sql, params = queries.problems(self.MARK, kind, open_only)
+        return [ProblemRecord(**r) for r in self.read(sql, params)]
+
     def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
-        rows = self.read("SELECT state, at, note FROM history WHERE transfer_id = %s ORDER BY id", (transfer_id,))
+        rows = self.read(queries.history(self.MARK), (transfer_id,))
         return [(r["state"], r["at"], r["note"]) for r in rows]
 
     def counts(self) -> dict[tuple[str, str], int]:
-        rows = self.read("SELECT kind, state, COUNT(*) AS n FROM transfers GROUP BY kind, state", ())
-        return {(r["kind"], r["state"]): r["n"] for r in rows}
+        return {(r["kind"], r["state"]): r["n"] for r in self.read(queries.COUNTS, ())}
 
     def close(self) -> None:
         self._closed = True

@@ -9,16 +9,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sf1630.journal import schema
+from sf1630.journal import queries, schema
 from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
                                  check_fields, check_kind, check_state)
 from sf1630.journal.rows import encode as _encode
 from sf1630.journal.rows import transfer_of as _transfer
 from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
+from sf1630.journal.queries import ProblemWrites
 
 
-class SqliteJournal(Journal):
+class SqliteJournal(ProblemWrites, Journal):
     """The journal in one SQLite file, shared by the agent's threads and its event loop.
 
     Writes go through one connection; with ``group_commit`` (the default) the writes of concurrent
@@ -26,6 +27,8 @@ class SqliteJournal(Journal):
     write is applied again alone, so a bad write fails only its own caller. Reads use a second
     connection: in WAL mode they see every committed write and never wait for a commit's sync.
     """
+
+    MARK = "?"
 
     def __init__(self, path: Path, *, busy_timeout: float = 30.0, group_commit: bool = True):
         self.path = path
@@ -110,55 +113,13 @@ class SqliteJournal(Journal):
 
         return self._write(write)
 
-    def note_problem(self, kind: str, key: str, message: str, at: float,
-                     **where: str | None) -> tuple[ProblemRecord, bool]:
-        unknown = set(where) - set(PROBLEM_WHERE)
-        if unknown:
-            raise TypeError(f"note_problem: unknown field(s) {', '.join(sorted(unknown))}; "
-                            f"known: {', '.join(PROBLEM_WHERE)}")
-        columns = ["kind", "key", "message", "since", "seen_at", *where]
-        params = [kind, key, message, at, at, *where.values()]
-
-        def write(db: sqlite3.Connection) -> tuple[ProblemRecord, bool]:
-            row = db.execute("SELECT id FROM problems WHERE kind = ? AND key = ? AND resolved_at IS NULL",
-                             (kind, key)).fetchone()
-            if row is None:
-                cursor = db.execute(f"INSERT INTO problems ({', '.join(columns)}) "
-                                    f"VALUES ({', '.join('?' * len(columns))})", params)
-                found, new = cursor.lastrowid, True
-            else:
-                db.execute("UPDATE problems SET message = ?, seen_at = ? WHERE id = ?", (message, at, row["id"]))
-                found, new = row["id"], False
-            return ProblemRecord(**dict(db.execute("SELECT * FROM problems WHERE id = ?", (found,)).fetchone())), new
-
-        return self._write(write)
-
-    def resolve_problem(self, kind: str | None, key: str | None, at: float, by: str, *,
-                        problem_id: int | None = None) -> list[ProblemRecord]:
-        where, params = _filters(kind=kind, key=key, id=problem_id)
-        if not where:
-            raise ValueError("resolve_problem: give a kind and key, or a problem id")
-        sql = f"SELECT id FROM problems WHERE resolved_at IS NULL AND {' AND '.join(where)}"
-
-        def write(db: sqlite3.Connection) -> list[ProblemRecord]:
-            ids = [r["id"] for r in db.execute(sql, params)]
-            for found in ids:
-                db.execute("UPDATE problems SET resolved_at = ?, resolved_by = ? WHERE id = ?", (at, by, found))
-            return [ProblemRecord(**dict(db.execute("SELECT * FROM problems WHERE id = ?", (i,)).fetchone()))
-                    for i in ids]
-
-        return self._write(write)
-
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         statement, values = sql.replace("%s", "?"), tuple(params)
         return self._write(lambda db: [dict(r) for r in db.execute(statement, values).fetchall()])
 
     # -- reads -----------------------------------------------------------------------------
     def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
-        where, params = _filters(kind=kind)
-        if open_only:
-            where.append("resolved_at IS NULL")
-        sql = "SELECT * FROM problems" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY since, id"
+        sql, params = queries.problems(self.MARK, kind, open_only)
         return [ProblemRecord(**dict(r)) for r in self._read(sql, params)]
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
@@ -173,22 +134,11 @@ class SqliteJournal(Journal):
         return _transfer(rows[0]) if rows else None
 
     def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
-             municipality: str | None = None, source: str | None = None, account: str | None = None,
-             since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
-        where, params = _filters(kind=kind, municipality=municipality, source=source, account=account)
-        if states is not None:
-            states = list(states)
-            where.append(f"state IN ({', '.join('?' * len(states))})" if states else "0")
-            params.extend(states)
-        if since is not None:
-            where.append("updated_at >= ?")
-            params.append(since)
-        if due_before is not None:
-            where.append("(next_attempt_at IS NULL OR next_attempt_at <= ?)")
-            params.append(due_before)
-        sql = "SELECT * FROM transfers" + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY updated_at DESC, id DESC" + (" LIMIT ?" if limit is not None else "")
-        return [_transfer(r) for r in self._read(sql, params + ([limit] if limit is not None else []))]
+                  municipality: str | None = None, source: str | None = None, account: str | None = None,
+                  since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
+        sql, params = queries.transfers(self.MARK, kind, states, limit, municipality=municipality, source=source,
+                                        account=account, since=since, due_before=due_before)
+        return [_transfer(r) for r in self._read(sql, params)]
 
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
         sql = ("SELECT * FROM transfers WHERE kind = 'send' AND json_extract(details, '$.resend_reason') IS NOT NULL "
@@ -197,19 +147,15 @@ class SqliteJournal(Journal):
 
     def list_missing(self, municipality: str | None = None, source: str | None = None, *,
                      open_only: bool = False) -> list[MissingRecord]:
-        where, params = _filters(municipality=municipality, source=source)
-        if open_only:
-            where.append("cleared_at IS NULL")
-        sql = "SELECT * FROM missing" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY deadline, id"
+        sql, params = queries.missing(self.MARK, municipality, source, open_only)
         return [MissingRecord(**dict(r)) for r in self._read(sql, params)]
 
     def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
-        rows = self._read("SELECT state, at, note FROM history WHERE transfer_id = ? ORDER BY id", (transfer_id,))
+        rows = self._read(queries.history(self.MARK), (transfer_id,))
         return [(r["state"], r["at"], r["note"]) for r in rows]
 
     def counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read("SELECT kind, state, COUNT(*) AS n FROM transfers GROUP BY kind, state", ())
-        return {(r["kind"], r["state"]): r["n"] for r in rows}
+        return {(r["kind"], r["state"]): r["n"] for r in self._read(queries.COUNTS, ())}
 
     def close(self) -> None:
         self._close_connections()
@@ -291,16 +237,9 @@ class SqliteJournal(Journal):
             self._reader = None
 
 
-PROBLEM_WHERE = ("municipality", "source", "account", "file_name")
-
-
 def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
     # timeout= is SQLite's busy timeout; autocommit (isolation_level=None): transactions are ours.
     db = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     return db
 
-
-def _filters(**equal: Any) -> tuple[list[str], list[Any]]:
-    pairs = [(k, v) for k, v in equal.items() if v is not None]
-    return [f"{k} = ?" for k, _ in pairs], [v for _, v in pairs]
