@@ -17,9 +17,7 @@ SOURCES = [ROOT / "agent" / "sf1630", ROOT / "plugins" / "sf1630_plugins"]
 CLI = ROOT / "agent" / "sf1630" / "cli"
 CLI_NOTE = "# Late imports inside the functions"
 # Modules whose late imports are still to be moved up or explained; remove a name once it is done.
-PENDING = {"sf1630/config/check.py", "sf1630/config/init.py", "sf1630/config/load.py", "sf1630/config/model.py",
-           "sf1630_plugins/sinks/directory.py", "sf1630_plugins/sinks/pgcopy.py", "sf1630_plugins/sinks/postgres.py",
-           "sf1630/cli/send.py", "sf1630/cli/receive.py", "sf1630/cli/jobargs.py"}
+PENDING: set[str] = set()
 
 
 def _modules() -> list[Path]:

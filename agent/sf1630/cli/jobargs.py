@@ -1,5 +1,7 @@
 """Options shared by ``send``, ``receive`` and ``run``, and the code that turns them into a Runtime."""
 
+# Late imports inside the functions: a command loads its work only when it runs (start-up time).
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,7 @@
 """``sf1630 receive``: one receive round now: download, delete remotely, load, then exit."""
 
+# Late imports inside the functions: a command loads its work only when it runs (start-up time).
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,7 @@
 """``sf1630 send``: send every configured extract now (resuming unfinished ones first), then exit."""
 
+# Late imports inside the functions: a command loads its work only when it runs (start-up time).
+
 from __future__ import annotations
 
 import argparse

@@ -34,7 +34,7 @@ def check_config(path: Path, host: Any = None, env: str | None = None) -> list[P
 
 def make_host_for(path: Path, env: str | None = None) -> Any:
     """A plugin host for the config at ``path``, or None when the plugin system cannot be loaded."""
-    try:
+    try:  # late: a check without plugins (--no-plugins) must not need pluggy
         from sf1630.plugins import make_plugin_host
     except ImportError:
         return None

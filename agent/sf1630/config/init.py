@@ -52,7 +52,7 @@ SITE_HEADER = """\
 
 def starter_files(kind: Kind, municipality: str = "example", cvr: str = "11111111") -> dict[str, str]:
     """The files of a starter config, by path relative to its folder."""
-    import tomli_w
+    import tomli_w  # late: only `sf1630 init` writes TOML
 
     name = "-".join(part.capitalize() for part in municipality.split("-")) + " Kommune"
     user_prefix = municipality.upper()
@@ -67,7 +67,7 @@ def starter_files(kind: Kind, municipality: str = "example", cvr: str = "1111111
 
 def site_files(kind: Kind, csv_text: str) -> dict[str, str]:
     """A site for every municipality of a CSV list: the agent file with [defaults], and the list."""
-    import tomli_w
+    import tomli_w  # late: only `sf1630 init` writes TOML
 
     agent = _agent(kind, "example", "EXAMPLE")
     agent["agent"]["municipalities"] = "municipalities.csv"

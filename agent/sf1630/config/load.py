@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sf1630.journal import URL_SCHEMES
 from sf1630.config.collisions import check_collisions
 from sf1630.config.model import Account, AgentConfig, Environment, MunicipalityConfig, Problem
 from sf1630.config.patterns import AccountBook, is_pattern
@@ -136,8 +137,6 @@ def _settings(f: TomlFile, table: dict[str, Any], agent: dict[str, Any]) -> dict
 
 def _journal(f: TomlFile, table: dict[str, Any], agent: dict[str, Any]) -> Path | str:
     """A SQLite file's path, or a postgresql:// URL: given as ``journal`` or in the variable ``journal_env``."""
-    from sf1630.journal import URL_SCHEMES
-
     where = ("agent",)
     name = agent["journal_env"]
     if name is None:

@@ -57,14 +57,14 @@ class Account:
 
     def endpoint(self, cfg: AgentConfig) -> Endpoint:
         """The transport endpoint of this account's environment."""
-        from sf1630.transport.sftp import Endpoint
+        from sf1630.transport.sftp import Endpoint  # late: asyncssh only once a command connects
 
         env = cfg.environments[self.environment]
         return Endpoint(host=env.host, port=env.port, known_hosts=env.known_hosts)
 
     def credentials(self) -> Credentials:
         """The transport credentials: user, key paths and where the passphrase comes from."""
-        from sf1630.transport.sftp import Credentials
+        from sf1630.transport.sftp import Credentials  # late: asyncssh only once a command connects
 
         return Credentials(
             user=self.user,

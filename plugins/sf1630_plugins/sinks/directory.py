@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from sf1630.documents.metadata import build_metadata
 from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option
 from sf1630.transport.privacy import private_dirs
@@ -113,8 +114,6 @@ def _metadata_bytes(metadata: Any) -> bytes | None:
         return None
     if isinstance(metadata, bytes):
         return metadata
-    from sf1630.documents.metadata import build_metadata
-
     return build_metadata(metadata)
 
 

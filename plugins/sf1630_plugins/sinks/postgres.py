@@ -100,8 +100,8 @@ class PostgresSink:
 
     def check(self, options: Options, timeout: float = 10.0) -> str:
         """For ``sf1630 doctor``: connect, create a table and insert a row in ``db_schema``, roll back."""
-        import psycopg
-        from psycopg import sql
+        import psycopg  # late: psycopg loads only when this sink works
+        from psycopg import sql  # late: psycopg loads only when this sink works
 
         schema = options.db_schema
         try:
@@ -123,7 +123,7 @@ class PostgresSink:
 
 
 def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types) -> LoadResult:
-    from psycopg import sql
+    from psycopg import sql  # late: psycopg loads only when this sink works
 
     schema, table, keys = options.db_schema, table_name(delivery, options), keys_of(delivery)
     deliveries = sql.Identifier(schema, "deliveries")
@@ -156,7 +156,7 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Ty
 
 def _deliveries_table(conn: Any, schema: str) -> None:
     """Create ``deliveries``, or add the columns a table made by an older version lacks."""
-    from psycopg import sql
+    from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, "deliveries")
     conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, sql.SQL(", ").join(
@@ -173,7 +173,7 @@ def _deliveries_table(conn: Any, schema: str) -> None:
 def _rows(conn: Any, schema: str, table: str, path: Path, types: Types, strict: bool, keys: Keys,
           delivery: Delivery) -> tuple[Plan, int]:
     """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging."""
-    from psycopg import sql
+    from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, table)
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
@@ -201,7 +201,7 @@ def _unchecked(columns: dict[str, str], types: Types) -> bool:
 
 
 def _view(conn: Any, schema: str, table: str) -> None:
-    from psycopg import sql
+    from psycopg import sql  # late: psycopg loads only when this sink works
 
     def q(name: str) -> str:
         return sql.Identifier(name).as_string(conn)
@@ -229,7 +229,7 @@ def type_class(sql_type: str) -> str:
 
 
 def _prepare(conn: Any, schema: str, table: str, header: list[str], kinds: list, strict: bool) -> Plan:
-    from psycopg import sql
+    from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, table)
     if not _columns(conn, schema, table):
