@@ -68,7 +68,9 @@ class Remote:
                     raise self._give_up(link, exc) from exc
                 if attempt + 1 >= self.attempts or not retry:
                     raise
-                log.info("%s: %s; retry %d in %.2f s", link.name, exc, attempt + 1, delay)
+                # A one-shot command says it once when it gives up (issue #17); the service logs each retry.
+                quiet = self.give_up is not None and isinstance(exc, ConnectFailed)
+                (log.debug if quiet else log.info)("%s: %s; retry %d in %.2f s", link.name, exc, attempt + 1, delay)
                 await self.pause(delay)
             else:
                 self._failing.pop(link.name, None)
