@@ -115,7 +115,6 @@ def carry_out(cfg: Any, request: Any, *, no_wait: bool = False) -> int:
 
     from sf1630.agent.inbox import await_outcome, hand_over, service_running
     from sf1630.agent.runtime import work_lock
-    from sf1630.cli.send import resend_by
 
     running = None if request.dry_run else service_running(cfg)
     if running:
@@ -163,3 +162,17 @@ def show(request: Any, outcome: Any) -> int:
     for line in outcome.lines():
         print(line)
     return outcome.exit_code
+
+
+def resend_by() -> str:
+    """Who runs this command (a resend, a request, a resolve): the OS user, and the user behind sudo
+    when there is one (issue #14)."""
+    import os
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = f"uid {os.getuid()}"
+    sudo = os.environ.get("SUDO_USER")
+    return f"{user} (sudo by {sudo})" if sudo and sudo != user else user

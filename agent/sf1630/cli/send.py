@@ -80,19 +80,6 @@ def _given(value: Any) -> bool:
     return bool(value.strip()) if isinstance(value, str) else bool(value)
 
 
-def resend_by() -> str:
-    """Who runs this resend: the OS user, and the user behind sudo when there is one (issue #14)."""
-    import os
-    import pwd
-
-    try:
-        user = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        user = f"uid {os.getuid()}"
-    sudo = os.environ.get("SUDO_USER")
-    return f"{user} (sudo by {sudo})" if sudo and sudo != user else user
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the request from the arguments, have it carried out, print its outcome."""
     from sf1630.agent.requests import SendRequest
@@ -104,6 +91,6 @@ def run(args: argparse.Namespace) -> int:
     resend = args.reason.strip() if args.resend else None
     request = SendRequest(jobargs.selection(args, cfg, "send"),  # exit 2 when it names nothing configured
                           period=None if args.catch_up else args.period, resend_reason=resend,
-                          resend_by=resend_by() if resend else None, catch_up=args.catch_up,
+                          resend_by=jobargs.resend_by() if resend else None, catch_up=args.catch_up,
                           since=args.since if args.catch_up else None, dry_run=args.dry_run)
     return jobargs.carry_out(cfg, request, no_wait=args.no_wait)

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve(cfg: Any, problem_id: int) -> int:
     """Close one open problem by its id (``sf1630 status --resolve ID``)."""
-    from sf1630.cli.send import resend_by
+    from sf1630.cli.jobargs import resend_by
     from sf1630.errors import Sf1630Error
     from sf1630.journal import open_journal
 
