@@ -138,7 +138,8 @@ def test_a_platform_that_refuses_every_connection_leaves_the_send_to_the_next_ro
     [first] = _send_round(world.sender, stall_timeout=5, attempts=3)
 
     assert first.state == "extracted" and world.proxy.faults["refused"] >= 3
-    assert "connection" in caplog.text and "retried on the next round" in caplog.text
+    # refused or lost, as the proxy's close reaches the client first: either way the log says which
+    assert "connection" in caplog.text.lower() and "retried on the next round" in caplog.text
     world.proxy.allow()
     [again] = _send_round(world.sender, stall_timeout=5, attempts=3)
     assert again.state == "delivered"
