@@ -19,12 +19,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from sf1630.journal import pgschema, queries
+from sf1630.journal import pgschema
 from sf1630.journal.fence import Fence, LeaseLost, current
-from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
+from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord,
                                  check_fields, check_kind, check_state)
 from sf1630.journal.group import GroupCommit, Write
-from sf1630.journal.queries import ProblemWrites
+from sf1630.journal.queries import ProblemWrites, SqlReads
 from sf1630.journal.rows import encode, transfer_of
 from sf1630.journal.states import kind_of
 
@@ -42,7 +42,7 @@ def describe(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresJournal(ProblemWrites, Journal):
+class PostgresJournal(ProblemWrites, SqlReads, Journal):
     """The journal in a PostgreSQL database (its tables in the connection's ``search_path``).
 
     A write made under a lease (``fence.current()``) first checks, in its own transaction, that the
@@ -148,41 +148,13 @@ class PostgresJournal(ProblemWrites, Journal):
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return self.read(sql, params)
 
-    def get(self, key: str) -> JournalTransfer | None:
-        rows = self.read("SELECT * FROM transfers WHERE key = %s", (key,))
-        return transfer_of(rows[0]) if rows else None
-
-    def get_id(self, transfer_id: int) -> JournalTransfer | None:
-        rows = self.read("SELECT * FROM transfers WHERE id = %s", (transfer_id,))
-        return transfer_of(rows[0]) if rows else None
-
-    def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
-                  municipality: str | None = None, source: str | None = None, account: str | None = None,
-                  since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
-        sql, params = queries.transfers(self.MARK, kind, states, limit, municipality=municipality, source=source,
-                                        account=account, since=since, due_before=due_before)
-        return [transfer_of(r) for r in self.read(sql, params)]
+    def _rows(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        return self.read(sql, params)
 
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
         sql = ("SELECT * FROM transfers WHERE kind = 'send' AND (details::jsonb ->> 'resend_reason') IS NOT NULL "
                "ORDER BY created_at DESC, id DESC" + (" LIMIT %s" if limit is not None else ""))
         return [transfer_of(r) for r in self.read(sql, [limit] if limit is not None else [])]
-
-    def list_missing(self, municipality: str | None = None, source: str | None = None, *,
-                     open_only: bool = False) -> list[MissingRecord]:
-        sql, params = queries.missing(self.MARK, municipality, source, open_only)
-        return [MissingRecord(**r) for r in self.read(sql, params)]
-
-    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
-        sql, params = queries.problems(self.MARK, kind, open_only)
-        return [ProblemRecord(**r) for r in self.read(sql, params)]
-
-    def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
-        rows = self.read(queries.history(self.MARK), (transfer_id,))
-        return [(r["state"], r["at"], r["note"]) for r in rows]
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        return {(r["kind"], r["state"]): r["n"] for r in self.read(queries.COUNTS, ())}
 
     def close(self) -> None:
         self._closed = True

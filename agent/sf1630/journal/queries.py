@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sf1630.journal.base import ProblemRecord
+from sf1630.journal.base import JournalTransfer, MissingRecord, ProblemRecord
+from sf1630.journal.rows import transfer_of
 
 PROBLEM_WHERE = ("municipality", "source", "account", "file_name")
 COUNTS = "SELECT kind, state, COUNT(*) AS n FROM transfers GROUP BY kind, state"
@@ -117,3 +118,42 @@ class ProblemWrites:
             return [ProblemRecord(**dict(r)) for r in rows]
 
         return self._write(write)
+
+
+class SqlReads:
+    """The journal's reads for a backend with ``MARK`` and ``_rows(sql, params)`` (rows that turn into dicts)."""
+
+    MARK: str
+
+    def _rows(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, key: str) -> JournalTransfer | None:
+        rows = self._rows(f"SELECT * FROM transfers WHERE key = {self.MARK}", (key,))
+        return transfer_of(rows[0]) if rows else None
+
+    def get_id(self, transfer_id: int) -> JournalTransfer | None:
+        rows = self._rows(f"SELECT * FROM transfers WHERE id = {self.MARK}", (transfer_id,))
+        return transfer_of(rows[0]) if rows else None
+
+    def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
+                  municipality: str | None = None, source: str | None = None, account: str | None = None,
+                  since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
+        sql, params = transfers(self.MARK, kind, states, limit, municipality=municipality, source=source,
+                                account=account, since=since, due_before=due_before)
+        return [transfer_of(r) for r in self._rows(sql, params)]
+
+    def list_missing(self, municipality: str | None = None, source: str | None = None, *,
+                     open_only: bool = False) -> list[MissingRecord]:
+        sql, params = missing(self.MARK, municipality, source, open_only)
+        return [MissingRecord(**dict(r)) for r in self._rows(sql, params)]
+
+    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
+        sql, params = problems(self.MARK, kind, open_only)
+        return [ProblemRecord(**dict(r)) for r in self._rows(sql, params)]
+
+    def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
+        return [(r["state"], r["at"], r["note"]) for r in self._rows(history(self.MARK), (transfer_id,))]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        return {(r["kind"], r["state"]): r["n"] for r in self._rows(COUNTS, ())}

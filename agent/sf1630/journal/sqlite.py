@@ -9,17 +9,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sf1630.journal import queries, schema
-from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord, ProblemRecord,
+from sf1630.journal import schema
+from sf1630.journal.base import (INITIAL, Journal, JournalError, JournalTransfer, MissingRecord,
                                  check_fields, check_kind, check_state)
 from sf1630.journal.rows import encode as _encode
 from sf1630.journal.rows import transfer_of as _transfer
 from sf1630.journal.states import kind_of
 from sf1630.journal.group import GroupCommit, Write
-from sf1630.journal.queries import ProblemWrites
+from sf1630.journal.queries import ProblemWrites, SqlReads
 
 
-class SqliteJournal(ProblemWrites, Journal):
+class SqliteJournal(ProblemWrites, SqlReads, Journal):
     """The journal in one SQLite file, shared by the agent's threads and its event loop.
 
     Writes go through one connection; with ``group_commit`` (the default) the writes of concurrent
@@ -118,44 +118,16 @@ class SqliteJournal(ProblemWrites, Journal):
         return self._write(lambda db: [dict(r) for r in db.execute(statement, values).fetchall()])
 
     # -- reads -----------------------------------------------------------------------------
-    def list_problems(self, kind: str | None = None, *, open_only: bool = True) -> list[ProblemRecord]:
-        sql, params = queries.problems(self.MARK, kind, open_only)
-        return [ProblemRecord(**dict(r)) for r in self._read(sql, params)]
-
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self._read(sql.replace("%s", "?"), params)]
 
-    def get(self, key: str) -> JournalTransfer | None:
-        rows = self._read("SELECT * FROM transfers WHERE key = ?", (key,))
-        return _transfer(rows[0]) if rows else None
-
-    def get_id(self, transfer_id: int) -> JournalTransfer | None:
-        rows = self._read("SELECT * FROM transfers WHERE id = ?", (transfer_id,))
-        return _transfer(rows[0]) if rows else None
-
-    def transfers(self, kind: str | None = None, states: Iterable[str] | None = None, limit: int | None = 100, *,
-                  municipality: str | None = None, source: str | None = None, account: str | None = None,
-                  since: float | None = None, due_before: float | None = None) -> list[JournalTransfer]:
-        sql, params = queries.transfers(self.MARK, kind, states, limit, municipality=municipality, source=source,
-                                        account=account, since=since, due_before=due_before)
-        return [_transfer(r) for r in self._read(sql, params)]
+    def _rows(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        return self._read(sql, params)
 
     def list_resends(self, limit: int | None = 100) -> list[JournalTransfer]:
         sql = ("SELECT * FROM transfers WHERE kind = 'send' AND json_extract(details, '$.resend_reason') IS NOT NULL "
                "ORDER BY created_at DESC, id DESC" + (" LIMIT ?" if limit is not None else ""))
         return [_transfer(r) for r in self._read(sql, [limit] if limit is not None else [])]
-
-    def list_missing(self, municipality: str | None = None, source: str | None = None, *,
-                     open_only: bool = False) -> list[MissingRecord]:
-        sql, params = queries.missing(self.MARK, municipality, source, open_only)
-        return [MissingRecord(**dict(r)) for r in self._read(sql, params)]
-
-    def history(self, transfer_id: int) -> list[tuple[str, float, str]]:
-        rows = self._read(queries.history(self.MARK), (transfer_id,))
-        return [(r["state"], r["at"], r["note"]) for r in rows]
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        return {(r["kind"], r["state"]): r["n"] for r in self._read(queries.COUNTS, ())}
 
     def close(self) -> None:
         self._close_connections()
