@@ -54,8 +54,9 @@ class TableOptions:
 
     table: str = option("", "table to load into; default: the source code from the file name (ky, dubu, ...), "
                             "else the sender's user name")
-    types: Literal["infer", "text"] = option("infer", "column types: infer INTEGER/REAL/TEXT from the values, "
-                                                      "or make every column TEXT")
+    types: Literal["infer", "text"] = option("infer", "column types: the source's declared types, and for "
+                                                      "columns no source declares a guess from the values "
+                                                      "(INTEGER/REAL/TEXT); or make every column TEXT")
     schema: Literal["evolve", "strict"] = option("evolve", "when a source's columns change: evolve the table "
                                                            "(add, widen, never drop) or refuse the load")
     on_repeat: Literal["keep", "replace"] = option(
