@@ -12,7 +12,8 @@ import pytest
 
 from sf1630.transport.sftp import Credentials, Endpoint, Tuning, connect
 
-ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads", "big_packets"}
+ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads", "big_packets",
+       "quiet_sftp"}
 
 
 def _file(path: Path, size: int) -> str:
@@ -53,6 +54,7 @@ def test_key_exchanges_during_an_upload(make_sshd, keys, tmp_path, caplog):
                                     tmp_path / "src.bin", tmp_path / "back")
     assert {"lean_writes", "lean_reads"} <= set(applied)
     assert sum("Completed key exchange" in r.getMessage() for r in caplog.records) >= 10
+    assert any("Sending open for" in r.getMessage() for r in caplog.records)  # quiet_sftp: still logged at DEBUG
     for name in ("copy0.bin", "copy1.bin", "copy2.bin"):
         assert hashlib.sha256((server.home / name).read_bytes()).hexdigest() == digest
     assert hashlib.sha256((tmp_path / "back").read_bytes()).hexdigest() == digest

@@ -45,14 +45,23 @@ class Spool:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._accounts: dict[tuple[str, str], Path] = {}
 
     def outgoing(self, account: str, file_name: str) -> Path:
         """Where an extract for ``account`` waits to be uploaded."""
-        return self.root / "out" / _safe(account) / file_name
+        return self._folder_of("out", account) / file_name
 
     def incoming(self, account: str, file_transfer_uuid: str, file_name: str) -> Path:
         """Where a downloaded delivery waits to be loaded."""
-        return self.root / "in" / _safe(account) / _safe(file_transfer_uuid) / file_name
+        return self._folder_of("in", account) / _safe(file_transfer_uuid) / file_name
+
+    def _folder_of(self, kind: str, account: str) -> Path:
+        # Built once per account: a path is asked for several times per transfer, and each join
+        # of pathlib's parts showed in the sender's profile (issue #23).
+        folder = self._accounts.get((kind, account))
+        if folder is None:
+            folder = self._accounts[(kind, account)] = self.root / kind / _safe(account)
+        return folder
 
     def quarantine(self, account: str, file_transfer_uuid: str, file_name: str) -> Path:
         """Where a delivery whose load failed is kept until a load succeeds (issue #13)."""
@@ -109,8 +118,10 @@ class Spool:
         self._prune(folder.parent)
 
     def _prune(self, folder: Path) -> None:
-        # Remove per-delivery folders left empty; stop at the spool's top-level folders.
-        while folder != self.root and self.root in folder.parents and len(folder.relative_to(self.root).parts) > 2:
+        # Remove per-delivery folders left empty; stop at the spool's top-level folders
+        # (kind/account). Compared by parts: Path.parents and relative_to cost more than the rest.
+        root = self.root.parts
+        while len(folder.parts) > len(root) + 2 and folder.parts[:len(root)] == root:
             try:
                 folder.rmdir()
             except OSError:

@@ -66,7 +66,7 @@ def qualification_problems(root: etree._Element, origin: str = "") -> list[Docum
         return [DocumentError(f"the root element <{local}> has no namespace; the contract wants it in "
                               f"{xml.NS!r}: write <ns2:{local} xmlns:ns2=\"{xml.NS}\">", origin,
                               root.sourceline, local)]
-    if ns != xml.NS:
+    if ns != xml.NS or not xml.has_qualified(root):
         return []   # normalize() refuses a foreign root with its own message
     if root.prefix is None and any(xml.split(el.tag)[0] == xml.NS for el in _inner(root)):
         return [DocumentError(f"the namespace is the default (xmlns=\"{xml.NS}\"), which puts every "

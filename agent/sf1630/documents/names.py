@@ -46,9 +46,10 @@ def name_problem(name: object) -> str | None:
         return "it contains '..' (refused anywhere in a name, as a guard against path traversal)"
     if name == ".":
         return "'.' names a folder, not a file"
-    for ch in name:
-        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
-            return f"it contains the control character U+{ord(ch):04X}"
+    if not (name.isascii() and name.isprintable()):  # printable ASCII has none of them: no look per character
+        for ch in name:
+            if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
+                return f"it contains the control character U+{ord(ch):04X}"
     if len(name) > MAX_NAME:
         return f"it has {len(name)} characters; the limit is {MAX_NAME}"
     size = len(name.encode("utf-8"))

@@ -92,7 +92,16 @@ def normalize(root: etree._Element, origin: str = "") -> None:
     elif ns != NS:
         raise DocumentError(f"root element is in namespace {ns!r}; SF1630 documents use {NS!r}",
                             origin, root.sourceline, local)
-    _unqualify(root)
+    if has_qualified(root):
+        _unqualify(root)
+
+
+def has_qualified(root: etree._Element) -> bool:
+    """Whether any element below ``root`` is in the SF1630 namespace (one search in C).
+
+    Documents as the contract writes them have none, and then nothing below needs a look.
+    """
+    return root.find(f".//{{{NS}}}*") is not None
 
 
 def _unqualify(parent: etree._Element) -> None:

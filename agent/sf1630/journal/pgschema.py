@@ -103,6 +103,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX requests_state ON requests (state, id);
     """,
+    # Issue #23: the look for an earlier send of the same municipality and source.
+    """
+    CREATE INDEX transfers_municipality_source ON transfers (municipality, source);
+    """,
 )
 
 

