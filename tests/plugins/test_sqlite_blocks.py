@@ -67,3 +67,19 @@ def test_a_row_of_another_width_in_a_block_names_its_line(tmp_path, short, long)
     with pytest.raises(LoadError, match=rf"{path.name}:152: 9 fields, the header has 10; nothing was loaded"):
         sqlite.SINK.load(delivery, path, options)
     assert query(options.path, "SELECT count(*) FROM sqlite_master WHERE name = 'aula'") == [(0,)]
+
+
+@pytest.mark.parametrize("declared, kind", [("INTEGER", "INTEGER"), ("BIGINT", "INTEGER"), ("REAL", "REAL"),
+                                            ("NUMERIC", "REAL"), ("DECIMAL(10,2)", "REAL"), ("DOUBLE", "REAL")])
+def test_the_stored_check_fails_exactly_the_values_of_another_storage_class(declared, kind):
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE TABLE t (x {declared})")
+    values = ["20", "-0", "007", "20.0", "1.5", "-2.25", "1e20", "1e3", "1e999", "9223372036854775807",
+              "9223372036854775808", "-9223372036854775808", "-9223372036854775808.0", "9223372036854775807.0",
+              "9007199254740993", "abc", "12abc", "0x10", "-", "", " 5", "+5", "NaN", "Inf", None, b"\x01", b"12",
+              1.5, 7, -0.0, float("inf"), -2**63, 2**63 - 1, -2.0**63]
+    conn.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    allowed = ("integer", "null") if kind == "INTEGER" else ("real", "integer", "null")
+    test = sqlite._STORED_MISFIT[kind].format(c="x")
+    for value, stored, failed in conn.execute(f"SELECT x, typeof(x), {test} FROM t"):
+        assert bool(failed) == (stored not in allowed), (value, stored)
