@@ -83,3 +83,46 @@ def test_the_stored_check_fails_exactly_the_values_of_another_storage_class(decl
     test = sqlite._STORED_MISFIT[kind].format(c="x")
     for value, stored, failed in conn.execute(f"SELECT x, typeof(x), {test} FROM t"):
         assert bool(failed) == (stored not in allowed), (value, stored)
+
+
+@pytest.mark.parametrize("ending, quoted", [("\n", True), ("\r\n", False), ("\r\n", True)])
+def test_quoted_fields_and_crlf_lines_load_by_csv_with_their_lines(tmp_path, ending, quoted):
+    rows = [row(n) for n in range(ROWS)]
+    if quoted:
+        rows[120][2] = "Skolen; Nord"  # csv.writer quotes it
+    delivery, path = write_delivery(tmp_path, [], HEADER, source="AULA")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(ending.join(";".join(f'"{v}"' if ";" in v else v for v in r) for r in [HEADER, *rows]) + ending)
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    assert sqlite.SINK.load(delivery, path, options).rows == ROWS
+    stored = query(options.path, "SELECT child_id, _line, institution_name, days_sick FROM aula ORDER BY rowid")
+    assert stored == [(f"c{n}", n + 2, r[2], None if n % 7 == 3 else n % 5) for n, r in enumerate(rows)]
+
+
+def test_a_last_line_without_its_newline_loads(tmp_path):
+    delivery, path = write_delivery(tmp_path, [row(n) for n in range(ROWS)], HEADER, source="AULA")
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    assert sqlite.SINK.load(delivery, path, options).rows == ROWS
+    assert query(options.path, "SELECT child_id, _line, messages_sent FROM aula WHERE _line = 251") == [
+        ("c249", 251, 2)]
+
+
+def test_bytes_that_are_not_utf8_fail_the_load_and_load_nothing(tmp_path):
+    delivery, path = write_delivery(tmp_path, [row(n) for n in range(ROWS)], HEADER, source="AULA")
+    data = path.read_bytes()
+    path.write_bytes(data[:-200] + b"\xff" + data[-200:])
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    with pytest.raises(LoadError, match=rf"{path.name}:\d+: unreadable .*utf-8.*nothing was loaded"):
+        sqlite.SINK.load(delivery, path, options)
+    assert query(options.path, "SELECT count(*) FROM sqlite_master WHERE name = 'aula'") == [(0,)]
+
+
+def test_rows_past_a_blank_line_in_a_plain_file_keep_their_lines(tmp_path):
+    delivery, path = write_delivery(tmp_path, [row(n) for n in range(ROWS)], HEADER, source="AULA")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    path.write_text("\n".join([*lines[:150], "", *lines[150:]]), encoding="utf-8")  # line 151 is blank
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    assert sqlite.SINK.load(delivery, path, options).rows == ROWS
+    stored = query(options.path, "SELECT child_id, _line FROM aula ORDER BY rowid")
+    assert stored == [(f"c{n}", n + 2 if n < 149 else n + 3) for n in range(ROWS)]
