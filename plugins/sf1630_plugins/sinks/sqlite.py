@@ -11,14 +11,14 @@ the ``<table>_current`` view). Loading the same FileTransferUUID again adds noth
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
-import operator
 import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TextIO, TypeAlias
 from pathlib import Path
 
 from sf1630 import hookimpl
@@ -32,6 +32,7 @@ from sf1630_plugins.sinks.table import (
 
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
 CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
+ROWS_PER_INSERT = 100  # rows one INSERT takes in the quick path (fewer when the row is very wide)
 
 
 @dataclass
@@ -234,22 +235,26 @@ _DECLARED_OK: dict[str | None, str] = {  # a declared integer may have leading z
 }
 # A declared column whose table column has the declared type is checked once, after the insert
 # (issue #19: a third of the load's time went to the checks above): the column's affinity has
-# made numbers of what reads as one, so a value of another storage class there is a misfit.
+# made numbers of what reads as one, so a value of another storage class there is a misfit. The
+# tests are arithmetic rather than typeof() (a function call): 0.7x its cost (INTEGER), 0.3x (REAL);
+# and hold for exactly those values: a number never equals a text or blob; a REAL in an INTEGER
+# column has a fraction or does not fit 64 bits, so its CAST differs, but for -2**63 itself.
 _STORED_MISFIT = {
-    INTEGER: "typeof({c}) NOT IN ('integer', 'null')",
-    REAL: "typeof({c}) NOT IN ('real', 'integer', 'null')",
+    INTEGER: "(CAST({c} AS INTEGER) IS NOT {c} OR {c} = -9223372036854775808 AND typeof({c}) = 'real')",
+    REAL: "{c} + 0 IS NOT {c}",  # + 0 keeps an integer exact in a NUMERIC column (a CAST to REAL would not)
     DATE: "({c} IS NOT NULL AND (typeof({c}) <> 'text' OR date({c}) IS NOT {c}))",
 }
 
 
-def _value(number: int, check: str | None, declared: bool, line: int) -> str:
-    """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers)."""
+def _value(number: int, check: str | None, declared: bool, line: str, plain: bool) -> str:
+    """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers).
+    ``plain``: for a statement only given blocks without an empty field; ``line``: the row's line number."""
     p = f"?{number}"
     if check == TEXT or check is None and declared:
-        return f"NULLIF({p}, '')"
+        return p if plain else f"CASE {p} WHEN '' THEN NULL ELSE {p} END"  # cheaper than NULLIF: no function call
     if declared:
         return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
-                f"ELSE sf1630_misfit({number - 1}, ?{line}) END")
+                f"ELSE sf1630_misfit({number - 1}, {line}) END")
     ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check or TEXT, "0").format(p=p)
     return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
 
@@ -273,14 +278,21 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
            delivery: tuple[str, Keys], found: list) -> int:
     """Insert every row; returns how many. ``found`` gets the type of each value that fails its check."""
     header, (uuid, keys) = types.header, delivery
-    line = len(header) + 1
+    width = len(header)
     after = stored_checks(conn, table, types, steps, checks)
     targets = [steps.names[n] for n, _ in KEYS] + [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-    values = [literal(v) for v in (keys.authority, keys.period, keys.source)]
-    values += [_value(i, None if i - 1 in after else k, d, line)
-               for i, (k, d) in enumerate(zip(checks, types.declared), 1)]
-    values += [literal(uuid), f"?{line}"]
-    sql = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES ({', '.join(values)})"
+    first = ", ".join(literal(v) for v in (keys.authority, keys.period, keys.source))
+    into = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES "
+
+    def statement(rows: int, plain: bool) -> str:
+        """``rows`` rows' fields as parameters ?1..?rows*width, then the first row's line number."""
+        line = rows * width + 1
+        return into + ", ".join(
+            f"({first}, "
+            + ", ".join(_value(row * width + i, None if i - 1 in after else k, d, f"(?{line} + {row})", plain)
+                        for i, (k, d) in enumerate(zip(checks, types.declared), 1))
+            + f", {literal(uuid)}, ?{line} + {row})" for row in range(rows))
+
     bad: list[tuple[int, int]] = []
 
     def unexpected(index: int, value: str) -> str:
@@ -303,12 +315,13 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
         return bool(bad)
 
     conn.execute("SAVEPOINT sf1630_insert")
-    rows, lines = _execute(conn, sql, path, len(header), False, bad, stored if after else None)
-    if bad or lines != rows + 1:  # a misfit, a blank line or a field over several lines: number rows by their lines
+    rows, lines = _blocks(conn, functools.cache(statement), path, width, bad, stored if after else None,
+                          _per_statement(conn, width))
+    if bad or lines != rows + 1:  # a misfit, a blank line, a field over several lines or a row of another width
         conn.execute("ROLLBACK TO sf1630_insert")
         bad.clear()
         since[0] = before  # the rolled back rows are gone
-        rows, _ = _execute(conn, sql, path, len(header), True, bad, stored if after else None)
+        rows, _ = _execute(conn, statement(1, False), path, width, bad, stored if after else None)
     if bad:
         index, at = bad[0]
         raise misfit(path, at, header[index], checks[index])
@@ -327,19 +340,89 @@ def _stored_misfit(conn: sqlite3.Connection, table: str, steps: Plan, header: li
     return [(next(i for i, failed in zip(after, found[1:]) if failed), found[0])]
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, by_line: bool, bad: list,
+def _per_statement(conn: sqlite3.Connection, width: int) -> int:
+    """Rows per INSERT in the quick path: SQLite runs one statement of many rows faster than many of one."""
+    return max(1, min(ROWS_PER_INSERT, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // width))
+
+
+def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int, bad: list,
+            check: Callable[[], bool] | None, per: int) -> tuple[int, int]:
+    """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line. Returns
+    (rows, lines read); lines is -1 when a line is blank or has another number of fields than the
+    header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``."""
+    cursor, count, checked = conn.cursor(), 0, 0
+    with open(path, encoding="utf-8", newline="") as f:  # plain UTF-8: see _execute
+        reader = csv.reader(f, delimiter=";")
+        blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
+        try:
+            for values in blocks:
+                if values is None:
+                    return count, -1
+                values[-1] = count + 2  # the block's first line
+                rows = (len(values) - 1) // width
+                cursor.execute(statement(rows, "" not in values), values)  # no empty field: no test for one
+                count += rows
+                if check is not None and (count - checked >= CHECK_ROWS or rows < per):
+                    checked = count
+                    if check():
+                        break
+        except sqlite3.OperationalError:
+            if not bad:
+                raise
+            return 0, 0
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise LoadError(f"{path.name}:{max(reader.line_num, count + 1) + 1}: unreadable ({exc}); "
+                            "nothing was loaded") from None
+        if check is not None and checked < count:
+            check()
+        return count, reader.line_num or count + 1  # split: each row is one line
+
+
+def _unquoted(path: Path) -> bool:
+    """Whether the file has neither '"' nor a carriage return: then each line is a row, split at ';'."""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 16):
+            if b'"' in chunk or b"\r" in chunk:
+                return False
+    return True
+
+
+def _split(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None]:
+    """Blocks of ``per`` lines as one list of their fields and a slot for the first line's number;
+    None for a block with a line of another width (a blank one too: ``width`` is 2 or more).
+    A third cheaper than csv.reader (a row is not a list of its own)."""
+    next(f)  # the header, checked by column_types
+    semicolons = itertools.repeat(";")
+    while lines := list(itertools.islice(f, per)):
+        if any(map((width - 1).__ne__, map(str.count, lines, semicolons))):
+            yield None
+            return
+        text = "".join(lines)
+        yield (text if text.endswith("\n") else text + "\n").replace("\n", ";").split(";")  # last: the slot
+
+
+def _parsed(reader: Any, width: int, per: int) -> Iterator[list[Any] | None]:
+    """As ``_split``, read by csv.reader: quoted fields, lines ended by CR LF; blank lines skipped."""
+    next(reader)  # the header, checked by column_types
+    rows = filter(None, reader)
+    while chunk := list(itertools.islice(rows, per)):
+        if any(map(width.__ne__, map(len, chunk))):
+            yield None
+            return
+        yield [*itertools.chain.from_iterable(chunk), 0]
+
+
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: list,
              check: Callable[[], bool] | None) -> tuple[int, int]:
-    """Run ``sql`` for each row of the file; returns (rows, lines read). Stops at a misfit noted in
-    ``bad``, or found by ``check`` (run after each ``CHECK_ROWS`` rows, while their pages are cached)."""
+    """The careful path: run ``sql`` for each row of the file, numbered by its line; returns (rows,
+    lines read). Stops at a misfit noted in ``bad``, or found by ``check`` (run after each
+    ``CHECK_ROWS`` rows, while their pages are cached)."""
     # Plain UTF-8: the byte order mark can only be in the header, which is skipped, and the
     # "utf-8-sig" decoder is Python code (a tenth of the load's time).
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=";")
         next(reader)  # the header, checked by column_types
-        if by_line:
-            rows: Iterator[tuple[object, ...]] = ((*row, reader.line_num) for row in reader if row)
-        else:  # each row then is one line: number them by counting, all in C
-            rows = map(operator.add, map(tuple, filter(None, reader)), zip(itertools.count(2)))
+        rows = ((*row, reader.line_num) for row in reader if row)
         try:
             count = 0
             while True:
