@@ -206,3 +206,13 @@ def test_a_duplicate_rolls_back_a_column_added_and_the_next_load_adds_it(make_de
     assert sqlite.SINK.load(delivery, path, options).duplicate  # adds the column, then rolls back
     _, result = load(authority="22222222")
     assert result.rows == 2
+
+
+def test_a_database_file_removed_alone_is_created_again(load, options):
+    load(authority="11111111")
+    os.remove(options.path)  # its -wal and -shm stay behind
+    d, result = load(authority="22222222")
+    assert result.rows == 2
+    assert rows_in(options.path) == [(1, "Åse", d.file_transfer_uuid), (2, "Bo", d.file_transfer_uuid)]
+    sqlite._KEPT.close_all()
+    assert rows_in(options.path) == [(1, "Åse", d.file_transfer_uuid), (2, "Bo", d.file_transfer_uuid)]
