@@ -167,6 +167,7 @@ def _empty_wal(conn: sqlite3.Connection, timeout: float) -> bool:
     try:
         conn.execute("PRAGMA busy_timeout = 0")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        conn.execute("PRAGMA shrink_memory")  # the 64 MiB cache is for one big load, not kept between loads
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     except sqlite3.Error:
         return False
