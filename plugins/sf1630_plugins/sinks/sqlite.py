@@ -6,19 +6,24 @@ Each delivered file goes into the table named after its source code (``ky``, ``d
 the ``<table>_current`` view). Loading the same FileTransferUUID again adds nothing and returns
 ``duplicate=True``. The whole load is one transaction: a failure leaves neither rows nor a
 ``deliveries`` row. The database file is created owner-only (0600).
+
+A process keeps its connection to the database between loads (``KeptConnections``), with what it
+read of the schema; any change of the schema, by any writer, makes it read the schema again.
 """
 
 from __future__ import annotations
 
+import atexit
 import csv
 import functools
 import itertools
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeAlias
+from typing import Any, TextIO, TypeAlias, cast
 from pathlib import Path
 
 from sf1630 import hookimpl
@@ -54,7 +59,9 @@ class SqliteSink:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
         types = column_types(path, delivery.source, options.types)
         table, keys = table_name(delivery, options), keys_of(delivery)
-        conn = connect(options.path, options.timeout)
+        kept = _KEPT.take(options.path, options.timeout)
+        conn = kept.conn if kept is not None else connect(options.path, options.timeout)
+        done_ok = False
         try:
             conn.execute("BEGIN IMMEDIATE")
             deliveries_table(conn)
@@ -62,6 +69,8 @@ class SqliteSink:
                                 (delivery.file_transfer_uuid,)).fetchone()
             if done:
                 conn.execute("ROLLBACK")
+                _forget(conn)  # the rollback may have undone a column added above, at a version noted
+                done_ok = True
                 return LoadResult(0, done[0], duplicate=True)
             steps, rows = load_rows(conn, table, path, types, options.schema == "strict",
                                     delivery.file_transfer_uuid, keys)
@@ -71,9 +80,11 @@ class SqliteSink:
             row = record(delivery, keys, table, rows, repeat)
             conn.execute(f"INSERT INTO deliveries ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                          tuple(row.values()))
-            conn.execute(f"CREATE VIEW IF NOT EXISTS {quote(table + '_current')} AS "
-                         f"{current_view(quote(table), 'deliveries', quote, table)}")
+            if not _known(conn, ("view", table)):
+                conn.execute(f"CREATE VIEW IF NOT EXISTS {quote(table + '_current')} AS "
+                             f"{current_view(quote(table), 'deliveries', quote, table)}")
             conn.execute("COMMIT")
+            done_ok = True
         except sqlite3.Error as exc:
             conn.rollback()
             text = redact(str(exc), [*types.header, table])
@@ -82,7 +93,10 @@ class SqliteSink:
             conn.rollback()
             raise
         finally:
-            conn.close()
+            if kept is None:
+                conn.close()
+            else:
+                _KEPT.give_back(kept, keep=done_ok and _empty_wal(conn, options.timeout))
         return LoadResult(rows, table, changes=steps.changes, repeats=repeat.earlier,
                           replaced=tuple(u for u, _ in repeat.delete))
 
@@ -107,6 +121,8 @@ class SqliteSink:
 
 def deliveries_table(conn: sqlite3.Connection) -> None:
     """Create ``deliveries``, or add the columns a table made by an older version lacks."""
+    if _known(conn, ("deliveries",)):
+        return
     conn.execute(f"CREATE TABLE IF NOT EXISTS deliveries ({', '.join(f'{n} {_SQL_TYPES[k]}' for n, k in RECORD)})")
     have = {name for name, _ in columns(conn, "deliveries")}
     for name, kind in RECORD:
@@ -137,10 +153,152 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
     path = Path(path)
     if not path.exists():
         create_private(path)  # issue #14: owner-only file, and 0700 for each folder made for it
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    # Any thread may use it: a kept connection serves the loads of worker threads, one at a time.
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False, factory=Remembering)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
     return conn
+
+
+def _empty_wal(conn: sqlite3.Connection, timeout: float) -> bool:
+    """Copy the WAL into the database and empty it, if no reader is in the way (it is not waited for):
+    between loads the database file alone holds the data, as it did when each load closed its
+    connection, so a file replaced or restored meanwhile never meets this load's WAL. False: the
+    connection is to be closed."""
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        conn.execute("PRAGMA shrink_memory")  # the 64 MiB cache is for one big load, not kept between loads
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+class Remembering(sqlite3.Connection):
+    """A connection that remembers table layouts and finished set-up steps for one schema version."""
+
+    version: int | None = None
+    notes: dict[tuple[str, ...] | str, object]
+
+
+def _seen(conn: sqlite3.Connection) -> dict | None:
+    """What ``conn`` learnt of the schema, valid while the schema version stays (any writer's change,
+    a rollback included, moves it); None for a connection that does not remember."""
+    if not isinstance(conn, Remembering):
+        return None
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    if conn.version != version:
+        conn.version, conn.notes = version, {}
+    return conn.notes
+
+
+def _forget(conn: sqlite3.Connection) -> None:
+    """Drop what ``conn`` remembers: after a rollback, the schema version it noted may come again
+    with another layout."""
+    if isinstance(conn, Remembering):
+        conn.version = None
+
+
+def _known(conn: sqlite3.Connection, step: tuple[str, ...]) -> bool:
+    """Whether ``step`` was done at this schema version; notes it as done (the caller does it now)."""
+    seen = _seen(conn)
+    if seen is None:
+        return False
+    if step in seen:
+        return True
+    seen[step] = True
+    return False
+
+
+@dataclass
+class Kept:
+    """An open connection to one database, used by one load at a time."""
+
+    conn: Remembering
+    pid: int
+    inode: tuple[int, int]
+    busy: threading.Lock
+
+
+class KeptConnections:
+    """The sink's connections, kept open between loads of one process: opening one, reading its
+    schema and closing it (a checkpoint) cost more than a small load. A database file removed or
+    replaced is opened again; a connection is closed after a failed load, left alone in a forked
+    child and closed when the process ends."""
+
+    LIMIT = 8  # databases kept open at once (file descriptors); the least recently used is closed
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, float], Kept] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close_all)
+
+    def take(self, path: Path, timeout: float) -> Kept | None:
+        """The database's kept connection, opened if needed; None when another load is using it."""
+        key = (os.path.abspath(path), timeout)
+        with self._lock:
+            kept = self._open.pop(key, None)
+            if kept is not None and kept.pid != os.getpid():
+                _FORKED.append(kept)  # the parent's: closing it here could disturb the parent's locks
+                kept = None
+            if kept is not None and not kept.busy.acquire(blocking=False):
+                self._open[key] = kept
+                return None  # another thread loads into it; this load opens a connection of its own
+            if kept is not None and _inode(key[0]) == kept.inode:
+                self._open[key] = kept  # last: the most recently used
+                return kept
+        if kept is not None:  # the file was removed or replaced since
+            kept.conn.close()
+        conn = connect(Path(path), timeout)
+        kept = Kept(cast(Remembering, conn), os.getpid(), _inode(key[0]), threading.Lock())
+        kept.busy.acquire()
+        with self._lock:
+            evicted = [k for k in [self._open.pop(key, None)] if k is not None]
+            self._open[key] = kept
+            while len(self._open) > self.LIMIT:
+                evicted.append(self._open.pop(next(iter(self._open))))
+        for k in evicted:
+            self._close(k)
+        return kept
+
+    def give_back(self, kept: Kept, keep: bool) -> None:
+        """The load is over; after a failed one the connection is closed (the next load opens another)."""
+        with self._lock:
+            listed = [key for key, value in self._open.items() if value is kept]
+            if not keep:
+                for key in listed:
+                    del self._open[key]
+        if not keep or not listed:  # failed, or no longer listed (evicted while in use)
+            kept.conn.close()
+        kept.busy.release()
+
+    def close_all(self) -> None:
+        """Close every kept connection of this process (at exit: the last close checkpoints the WAL)."""
+        with self._lock:
+            kept, self._open = list(self._open.values()), {}
+        for k in kept:
+            self._close(k)
+
+    @staticmethod
+    def _close(kept: Kept) -> None:
+        if kept.pid != os.getpid():
+            _FORKED.append(kept)
+        elif kept.busy.acquire(blocking=False):  # one in use is closed by its load's give_back
+            kept.conn.close()
+            kept.busy.release()
+
+
+_FORKED: list[Kept] = []  # connections inherited from a parent process: kept referenced, never used
+_KEPT = KeptConnections()
+
+
+def _inode(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return (-1, -1)
+    return (st.st_dev, st.st_ino)
 
 
 def quote(name: str) -> str:
@@ -150,7 +308,13 @@ def quote(name: str) -> str:
 
 def columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
     """The table's columns with their type class; empty when there is no such table."""
-    return [(row[1], affinity(row[2])) for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
+    seen = _seen(conn)
+    if seen is not None and table in seen:
+        return list(seen[table])
+    found = [(row[1], affinity(row[2])) for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
+    if seen is not None:
+        seen[table] = tuple(found)
+    return found
 
 
 def affinity(declared: str) -> str:
