@@ -20,7 +20,7 @@ from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
-from sf1630.simulator.config import PlatformConfig
+from sf1630.simulator.config import PlatformConfig, RouteConfig
 from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files
 from sf1630.simulator.spares import Spares
 from sf1630.transport.localfile import fsync_path
@@ -37,6 +37,10 @@ class Router:
     def __init__(self, config: PlatformConfig, *, step_hook: StepHook | None = None):
         self.config, self.root = config, config.server.root
         self._users = {u.name for u in config.users}
+        # Routes by sending user and RecipientAuthority, in config order: a country has hundreds.
+        self._routes: dict[tuple[str, str], list[RouteConfig]] = {}
+        for route in config.routes:
+            self._routes.setdefault((route.sftp_user, route.recipient_authority), []).append(route)
         self._locks: dict[Key, str] = {}                 # locked name -> FileTransferUUID or "" until known
         self._settling: dict[Key, asyncio.TimerHandle] = {}
         self._writing: Counter[Key] = Counter()          # triggers open for writing
@@ -241,9 +245,11 @@ class Router:
         taken = other != parsed.trigger_name and os.path.lexists(
             self.root / user / "IN" / ((parsed.data_name or "") + decisions.RECEIPT_SUFFIX))
         server = self.config.server
+        info = parsed.trigger.routing if parsed.trigger else None
+        routes = self._routes.get((user, info.recipient_authority), []) if info else []
         try:
             decision = decisions.decide(user, parsed, decisions.DataFacts(size, busy, taken), self._users,
-                                        self.config.routes, server.metadata_root)
+                                        routes, server.metadata_root)
         except Exception as exc:   # a bug, or input no check foresaw: answer it rather than retry forever
             log.exception("deciding OUT/%s of %s failed", parsed.trigger_name, user)
             failed = decisions.Parsed(parsed.trigger_name, problem=(decisions.codes.INTERNAL, f"{exc}"))
