@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable
 
 from sf1630.simulator.decision import METADATA_SUFFIX, Decision
-from sf1630.simulator.spares import Spares
 
 log = logging.getLogger("sf1630.simulator")
 JOURNAL_VERSION = 1
@@ -80,8 +79,8 @@ def _replace_into(tmp: str, folder: str, name: str) -> None:
         os.replace(tmp, os.path.join(folder, name))
 
 
-def _write(spares: Spares, path: str, data: bytes) -> None:
-    fd = spares.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+def _write(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
     finally:
@@ -91,8 +90,8 @@ def _write(spares: Spares, path: str, data: bytes) -> None:
 class Journal:
     """In-flight routes, one file each: the decision as a JSON line, then one line per step published."""
 
-    def __init__(self, folder: Path, spares: Spares):
-        self.folder, self.spares = folder, spares
+    def __init__(self, folder: Path):
+        self.folder = folder
         self._open: dict[str, int] = {}     # uuid -> descriptor of its record, while in flight
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
@@ -104,7 +103,8 @@ class Journal:
 
         Written in place: a record cut short by a crash was never acted on and is simply dropped."""
         record = Record(decision)
-        fd = self.spares.open(self.path(decision.uuid), os.O_WRONLY | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC)
+        fd = os.open(self.path(decision.uuid), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                     0o600)
         os.write(fd, record.to_json() + b"\n")
         self._open[decision.uuid] = fd
         return record
@@ -122,7 +122,7 @@ class Journal:
         """Forget a decision that has been carried out completely."""
         self.close(record)
         try:
-            self.spares.remove(self.path(record.decision.uuid))
+            os.unlink(self.path(record.decision.uuid))
         except FileNotFoundError:
             pass
 
@@ -185,9 +185,9 @@ class Steps:
                 continue
             tmp = self._tmp(d, step)
             if kind == "receipt":
-                _write(self.journal.spares, tmp, d.receipt)
+                _write(tmp, d.receipt)
             elif kind == "metadata":
-                _write(self.journal.spares, tmp, dict(d.deliveries)[user])
+                _write(tmp, dict(d.deliveries)[user])
             elif not self._stage_link(d, tmp, copy):
                 staged.copies.append((os.path.join(self.root, d.user, "OUT", d.data_file), tmp))
             staged.sync.append(tmp)
@@ -256,6 +256,6 @@ class Steps:
         names = [d.data_name, d.trigger_name] if d.ok and d.data_name else [d.trigger_name]
         for name in names:
             try:
-                self.journal.spares.remove(os.path.join(out, name))
+                os.unlink(os.path.join(out, name))
             except FileNotFoundError:
                 pass

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from sf1630.simulator import decision as decisions
 from sf1630.simulator.config import PlatformConfig, RouteConfig
 from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files
-from sf1630.simulator.spares import Spares
 from sf1630.transport.localfile import fsync_path
 
 log = logging.getLogger("sf1630.simulator")
@@ -54,8 +53,7 @@ class Router:
         self._stopping = False
         self.release = asyncio.Event()                   # cleared: routes wait once locked (tests, demos)
         self.release.set()
-        self.spares = Spares(str(self.root / ".platform" / "spare"))
-        self.journal = Journal(self.root / ".platform" / "journal", self.spares)
+        self.journal = Journal(self.root / ".platform" / "journal")
         self.steps = Steps(self.root, self.journal, hook=step_hook)
 
     # -- the Gate, called by the SFTP side on the event loop --------------------------------------

@@ -143,7 +143,7 @@ class _Owner(asyncssh.SSHServer):
         home = str(self._platform.root / user)
         router = self._platform.started_router()
         # asyncssh hands the factory the server channel; its type names the base class.
-        return SFTPSession(lambda chan: UserFiles(chan, home, user, router, router.spares))  # type: ignore[arg-type]
+        return SFTPSession(lambda chan: UserFiles(chan, home, user, router))  # type: ignore[arg-type]
 
 
 class Platform:

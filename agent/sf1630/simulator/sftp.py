@@ -18,8 +18,6 @@ from typing import Protocol
 import asyncssh
 from asyncssh.misc import MaybeAwait
 
-from sf1630.simulator.spares import Spares
-
 log = logging.getLogger("sf1630.simulator")
 _WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
 OWNER_ONLY = 0o700  # extracts hold CPR numbers: a client's mode never opens a file to group or others
@@ -65,10 +63,10 @@ class _Target:
 
 
 class _OpenFile:
-    __slots__ = ("fd", "out_name", "inode", "writing")
+    __slots__ = ("fd", "out_name", "inode")
 
-    def __init__(self, fd: int, out_name: str | None, inode: tuple[int, int], writing: bool):
-        self.fd, self.out_name, self.inode, self.writing = fd, out_name, inode, writing
+    def __init__(self, fd: int, out_name: str | None, inode: tuple[int, int] | None):
+        self.fd, self.out_name, self.inode = fd, out_name, inode   # inode: set when open for writing
 
 
 def _denied(message: str) -> asyncssh.SFTPPermissionDenied:
@@ -84,10 +82,10 @@ def _busy(user: str, path: str, action: str) -> asyncssh.SFTPPermissionDenied:
 class UserFiles(asyncssh.SFTPServer):
     """The SFTP view of one user's folder."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, home: str, user: str, gate: Gate, spares: Spares):
+    def __init__(self, chan: asyncssh.SSHServerChannel, home: str, user: str, gate: Gate):
         super().__init__(chan)
         self._home = os.fsencode(os.path.realpath(home))
-        self._user, self._gate, self._spares = user, gate, spares
+        self._user, self._gate = user, gate
 
     # -- paths ----------------------------------------------------------------------------------
     def _resolve(self, path: bytes) -> _Target:
@@ -159,21 +157,18 @@ class UserFiles(asyncssh.SFTPServer):
         if writing:
             self._check_write(target, "write")
         flags = os.O_RDWR if pflags & asyncssh.FXF_READ and writing else os.O_WRONLY if writing else os.O_RDONLY
-        for sftp_flag, os_flag in ((asyncssh.FXF_APPEND, os.O_APPEND), (asyncssh.FXF_TRUNC, os.O_TRUNC),
-                                   (asyncssh.FXF_EXCL, os.O_EXCL)):
+        for sftp_flag, os_flag in ((asyncssh.FXF_APPEND, os.O_APPEND), (asyncssh.FXF_CREAT, os.O_CREAT),
+                                   (asyncssh.FXF_TRUNC, os.O_TRUNC), (asyncssh.FXF_EXCL, os.O_EXCL)):
             if pflags & sftp_flag:
                 flags |= os_flag
         mode = 0o600 if attrs.permissions is None else attrs.permissions & OWNER_ONLY
-        if pflags & asyncssh.FXF_CREAT:
-            fd = self._spares.open(target.local, flags | os.O_CLOEXEC, mode)
-        else:
-            fd = os.open(target.local, flags | os.O_CLOEXEC, mode)
-        st = os.fstat(fd)
-        inode = (st.st_dev, st.st_ino)
-        self._spares.opened(inode)
+        fd = os.open(target.local, flags | os.O_CLOEXEC, mode)
+        inode = None
         if writing:
+            st = os.fstat(fd)
+            inode = (st.st_dev, st.st_ino)
             self._gate.opened(self._user, target.out_name, inode)
-        return _OpenFile(fd, target.out_name, inode, writing)
+        return _OpenFile(fd, target.out_name, inode)
 
     def read(self, file_obj: object, offset: int, size: int) -> MaybeAwait[bytes]:
         return os.pread(file_obj.fd, size, offset)  # type: ignore[attr-defined]
@@ -191,8 +186,7 @@ class UserFiles(asyncssh.SFTPServer):
     def close(self, file_obj: object) -> MaybeAwait[None]:
         handle: _OpenFile = file_obj  # type: ignore[assignment]
         os.close(handle.fd)
-        self._spares.closed(handle.inode)
-        if handle.writing:
+        if handle.inode is not None:
             self._gate.closed(self._user, handle.out_name, handle.inode)
         return None
 
@@ -236,7 +230,7 @@ class UserFiles(asyncssh.SFTPServer):
             raise _denied(f"{target.text}: cannot delete your IN/ or OUT/ folder")
         if name is not None and self._gate.locked(self._user, name):
             raise _busy(self._user, target.text, "delete")
-        self._spares.remove(target.local)
+        os.remove(target.local)
         return None
 
     def _rename(self, oldpath: bytes, newpath: bytes, replace: bool) -> None:
