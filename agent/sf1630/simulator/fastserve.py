@@ -2,7 +2,7 @@
 
 asyncssh serves every SFTP request through a coroutine per request, debug lines, a result type
 table and three layers of answer building; a small file's delivery makes about 26 requests at the
-simulator. Here OPEN, CLOSE, READ, WRITE, STAT, LSTAT, FSTAT, REMOVE and posix-rename (SFTP
+simulator. Here OPEN, CLOSE, READ, WRITE, STAT, LSTAT, FSTAT, REMOVE, READDIR and posix-rename (SFTP
 version 3, the only one the simulator speaks) call the server object directly and answer with one
 packed header; the same server methods run, and errors are answered with the codes asyncssh uses.
 Every other request, and every request while asyncssh's debug logging is on, goes through asyncssh.
@@ -24,8 +24,8 @@ from asyncssh.sftp import (FX_BAD_MESSAGE, FX_DIR_NOT_EMPTY, FX_FAILURE, FX_FILE
                            FX_FILE_IS_A_DIRECTORY, FX_INVALID_FILENAME, FX_INVALID_PARAMETER, FX_LINK_LOOP,
                            FX_NO_SPACE_ON_FILESYSTEM, FX_NO_SUCH_FILE, FX_NOT_A_DIRECTORY, FX_OK, FX_OP_UNSUPPORTED,
                            FX_PERMISSION_DENIED, FX_QUOTA_EXCEEDED, FX_WRITE_PROTECT, FXP_ATTRS, FXP_CLOSE,
-                           FXP_DATA, FXP_EXTENDED, FXP_FSTAT, FXP_HANDLE, FXP_LSTAT, FXP_OPEN, FXP_READ,
-                           FXP_REMOVE, FXP_STAT, FXP_STATUS, FXP_WRITE, SFTPAttrs, SFTPEOFError, SFTPError,
+                           FXP_DATA, FXP_EXTENDED, FXP_FSTAT, FXP_HANDLE, FXP_LSTAT, FXP_NAME, FXP_OPEN, FXP_READ,
+                           FXP_READDIR, FXP_REMOVE, FXP_STAT, FXP_STATUS, FXP_WRITE, SFTPAttrs, SFTPEOFError, SFTPError,
                            SFTPInvalidHandle, SFTPName, SFTPServer)
 
 # OSError numbers as asyncssh's server answers them (anything else: FX_FAILURE).
@@ -80,6 +80,8 @@ class FastRequests:
         """Serve one request; False when it is not one served here (nothing read from `packet` then)."""
         if pkttype not in _SERVED or (pkttype == FXP_EXTENDED and _extension(packet) != POSIX_RENAME):
             return False
+        if pkttype == FXP_READDIR and not hasattr(self._dir_handles.get(_peek_string(packet)), "take"):
+            return False    # a folder opened by another server class: asyncssh reads it
         try:
             kind, body = await self._serve(pkttype, packet)
         except Exception as exc:   # as asyncssh: a failure is answered, the session goes on
@@ -129,6 +131,17 @@ class FastRequests:
             packet.get_string()
             old, new = packet.get_string(), packet.get_string()
             result = server.posix_rename(old, new)
+        elif pkttype == FXP_READDIR:
+            listing: Any = self._dir_handles.get(packet.get_string())
+            if listing is None:
+                raise SFTPInvalidHandle("Invalid file handle")
+            names = listing.take(MAX_NAMES)
+            if not names:
+                raise SFTPEOFError
+            parts = [UInt32(len(names))]
+            for name, st in names:
+                parts += [String(name), String(await _longname(server, name, st)), encode_stat(st)]
+            return FXP_NAME, b"".join(parts)
         else:   # FSTAT, STAT, LSTAT
             if pkttype == FXP_FSTAT:
                 file_obj = self._file_handles.get(packet.get_string())
@@ -147,11 +160,38 @@ class FastRequests:
 
 
 _SERVED = frozenset((FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE, FXP_FSTAT, FXP_STAT, FXP_LSTAT, FXP_REMOVE,
-                     FXP_EXTENDED))
+                     FXP_READDIR, FXP_EXTENDED))
+MAX_NAMES = 128     # names per READDIR answer, as asyncssh
 
 
-def _extension(packet: SSHPacket) -> bytes:
-    """The name of an extended request, the packet left where it was."""
+class _Attrs:
+    """What asyncssh's format_longname reads of SFTPAttrs, taken from a stat result."""
+
+    __slots__ = ("permissions", "nlink", "uid", "gid", "size", "mtime")
+
+    def __init__(self, st: os.stat_result):
+        self.permissions, self.nlink, self.uid, self.gid = st.st_mode, st.st_nlink, st.st_uid, st.st_gid
+        self.size, self.mtime = st.st_size, st.st_mtime_ns // 1_000_000_000
+
+
+class _Name:
+    __slots__ = ("filename", "longname", "attrs")
+
+    def __init__(self, filename: bytes, attrs: _Attrs):
+        self.filename, self.longname, self.attrs = filename, b"", attrs
+
+
+async def _longname(server: Any, name: bytes, st: os.stat_result) -> bytes:
+    """The `ls -l` line of a name, by the server's format_longname (asyncssh's unless overridden)."""
+    entry = _Name(name, _Attrs(st))
+    result = server.format_longname(entry)
+    if hasattr(result, "__await__"):
+        await result
+    return entry.longname
+
+
+def _peek_string(packet: SSHPacket) -> bytes:
+    """The request's next string, the packet left where it was."""
     start = packet._idx
     try:
         return packet.get_string()
@@ -159,3 +199,8 @@ def _extension(packet: SSHPacket) -> bytes:
         return b""
     finally:
         packet._idx = start
+
+
+def _extension(packet: SSHPacket) -> bytes:
+    """The name of an extended request, the packet left where it was."""
+    return _peek_string(packet)
