@@ -6,7 +6,9 @@ client, and announces limits no OpenSSH server has; the small subclasses here ch
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
 
 from asyncssh import Error, SFTPServer
 from asyncssh.logging import SSHLogger
@@ -14,6 +16,7 @@ from asyncssh.packet import Byte, PacketDecodeError, SSHPacket, UInt32
 from asyncssh.sftp import MAX_SFTP_PACKET_LEN, SFTPBadMessage, SFTPLimits, SFTPServerHandler
 from asyncssh.stream import SFTPServerFactory, SSHReader, SSHServerStreamSession, SSHWriter
 
+from sf1630.simulator.fastserve import FastRequests
 from sf1630.transport import fastrecv, speedups
 
 # What OpenSSH 9's sftp-server announces in limits@openssh.com; clients tuned for OpenSSH
@@ -22,6 +25,7 @@ OPENSSH_MAX_PACKET = 256 * 1024
 OPENSSH_MAX_READ_WRITE = OPENSSH_MAX_PACKET - 1024
 READ_CHUNK = 1 << 20         # bytes taken from the channel at once: every request they complete is served
 BATCH_BYTES = 64 * 1024      # answers held for one channel write; a bigger one (a READ's data) goes at once
+_HEADER = struct.Struct(">IBI")   # an answer's length, type and request id
 
 
 class _TolerantPacket(SSHPacket):
@@ -44,12 +48,13 @@ class _LevelFirst(SSHLogger):
             super().log(level, msg, *args, **kwargs)
 
 
-class TolerantSFTPHandler(SFTPServerHandler):
+class TolerantSFTPHandler(FastRequests, SFTPServerHandler):
     """asyncssh's SFTP server handler, lenient about trailing bytes and announcing OpenSSH's limits.
 
     It serves requests a batch at a time (issue #23): it takes everything the channel holds, serves
     every complete request in it, and sends their answers in one channel write, where asyncssh
-    reads each request with two waits and writes each answer on its own.
+    reads each request with two waits and writes each answer on its own. The requests of a
+    delivery are served by FastRequests, the rest by asyncssh.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -83,6 +88,7 @@ class TolerantSFTPHandler(SFTPServerHandler):
     async def _serve_batch(self, buf: bytearray) -> int:
         """Serve every complete request in ``buf``, answers in one write; returns the bytes used."""
         pos, self._answers = 0, []
+        fast = not self._logger.isEnabledFor(logging.DEBUG)   # asyncssh's path logs every request
         try:
             while len(buf) - pos >= 4:
                 size = int.from_bytes(buf[pos:pos + 4], "big")
@@ -94,6 +100,8 @@ class TolerantSFTPHandler(SFTPServerHandler):
                     packet = _TolerantPacket(bytes(view[pos + 4:pos + 4 + size]))
                 pos += 4 + size
                 pkttype, pktid = packet.get_byte(), packet.get_uint32()
+                if fast and await self.serve(pkttype, pktid, packet):
+                    continue
                 self.log_received_packet(pkttype, pktid, packet)
                 await self._process_packet(pkttype, pktid, packet)
         finally:
@@ -109,6 +117,13 @@ class TolerantSFTPHandler(SFTPServerHandler):
         payload = Byte(pkttype) + b"".join(args)
         self._answers.append(UInt32(len(payload)) + payload)
         self.log_sent_packet(pkttype, pktid, payload)
+
+    def answer(self, pkttype: int, pktid: int, body: bytes) -> None:
+        """Send (or hold for the batch's write) an answer whose request was served here."""
+        if self._answers is None or len(body) > BATCH_BYTES:
+            self.send_packet(pkttype, pktid, UInt32(pktid), body)
+        else:
+            self._answers.append(_HEADER.pack(len(body) + 5, pkttype, pktid) + body)
 
     def _flush_answers(self) -> None:
         """Answers held so far go out first, so that a big one never overtakes them."""

@@ -20,13 +20,14 @@ from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from sf1630.simulator import decision as decisions
-from sf1630.simulator.config import PlatformConfig
+from sf1630.simulator.config import PlatformConfig, RouteConfig
 from sf1630.simulator.delivery import Journal, Record, StepHook, Steps, copy_files
 from sf1630.transport.localfile import fsync_path
 
 log = logging.getLogger("sf1630.simulator")
 Key = tuple[str, str]          # (SFTP user, file name in that user's OUT/)
 TRIGGER_SUFFIX = ".trigger"
+STABLE_NS = 2_000_000_000   # an OUT/ changed this recently is listed by every scan
 ANSWERED_KEPT = 10000     # data names whose receipt's trigger is remembered (a receipt is read in seconds)
 
 
@@ -36,6 +37,12 @@ class Router:
     def __init__(self, config: PlatformConfig, *, step_hook: StepHook | None = None):
         self.config, self.root = config, config.server.root
         self._users = {u.name for u in config.users}
+        self._outs = {u: os.path.join(self.root, u, "OUT") for u in self._users}
+        self._quiet: dict[str, int] = {}     # user -> mtime (ns) of an OUT/ that held no trigger
+        # Routes by sending user and RecipientAuthority, in config order: a country has hundreds.
+        self._routes: dict[tuple[str, str], list[RouteConfig]] = {}
+        for route in config.routes:
+            self._routes.setdefault((route.sftp_user, route.recipient_authority), []).append(route)
         self._locks: dict[Key, str] = {}                 # locked name -> FileTransferUUID or "" until known
         self._settling: dict[Key, asyncio.TimerHandle] = {}
         self._writing: Counter[Key] = Counter()          # triggers open for writing
@@ -109,17 +116,28 @@ class Router:
         task.add_done_callback(self._tasks.discard)
 
     def scan(self) -> None:
-        """Look for triggers in every OUT/ that nobody told us about; retry interrupted routes."""
+        """Look for triggers in every OUT/ that nobody told us about; retry interrupted routes.
+
+        An OUT/ that held no trigger when listed is not listed again while its mtime stays (any
+        name added, renamed or removed changes it); one changed in the last STABLE_NS is, as file
+        system timestamps are coarse. A country has hundreds of users (issue #23)."""
         now, settle = time.time(), self.config.server.settle_seconds
         for user in sorted(self._users):
+            out = self._outs[user]
             try:
-                entries = list(os.scandir(self.root / user / "OUT"))
+                mtime = os.stat(out).st_mtime_ns
+                if self._quiet.get(user) == mtime:
+                    continue
+                entries = list(os.scandir(out))
             except OSError:
                 continue
-            for entry in entries:
+            self._quiet.pop(user, None)
+            triggers = [entry for entry in entries if entry.name.endswith(TRIGGER_SUFFIX)]
+            if not triggers and now * 1e9 - mtime > STABLE_NS:
+                self._quiet[user] = mtime
+            for entry in triggers:
                 key = (user, entry.name)
-                if (not entry.name.endswith(TRIGGER_SUFFIX) or key in self._locks or key in self._settling
-                        or self._writing.get(key)):
+                if key in self._locks or key in self._settling or self._writing.get(key):
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -239,9 +257,11 @@ class Router:
         taken = other != parsed.trigger_name and os.path.lexists(
             self.root / user / "IN" / ((parsed.data_name or "") + decisions.RECEIPT_SUFFIX))
         server = self.config.server
+        info = parsed.trigger.routing if parsed.trigger else None
+        routes = self._routes.get((user, info.recipient_authority), []) if info else []
         try:
             decision = decisions.decide(user, parsed, decisions.DataFacts(size, busy, taken), self._users,
-                                        self.config.routes, server.metadata_root)
+                                        routes, server.metadata_root)
         except Exception as exc:   # a bug, or input no check foresaw: answer it rather than retry forever
             log.exception("deciding OUT/%s of %s failed", parsed.trigger_name, user)
             failed = decisions.Parsed(parsed.trigger_name, problem=(decisions.codes.INTERNAL, f"{exc}"))

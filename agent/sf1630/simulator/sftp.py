@@ -69,6 +69,31 @@ class _OpenFile:
         self.fd, self.out_name, self.inode = fd, out_name, inode   # inode: set when open for writing
 
 
+class Listing(AsyncIterator[asyncssh.SFTPName]):
+    """An open folder: asyncssh's READDIR takes SFTPNames from it, fastserve.py (name, stat) pairs.
+    The folder is listed at the first read, as asyncssh's own scandir generator does."""
+
+    def __init__(self, files: UserFiles, path: bytes):
+        self._files, self._path = files, path
+        self._names: list[tuple[bytes, os.stat_result]] | None = None
+        self._pos = 0
+
+    def take(self, count: int) -> list[tuple[bytes, os.stat_result]]:
+        """Up to `count` names not read yet."""
+        if self._names is None:
+            self._names = self._files.listing(self._path)
+        taken = self._names[self._pos:self._pos + count]
+        self._pos += len(taken)
+        return taken
+
+    async def __anext__(self) -> asyncssh.SFTPName:
+        taken = self.take(1)
+        if not taken:
+            raise StopAsyncIteration
+        name, st = taken[0]
+        return asyncssh.SFTPName(name, attrs=asyncssh.SFTPAttrs.from_local(st))
+
+
 def _denied(message: str) -> asyncssh.SFTPPermissionDenied:
     return asyncssh.SFTPPermissionDenied(message)
 
@@ -130,16 +155,17 @@ class UserFiles(asyncssh.SFTPServer):
             return path[len(self._home):]
         raise asyncssh.SFTPNoSuchFile("File not found")
 
-    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+    def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        return Listing(self, path)
+
+    def listing(self, path: bytes) -> list[tuple[bytes, os.stat_result]]:
+        """A folder's names with their lstat, `.` and `..` first (`..` of the top is itself)."""
         target = self._resolve(path)
-        here = asyncssh.SFTPAttrs.from_local(os.stat(target.local))
-        parent = os.path.dirname(target.local) if target.parts else target.local   # '..' of the top is itself
-        yield asyncssh.SFTPName(b".", attrs=here)
-        yield asyncssh.SFTPName(b"..", attrs=asyncssh.SFTPAttrs.from_local(os.stat(parent)))
+        parent = os.path.dirname(target.local) if target.parts else target.local
+        names = [(b".", os.stat(target.local)), (b"..", os.stat(parent))]
         with os.scandir(target.local) as entries:
-            for entry in entries:
-                attrs = asyncssh.SFTPAttrs.from_local(entry.stat(follow_symlinks=False))
-                yield asyncssh.SFTPName(os.fsencode(entry.name), attrs=attrs)
+            names += [(os.fsencode(entry.name), entry.stat(follow_symlinks=False)) for entry in entries]
+        return names
 
     def _check_write(self, target: _Target, action: str) -> None:
         if target.in_inbox:
