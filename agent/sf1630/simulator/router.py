@@ -41,8 +41,7 @@ class Router:
         self._quiet: dict[str, int] = {}     # user -> mtime (ns) of an OUT/ that held no trigger
         # Routes by sending user and RecipientAuthority, in config order: a country has hundreds.
         self._routes: dict[tuple[str, str], list[RouteConfig]] = {}
-        for route in config.routes:
-            self._routes.setdefault((route.sftp_user, route.recipient_authority), []).append(route)
+        self._indexed: list[RouteConfig] | None = None   # the routes the index was built from
         self._locks: dict[Key, str] = {}                 # locked name -> FileTransferUUID or "" until known
         self._settling: dict[Key, asyncio.TimerHandle] = {}
         self._writing: Counter[Key] = Counter()          # triggers open for writing
@@ -114,6 +113,16 @@ class Router:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def routes_for(self, user: str, authority: str) -> list[RouteConfig]:
+        """The routes of a sending user and RecipientAuthority, in config order. The index follows
+        the config's list: an embedding test suite may add or remove routes while the platform runs."""
+        if self._indexed != self.config.routes:   # compares by identity first: cheap when unchanged
+            self._routes = {}
+            for route in self.config.routes:
+                self._routes.setdefault((route.sftp_user, route.recipient_authority), []).append(route)
+            self._indexed = list(self.config.routes)
+        return self._routes.get((user, authority), [])
 
     def scan(self) -> None:
         """Look for triggers in every OUT/ that nobody told us about; retry interrupted routes.
@@ -258,7 +267,7 @@ class Router:
             self.root / user / "IN" / ((parsed.data_name or "") + decisions.RECEIPT_SUFFIX))
         server = self.config.server
         info = parsed.trigger.routing if parsed.trigger else None
-        routes = self._routes.get((user, info.recipient_authority), []) if info else []
+        routes = self.routes_for(user, info.recipient_authority) if info else []
         try:
             decision = decisions.decide(user, parsed, decisions.DataFacts(size, busy, taken), self._users,
                                         routes, server.metadata_root)
