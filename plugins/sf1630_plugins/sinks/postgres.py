@@ -179,14 +179,17 @@ def _rows(conn: Any, schema: str, table: str, path: Path, types: Types, strict: 
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
     columns = {n.lower(): t for n, t in _columns(conn, schema, table)}
     existing = {n: type_class(t) for n, t in columns.items()}
-    try:
-        with conn.transaction():  # a savepoint
-            if _unchecked(columns, types):
-                raise pgcopy.Careful("a declared column is text in the table: its values need checking")
-            steps = _prepare(conn, schema, table, types.header, types.kinds, strict)
-            return steps, pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed)
-    except pgcopy.Careful:
-        pass
+    for force_null in (False, True):
+        try:
+            with conn.transaction():  # a savepoint
+                if _unchecked(columns, types):
+                    raise pgcopy.Careful("a declared column is text in the table: its values need checking")
+                steps = _prepare(conn, schema, table, types.header, types.kinds, strict)
+                return steps, pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed, force_null)
+        except pgcopy.Careful:
+            break
+        except pgcopy.Doubled:
+            continue
     pgcopy.stage(conn, path, len(types.header))
     checks = check_kinds(types.kinds, existing, types.header, types.declared)
     kinds = pgcopy.check(conn, path, types, checks)

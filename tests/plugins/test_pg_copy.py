@@ -1,0 +1,98 @@
+"""The postgres sink's straight COPY when the file is read in small chunks: what it finds on the way
+('""', lone carriage returns, fields over two lines) after the COPY has started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugin_support import PG_URL, pg_rows
+from sf1630.api import LoadError
+from sf1630.testing.conformance import write_delivery
+from sf1630_plugins.sinks import pgcopy, postgres
+
+HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
+          "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
+
+
+def row(child: str, group: str = "3.B", sick: str = "1") -> str:
+    return ";".join(["101", "school", "Skolen", child, group, "18", sick, "0", "4", "2"])
+
+
+def aula(tmp_path: Path, lines: list[str], newline: str = "\n"):
+    delivery, path = write_delivery(tmp_path, [], HEADER, source="AULA")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(newline.join([";".join(HEADER), *lines]) + newline)
+    return type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size}), path
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(pgcopy, "CHUNK", 64)  # the things looked for turn up after the COPY has started
+
+
+def load(delivery, path: Path, schema: str) -> int:
+    return postgres.SINK.load(delivery, path, postgres.Options(dsn=PG_URL, db_schema=schema)).rows
+
+
+def test_quoted_empty_fields_past_the_first_chunk_load_as_null(tmp_path, pg_schema, small_chunks):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[15] = row("c15", group='""', sick='""')  # line 17
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 20
+    got = pg_rows(pg_schema, "SELECT _line, group_name, days_sick FROM aula WHERE child_id IN ('c14', 'c15')"
+                             " ORDER BY _line")
+    assert got == [(16, "3.B", 1), (17, None, None)]
+    assert pg_rows(pg_schema, "SELECT count(*), min(_line), max(_line) FROM aula") == [(20, 2, 21)]
+
+
+def test_quoted_empty_fields_in_the_first_chunk_load_as_null(tmp_path, pg_schema):
+    delivery, path = aula(tmp_path, [row("c1", group='""'), row("c2", group='"3.C"')])
+    assert load(delivery, path, pg_schema) == 2
+    assert pg_rows(pg_schema, "SELECT _line, group_name FROM aula ORDER BY _line") == [(2, None), (3, "3.C")]
+
+
+def test_a_doubled_quote_inside_a_value_past_the_first_chunk_stays(tmp_path, pg_schema, small_chunks):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[12] = row("c12", group='"the ""big"" one"')
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 20
+    assert pg_rows(pg_schema, "SELECT _line, group_name FROM aula WHERE child_id = 'c12'") == [(14, 'the "big" one')]
+
+
+def test_a_lone_carriage_return_past_the_first_chunk_loads_through_staging(tmp_path, pg_schema, small_chunks):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[10] = row("c10", group='"3.\rB"')
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 20
+    # Numbered as Python's csv module counts lines: the '\r' ends one.
+    assert pg_rows(pg_schema, "SELECT _line, group_name FROM aula WHERE child_id IN ('c10', 'c11') ORDER BY _line") \
+        == [(13, "3.\rB"), (14, "3.B")]
+
+
+def test_crlf_lines_split_between_chunks_keep_their_numbers(tmp_path, pg_schema, small_chunks):
+    delivery, path = aula(tmp_path, [row(f"c{i}") for i in range(30)], newline="\r\n")
+    assert load(delivery, path, pg_schema) == 30
+    assert pg_rows(pg_schema, "SELECT count(*), min(_line), max(_line), count(DISTINCT _line) FROM aula") \
+        == [(30, 2, 31, 30)]
+    assert pg_rows(pg_schema, "SELECT _line FROM aula WHERE child_id = 'c7'") == [(9,)]
+
+
+def test_a_field_over_two_lines_past_the_first_chunk_numbers_rows_by_their_lines(tmp_path, pg_schema, small_chunks):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[8] = row("c8", group='"3.\nB"')  # lines 10-11
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 20
+    assert pg_rows(pg_schema, "SELECT child_id, _line FROM aula WHERE child_id IN ('c7', 'c8', 'c9') ORDER BY _line") \
+        == [("c7", 9), ("c8", 11), ("c9", 12)]
+
+
+def test_a_misfit_past_a_quoted_empty_field_names_file_line_and_column(tmp_path, pg_schema, small_chunks):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[3] = row("c3", group='""')
+    lines[17] = row("c17", sick="many")  # line 19
+    delivery, path = aula(tmp_path, lines)
+    with pytest.raises(LoadError, match=rf"{path.name}:19: column 'days_sick'.*nothing was loaded"):
+        load(delivery, path, pg_schema)
+    assert pg_rows(pg_schema, "SELECT to_regclass('aula'), to_regclass('deliveries')") == [(None, None)]
