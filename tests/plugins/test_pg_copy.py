@@ -1,5 +1,6 @@
 """The postgres sink's straight COPY when the file is read in small chunks: what it finds on the way
-('""', lone carriage returns, fields over two lines) after the COPY has started."""
+('""', lone carriage returns, fields over two lines) after the COPY has started; and the tables a load
+finds made already (by an older version, or by the load before)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,37 @@ def test_a_misfit_past_a_quoted_empty_field_names_file_line_and_column(tmp_path,
     with pytest.raises(LoadError, match=rf"{path.name}:19: column 'days_sick'.*nothing was loaded"):
         load(delivery, path, pg_schema)
     assert pg_rows(pg_schema, "SELECT to_regclass('aula'), to_regclass('deliveries')") == [(None, None)]
+
+
+def test_an_older_deliveries_table_gets_its_missing_columns_and_index(tmp_path, pg_schema):
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{pg_schema}"')
+        conn.execute(f'CREATE TABLE "{pg_schema}".deliveries (file_transfer_uuid text PRIMARY KEY, file_name text, '
+                     "table_name text, rows bigint)")
+    delivery, path = aula(tmp_path, [row("c1"), row("c2")])
+    assert load(delivery, path, pg_schema) == 2
+    columns = {c for (c,) in pg_rows(pg_schema, "SELECT column_name FROM information_schema.columns "
+                                                "WHERE table_schema = %s AND table_name = 'deliveries'", (pg_schema,))}
+    assert {"authority", "period", "source", "replaces", "replaced_by", "loaded_at"} <= columns
+    assert pg_rows(pg_schema, "SELECT to_regclass('deliveries_period') IS NOT NULL") == [(True,)]
+    assert pg_rows(pg_schema, "SELECT rows, table_name, source FROM deliveries") == [(2, "aula", "AULA")]
+
+
+def test_a_second_load_into_made_tables_shows_in_the_current_view(tmp_path, pg_schema):
+    first, path = aula(tmp_path, [row("c1"), row("c2")])
+    assert load(first, path, pg_schema) == 2
+    second, path = aula(tmp_path, [row("c3", sick="")])
+    assert load(second, path, pg_schema) == 1
+    assert load(second, path, pg_schema) == 0  # the same FileTransferUUID again adds nothing
+    assert pg_rows(pg_schema, "SELECT child_id, days_sick, _line FROM aula_current") == [("c3", None, 2)]
+    assert pg_rows(pg_schema, "SELECT count(*) FROM aula") == [(3,)]
+    assert pg_rows(pg_schema, "SELECT column_default FROM information_schema.columns WHERE table_schema = %s "
+                              "AND table_name = 'aula' AND column_default IS NOT NULL", (pg_schema,)) == []
+
+
+def test_doctor_check_leaves_nothing_behind(pg_schema):
+    said = postgres.SINK.check(postgres.Options(dsn=PG_URL, db_schema=pg_schema))
+    assert pg_schema in said and "rolled back" in said
+    assert pg_rows(pg_schema, "SELECT to_regnamespace(%s)", (f'"{pg_schema}"',)) == [(None,)]

@@ -55,8 +55,9 @@ def constants(keys: Keys, uuid: str) -> dict[str, str | None]:
 
 def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, names: dict[str, str],
                   fixed: dict[str, str | None], force_null: bool = False) -> int:
-    """COPY the file into the typed table; Careful when it must be staged, Doubled when it must be COPYed
-    again with ``force_null``. Runs inside a savepoint."""
+    """COPY the file into the typed table, with the delivery's constants and ``_line`` as the table's
+    defaults (``drop_defaults`` drops them); Careful when it must be staged, Doubled when it must be
+    COPYed again with ``force_null``. Runs inside a savepoint."""
     import psycopg  # late: psycopg loads only when this sink works
     from psycopg import sql  # late: psycopg loads only when this sink works
 
@@ -82,8 +83,6 @@ def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, 
             if scan(path) is None:
                 raise Careful("blank lines") from None
             raise _copy_error(exc, path, table, types) from None
-    drop = [sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(names[n])) for n in [*fixed, META[1][0]]]
-    conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(drop)))
     if scanner.lines is not None and rows + 1 != scanner.lines:
         raise Careful("a field over several lines: rows are numbered by their own lines")
     return rows
@@ -93,14 +92,22 @@ def _set_defaults(conn: Any, target: Any, names: dict[str, str], fixed: dict[str
     """The delivery's constants and ``_line`` as the table's defaults, for this transaction."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
-    # Cached: most rows take their number without touching the sequence's page (issue #19).
-    conn.execute("CREATE TEMP SEQUENCE IF NOT EXISTS sf1630_line CACHE 10000; "
-                 "ALTER SEQUENCE sf1630_line RESTART WITH 2")
     defaults = [sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(names[n]), sql.Literal(v))
                 for n, v in fixed.items()]
     defaults.append(sql.SQL("ALTER COLUMN {} SET DEFAULT nextval('sf1630_line')").format(
         sql.Identifier(names[META[1][0]])))
-    conn.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(defaults)))
+    # Cached: most rows take their number without touching the sequence's page (issue #19).
+    conn.execute(sql.SQL("CREATE TEMP SEQUENCE IF NOT EXISTS sf1630_line CACHE 10000; "
+                         "ALTER SEQUENCE sf1630_line RESTART WITH 2; ALTER TABLE {} {}").format(
+                             target, sql.SQL(", ").join(defaults)))
+
+
+def drop_defaults(target: Any, names: dict[str, str], fixed: dict[str, str | None]) -> Any:
+    """The statement that drops what ``_set_defaults`` set (run with the load's last statements)."""
+    from psycopg import sql  # late: psycopg loads only when this sink works
+
+    drop = [sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(names[n])) for n in [*fixed, META[1][0]]]
+    return sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(drop))
 
 
 def _copy_error(exc: Any, path: Path, table: str, types: Types) -> Exception:
