@@ -1,6 +1,6 @@
-"""The postgres sink's straight COPY when the file is read in small chunks: what it finds on the way
-('""', lone carriage returns, fields over two lines) after the COPY has started; and the tables a load
-finds made already (by an older version, or by the load before)."""
+"""The postgres sink's straight COPY: in the text format or as CSV, as the file's bytes allow; with the
+file read in small chunks, what it finds on the way ('""', lone carriage returns, fields over two
+lines); and the tables a load finds made already (by an older version, or by the load before)."""
 
 from __future__ import annotations
 
@@ -131,3 +131,23 @@ def test_doctor_check_leaves_nothing_behind(pg_schema):
     said = postgres.SINK.check(postgres.Options(dsn=PG_URL, db_schema=pg_schema))
     assert pg_schema in said and "rolled back" in said
     assert pg_rows(pg_schema, "SELECT to_regnamespace(%s)", (f'"{pg_schema}"',)) == [(None,)]
+
+
+@pytest.mark.parametrize("value", ["3\\B", "\\N", "a\\.b", "end\\"])
+def test_a_backslash_loads_as_itself(tmp_path, pg_schema, small_chunks, value):
+    lines = [row(f"c{i}") for i in range(20)]
+    lines[16] = row("c16", group=value)  # in the text format '\\' would start an escape: read as CSV instead
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 20
+    assert pg_rows(pg_schema, "SELECT _line, group_name FROM aula WHERE child_id = 'c16'") == [(18, value)]
+
+
+def test_without_quotes_or_backslashes_values_empty_fields_and_misfits_read_as_csv_would(tmp_path, pg_schema):
+    lines = [row("c1", group="tab\there"), row("c2", group="", sick=""), row("c3", group=" spaced ")]
+    delivery, path = aula(tmp_path, lines)
+    assert load(delivery, path, pg_schema) == 3
+    assert pg_rows(pg_schema, "SELECT _line, group_name, days_sick FROM aula ORDER BY _line") == [
+        (2, "tab\there", 1), (3, None, None), (4, " spaced ", 1)]
+    delivery, path = aula(tmp_path, [row("c4"), row("c5", sick="2.5")])
+    with pytest.raises(LoadError, match=rf"{path.name}:3: column 'days_sick'.*nothing was loaded"):
+        load(delivery, path, pg_schema)

@@ -200,18 +200,15 @@ def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], pa
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
     by_lower = {n.lower(): t for n, t in columns}
     existing = {n: type_class(t) for n, t in by_lower.items()}
-    for force_null in (False, True):
-        try:
-            with conn.transaction():  # a savepoint
-                if _unchecked(by_lower, types):
-                    raise pgcopy.Careful("a declared column is text in the table: its values need checking")
-                steps = _prepare(conn, schema, table, columns, types.header, types.kinds, strict)
-                rows = pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed, force_null)
-                return steps, rows, [pgcopy.drop_defaults(target, steps.names, fixed)]
-        except pgcopy.Careful:
-            break
-        except pgcopy.Doubled:
-            continue
+    try:
+        with conn.transaction():  # a savepoint
+            if _unchecked(by_lower, types):
+                raise pgcopy.Careful("a declared column is text in the table: its values need checking")
+            steps = _prepare(conn, schema, table, columns, types.header, types.kinds, strict)
+            rows = pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed)
+            return steps, rows, [pgcopy.drop_defaults(target, steps.names, fixed)]
+    except pgcopy.Careful:
+        pass
     pgcopy.stage(conn, path, len(types.header))
     checks = check_kinds(types.kinds, existing, types.header, types.declared)
     kinds = pgcopy.check(conn, path, types, checks)
