@@ -20,6 +20,7 @@ The table's defaults take a lock that makes readers of the table wait until the 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +52,13 @@ def constants(keys: Keys, uuid: str) -> dict[str, str | None]:
 # -- straight in -------------------------------------------------------------------------------------
 
 def copy_straight(conn: Any, target: Any, table: str, path: Path, types: Types, names: dict[str, str],
-                  fixed: dict[str, str | None]) -> int:
+                  fixed: dict[str, str | None], look: Look) -> int:
     """COPY the file into the typed table, with the delivery's constants and ``_line`` as the table's
     defaults (``drop_defaults`` drops them); Careful when it must be staged. Runs inside a savepoint."""
     import psycopg  # late: psycopg loads only when this sink works
     from psycopg import sql  # late: psycopg loads only when this sink works
 
-    marks = survey(path)
+    marks = look.marks()
     _set_defaults(conn, target, names, fixed)
     cols = sql.SQL(", ").join(sql.Identifier(names[n]) for n in types.header)
     if not marks.quotes and not marks.backslashes and conn.info.server_version >= 150000:
@@ -164,6 +165,31 @@ def survey(path: Path) -> Marks:
                 marks.doubled = marks.doubled or b'""' in chunk or tail == b'"' and chunk[:1] == b'"'
             tail = chunk[-1:]
     return marks
+
+
+class Look:
+    """``survey`` in a thread of its own, started before the load connects: the file is read while the
+    statements before the COPY wait for the server."""
+
+    def __init__(self, path: Path):
+        self._found: Marks | BaseException = Marks()
+        self._thread = threading.Thread(target=self._run, args=(path,), name="sf1630-survey", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._found = survey(path)
+        except BaseException as exc:  # raised where the marks are asked for
+            self._found = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def marks(self) -> Marks:
+        self._thread.join()
+        if isinstance(self._found, BaseException):
+            raise self._found
+        return self._found
 
 
 class Scanner:

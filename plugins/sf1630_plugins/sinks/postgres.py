@@ -89,14 +89,17 @@ class PostgresSink:
         if long:
             raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME_BYTES} bytes: {long}")
         dsn = options.connection()
+        look = pgcopy.Look(path)
         try:
             with psycopg.connect(dsn) as conn, conn.transaction():
-                return _load(conn, delivery, path, options, types)
+                return _load(conn, delivery, path, options, types, look)
         except psycopg.Error as exc:
             text = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                           [*header, options.db_schema, table_name(delivery, options)])
             raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load ({exc.sqlstate or type(exc).__name__}: "
                             f"{text}); nothing was loaded") from None
+        finally:
+            look.wait()  # no reader of the file outlives the load
 
     def check(self, options: Options, timeout: float = 10.0) -> str:
         """For ``sf1630 doctor``: connect, create a table and insert a row in ``db_schema``, roll back."""
@@ -122,7 +125,7 @@ class PostgresSink:
         return f"{where}: may create tables and insert in schema {schema!r} (tried, rolled back)"
 
 
-def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types) -> LoadResult:
+def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types, look: pgcopy.Look) -> LoadResult:
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     schema, table, keys = options.db_schema, table_name(delivery, options), keys_of(delivery)
@@ -138,7 +141,8 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Ty
         return LoadResult(0, done[0], duplicate=True)
     repeat = find_repeat(lambda q, a: conn.execute(q, a).fetchall(), deliveries.as_string(conn), "%s", delivery,
                          keys, options.on_repeat)
-    steps, rows, after = _rows(conn, schema, table, columns, path, types, options.schema == "strict", keys, delivery)
+    steps, rows, after = _rows(conn, schema, table, columns, (path, look), types, options.schema == "strict", keys,
+                               delivery)
     for earlier, where in repeat.delete:
         if _columns(conn, schema, where):
             conn.execute(sql.SQL("DELETE FROM {} WHERE _file_transfer_uuid = %s").format(
@@ -190,13 +194,13 @@ def _setup(conn: Any, schema: str, table: str | None) -> list[tuple[str, str]]:
     return [(name, kind) for t, name, kind in found if t == table]
 
 
-def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], path: Path, types: Types, strict: bool,
-          keys: Keys, delivery: Delivery) -> tuple[Plan, int, list]:
+def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], file: tuple[Path, pgcopy.Look],
+          types: Types, strict: bool, keys: Keys, delivery: Delivery) -> tuple[Plan, int, list]:
     """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging;
     the plan, the rows, and the statements to run after (dropping the COPY's defaults)."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
-    target = sql.Identifier(schema, table)
+    target, (path, look) = sql.Identifier(schema, table), file
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
     by_lower = {n.lower(): t for n, t in columns}
     existing = {n: type_class(t) for n, t in by_lower.items()}
@@ -205,7 +209,7 @@ def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], pa
             if _unchecked(by_lower, types):
                 raise pgcopy.Careful("a declared column is text in the table: its values need checking")
             steps = _prepare(conn, schema, table, columns, types.header, types.kinds, strict)
-            rows = pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed)
+            rows = pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed, look)
             return steps, rows, [pgcopy.drop_defaults(target, steps.names, fixed)]
     except pgcopy.Careful:
         pass
