@@ -151,3 +151,18 @@ def test_without_quotes_or_backslashes_values_empty_fields_and_misfits_read_as_c
     delivery, path = aula(tmp_path, [row("c4"), row("c5", sick="2.5")])
     with pytest.raises(LoadError, match=rf"{path.name}:3: column 'days_sick'.*nothing was loaded"):
         load(delivery, path, pg_schema)
+
+
+def test_a_blank_line_in_a_file_without_quotes_loads_through_staging_with_its_lines(tmp_path, pg_schema):
+    delivery, path = aula(tmp_path, [row("c1"), "", row("c2")])
+    assert load(delivery, path, pg_schema) == 2
+    assert pg_rows(pg_schema, "SELECT child_id, _line FROM aula ORDER BY _line") == [("c1", 2), ("c2", 4)]
+
+
+def test_a_last_line_without_newline_loads(tmp_path, pg_schema):
+    delivery, path = aula(tmp_path, [row("c1"), row("c2")])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    delivery = type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size})
+    assert load(delivery, path, pg_schema) == 2
+    assert pg_rows(pg_schema, "SELECT child_id, _line, messages_sent FROM aula ORDER BY _line") == [
+        ("c1", 2, 2), ("c2", 3, 2)]
