@@ -141,7 +141,7 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Ty
         return LoadResult(0, done[0], duplicate=True)
     repeat = find_repeat(lambda q, a: conn.execute(q, a).fetchall(), deliveries.as_string(conn), "%s", delivery,
                          keys, options.on_repeat)
-    steps, rows, after = _rows(conn, schema, table, columns, (path, look), types, options.schema == "strict", keys,
+    steps, rows, after = _rows(conn, schema, table, columns, path, look, types, options.schema == "strict", keys,
                                delivery)
     for earlier, where in repeat.delete:
         if _columns(conn, schema, where):
@@ -194,13 +194,13 @@ def _setup(conn: Any, schema: str, table: str | None) -> list[tuple[str, str]]:
     return [(name, kind) for t, name, kind in found if t == table]
 
 
-def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], file: tuple[Path, pgcopy.Look],
+def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], path: Path, look: pgcopy.Look,
           types: Types, strict: bool, keys: Keys, delivery: Delivery) -> tuple[Plan, int, list]:
     """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging;
     the plan, the rows, and the statements to run after (dropping the COPY's defaults)."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
-    target, (path, look) = sql.Identifier(schema, table), file
+    target = sql.Identifier(schema, table)
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
     by_lower = {n.lower(): t for n, t in columns}
     existing = {n: type_class(t) for n, t in by_lower.items()}
