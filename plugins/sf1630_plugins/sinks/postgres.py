@@ -89,14 +89,17 @@ class PostgresSink:
         if long:
             raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME_BYTES} bytes: {long}")
         dsn = options.connection()
+        look = pgcopy.Look(path)
         try:
             with psycopg.connect(dsn) as conn, conn.transaction():
-                return _load(conn, delivery, path, options, types)
+                return _load(conn, delivery, path, options, types, look)
         except psycopg.Error as exc:
             text = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                           [*header, options.db_schema, table_name(delivery, options)])
             raise LoadError(f"{delivery.file_name}: PostgreSQL refused the load ({exc.sqlstate or type(exc).__name__}: "
                             f"{text}); nothing was loaded") from None
+        finally:
+            look.wait()  # no reader of the file outlives the load
 
     def check(self, options: Options, timeout: float = 10.0) -> str:
         """For ``sf1630 doctor``: connect, create a table and insert a row in ``db_schema``, roll back."""
@@ -122,14 +125,12 @@ class PostgresSink:
         return f"{where}: may create tables and insert in schema {schema!r} (tried, rolled back)"
 
 
-def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types) -> LoadResult:
+def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Types, look: pgcopy.Look) -> LoadResult:
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     schema, table, keys = options.db_schema, table_name(delivery, options), keys_of(delivery)
     deliveries = sql.Identifier(schema, "deliveries")
-    conn.execute(sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(f"sf1630:{schema}.{table}"))
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    _deliveries_table(conn, schema)
+    columns = _setup(conn, schema, table)
     row = record(delivery, keys, table, 0, Repeat())
     claimed = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING 1").format(
         deliveries, sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))),
@@ -140,58 +141,83 @@ def _load(conn: Any, delivery: Delivery, path: Path, options: Options, types: Ty
         return LoadResult(0, done[0], duplicate=True)
     repeat = find_repeat(lambda q, a: conn.execute(q, a).fetchall(), deliveries.as_string(conn), "%s", delivery,
                          keys, options.on_repeat)
-    steps, rows = _rows(conn, schema, table, path, types, options.schema == "strict", keys, delivery)
+    steps, rows, after = _rows(conn, schema, table, columns, path, look, types, options.schema == "strict", keys,
+                               delivery)
     for earlier, where in repeat.delete:
         if _columns(conn, schema, where):
             conn.execute(sql.SQL("DELETE FROM {} WHERE _file_transfer_uuid = %s").format(
                 sql.Identifier(schema, where)), (earlier,))
         conn.execute(sql.SQL("UPDATE {} SET replaced_by = %s WHERE file_transfer_uuid = %s").format(deliveries),
                      (delivery.file_transfer_uuid, earlier))
-    conn.execute(sql.SQL("UPDATE {} SET rows = %s, replaces = %s WHERE file_transfer_uuid = %s").format(deliveries),
-                 (rows, repeat.replaces, delivery.file_transfer_uuid))
-    _view(conn, schema, table)
+    # The last statements in one round trip (values as literals: several statements take no parameters).
+    done_sql = sql.SQL("UPDATE {} SET rows = {}, replaces = {} WHERE file_transfer_uuid = {}").format(
+        deliveries, rows, repeat.replaces, delivery.file_transfer_uuid)
+    conn.execute(sql.SQL("; ").join([*after, done_sql, _view(conn, schema, table)]))
     return LoadResult(rows, table, changes=steps.changes, repeats=repeat.earlier,
                       replaced=tuple(u for u, _ in repeat.delete))
 
 
 def _deliveries_table(conn: Any, schema: str) -> None:
     """Create ``deliveries``, or add the columns a table made by an older version lacks."""
+    _setup(conn, schema, None)
+
+
+def _setup(conn: Any, schema: str, table: str | None) -> list[tuple[str, str]]:
+    """Take the table's load lock, make the schema and ``deliveries`` (or add what an older one lacks);
+    the (name, SQL type) of the table's columns. One round trip when nothing is missing."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, "deliveries")
-    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_RECORD_TYPES[k])) for n, k in RECORD)))
-    have = {name for name, _ in _columns(conn, schema, "deliveries")}
-    for name, kind in RECORD:
-        if name not in have:
-            conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name),
-                                                                          sql.SQL(_RECORD_TYPES[kind])))
-    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS deliveries_period ON {} (authority, source, period)").format(
-        target))
+    index = sql.Identifier(schema, "deliveries_period").as_string(conn)
+    first = [sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+             sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, sql.SQL(", ").join(
+                 sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_RECORD_TYPES[k])) for n, k in RECORD)),
+             sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(index),
+             _columns_query(schema, ["deliveries", table or "deliveries"])]
+    if table is not None:  # loads into one table run one at a time
+        first.insert(0, sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(f"sf1630:{schema}.{table}"))
+    cur, results = conn.execute(sql.SQL("; ").join(first)), []
+    while True:
+        if cur.description:
+            results.append(cur.fetchall())
+        if not cur.nextset():
+            break
+    indexed, found = results[-2][0][0], results[-1]
+    have = {name for t, name, _ in found if t == "deliveries"}
+    ddl = [sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name), sql.SQL(_RECORD_TYPES[kind]))
+           for name, kind in RECORD if name not in have]
+    if not indexed:
+        ddl.append(sql.SQL("CREATE INDEX IF NOT EXISTS deliveries_period ON {} (authority, source, period)").format(
+            target))
+    if ddl:
+        conn.execute(sql.SQL("; ").join(ddl))
+    return [(name, kind) for t, name, kind in found if t == table]
 
 
-def _rows(conn: Any, schema: str, table: str, path: Path, types: Types, strict: bool, keys: Keys,
-          delivery: Delivery) -> tuple[Plan, int]:
-    """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging."""
+def _rows(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], path: Path, look: pgcopy.Look,
+          types: Types, strict: bool, keys: Keys, delivery: Delivery) -> tuple[Plan, int, list]:
+    """Straight COPY into the table when it can be (a savepoint undoes a failed try), else through staging;
+    the plan, the rows, and the statements to run after (dropping the COPY's defaults)."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, table)
     fixed = pgcopy.constants(keys, delivery.file_transfer_uuid)
-    columns = {n.lower(): t for n, t in _columns(conn, schema, table)}
-    existing = {n: type_class(t) for n, t in columns.items()}
+    by_lower = {n.lower(): t for n, t in columns}
+    existing = {n: type_class(t) for n, t in by_lower.items()}
     try:
         with conn.transaction():  # a savepoint
-            if _unchecked(columns, types):
+            if _unchecked(by_lower, types):
                 raise pgcopy.Careful("a declared column is text in the table: its values need checking")
-            steps = _prepare(conn, schema, table, types.header, types.kinds, strict)
-            return steps, pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed)
+            steps = _prepare(conn, schema, table, columns, types.header, types.kinds, strict)
+            rows = pgcopy.copy_straight(conn, target, table, path, types, steps.names, fixed, look)
+            return steps, rows, [pgcopy.drop_defaults(target, steps.names, fixed)]
     except pgcopy.Careful:
         pass
     pgcopy.stage(conn, path, len(types.header))
     checks = check_kinds(types.kinds, existing, types.header, types.declared)
     kinds = pgcopy.check(conn, path, types, checks)
-    steps = _prepare(conn, schema, table, types.header, kinds, strict)
-    return steps, pgcopy.insert(conn, target, types.header, steps.names, steps.kinds, fixed)
+    steps = _prepare(conn, schema, table, columns, types.header, kinds, strict)
+    return steps, pgcopy.insert(conn, target, types.header, steps.names, steps.kinds, fixed), []
 
 
 def _unchecked(columns: dict[str, str], types: Types) -> bool:
@@ -200,7 +226,8 @@ def _unchecked(columns: dict[str, str], types: Types) -> bool:
                for name, kind, declared in zip(types.header, types.kinds, types.declared))
 
 
-def _view(conn: Any, schema: str, table: str) -> None:
+def _view(conn: Any, schema: str, table: str) -> Any:
+    """The statement that (re)makes ``<table>_current``."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     def q(name: str) -> str:
@@ -209,16 +236,22 @@ def _view(conn: Any, schema: str, table: str) -> None:
     view = sql.Identifier(schema, f"{table}_current")
     select = current_view(sql.Identifier(schema, table).as_string(conn),
                           sql.Identifier(schema, "deliveries").as_string(conn), q, table)
-    conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(view, sql.SQL(select)))
+    return sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(view, sql.SQL(select))
 
 
 def _columns(conn: Any, schema: str, table: str) -> list[tuple[str, str]]:
     """(name, SQL type) of each column; empty when there is no such table."""
-    return conn.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+    return [(n, t) for _, n, t in conn.execute(_columns_query(schema, [table])).fetchall()]
+
+
+def _columns_query(schema: str, tables: list[str]) -> Any:
+    from psycopg import sql  # late: psycopg loads only when this sink works
+
+    return sql.SQL(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (schema, table)).fetchall()
+        "WHERE n.nspname = {} AND c.relname IN ({}) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY c.relname, a.attnum").format(schema, sql.SQL(", ").join(map(sql.Literal, tables)))
 
 
 def type_class(sql_type: str) -> str:
@@ -228,34 +261,32 @@ def type_class(sql_type: str) -> str:
     return REAL if sql_type.startswith(("numeric", "double precision", "real")) else TEXT
 
 
-def _prepare(conn: Any, schema: str, table: str, header: list[str], kinds: list, strict: bool) -> Plan:
+def _prepare(conn: Any, schema: str, table: str, columns: list[tuple[str, str]], header: list[str], kinds: list,
+             strict: bool) -> Plan:
+    """Create the table, or add and widen its columns; the plan, each column loaded as its SQL type."""
     from psycopg import sql  # late: psycopg loads only when this sink works
 
     target = sql.Identifier(schema, table)
-    if not _columns(conn, schema, table):
-        defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(TYPES[k or TEXT]))
-                                  for n, k in [*KEYS, *zip(header, kinds), *META])
+    if not columns:
+        columns = [(n, TYPES[k or TEXT]) for n, k in [*KEYS, *zip(header, kinds), *META]]
+        defs = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
         # No index on the FileTransferUUID (issue #19: even a BRIN index cost a sixth of a load):
         # idempotence lives in ``deliveries``, and replacing a month scans the table once.
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, defs))
-    existing = _columns(conn, schema, table)
-    steps = plan(table, [(n, type_class(t)) for n, t in existing], header, kinds, strict)
-    for name, kind in steps.add:
-        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name),
-                                                                      sql.SQL(TYPES[kind])))
+    steps = plan(table, [(n, type_class(t)) for n, t in columns], header, kinds, strict)
+    ddl = [sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(target, sql.Identifier(name), sql.SQL(TYPES[kind]))
+           for name, kind in steps.add]
     if steps.widen:  # the view names the columns' types: it is made again after the load
-        conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(schema, f"{table}_current")))
-    for name in steps.widen:
-        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE text USING {}::text").format(
-            target, sql.Identifier(name), sql.Identifier(name)))
-    steps.kinds = {**steps.kinds, **_sql_types(conn, schema, table, steps)}
-    return steps
-
-
-def _sql_types(conn: Any, schema: str, table: str, steps: Plan) -> dict[str, str]:
+        ddl.append(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(schema, f"{table}_current")))
+    ddl += [sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE text USING {}::text").format(
+        target, sql.Identifier(name), sql.Identifier(name)) for name in steps.widen]
+    if ddl:
+        conn.execute(sql.SQL("; ").join(ddl))
+        columns = _columns(conn, schema, table)
     # Cast each staged column to the column's own type, whatever the table's owner chose.
-    actual = dict(_columns(conn, schema, table))
-    return {header_name: actual[column] for header_name, column in steps.names.items()}
+    actual = dict(columns)
+    steps.kinds = {**steps.kinds, **{header_name: actual[column] for header_name, column in steps.names.items()}}
+    return steps
 
 
 SINK = PostgresSink()
