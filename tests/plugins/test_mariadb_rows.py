@@ -98,3 +98,27 @@ def test_guessed_columns_without_empty_fields_keep_their_checks(make_delivery, m
     assert mariadb.SINK.load(delivery, path, options).rows == 2500
     assert maria_rows(maria_db, "SELECT id, name, code FROM ky WHERE _line IN (2, 2501) ORDER BY _line") == [
         ("1", "name 1", "007"), ("1.5", "late", "x")]
+
+
+@pytest.mark.parametrize("ragged", [FULL[1][:9], [*FULL[1], "extra"]])
+def test_a_ragged_row_without_empty_fields_names_its_line_and_loads_nothing(make_delivery, maria_db, ragged):
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    delivery, path = make_delivery([FULL[0], ragged, FULL[2]], AULA, source="AULA")
+    assert scan(path)[2] is False
+    with pytest.raises(LoadError, match=rf"{path.name}:3: the row has another number of fields"):
+        mariadb.SINK.load(delivery, path, options)
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_a_short_row_ending_in_a_text_column_names_its_line_and_loads_nothing(make_delivery, maria_db, empty):
+    # Fields that load through variables: a short row leaves them NULL without a warning. Past the
+    # rows read to guess the types, so that only the load sees it.
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    first = ["1", "", "x"] if empty else ["1", "a", "x"]
+    rows = [first, *([str(i), "b", "y"] for i in range(2, 2500)), ["2500", "b"], ["2501", "c", "z"]]
+    delivery, path = make_delivery(rows, ["id", "name", "note"], source="KY")
+    assert scan(path)[2] is empty
+    with pytest.raises(LoadError, match=rf"{path.name}:2501: the row has another number of fields"):
+        mariadb.SINK.load(delivery, path, options)
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
