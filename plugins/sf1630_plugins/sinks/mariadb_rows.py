@@ -95,10 +95,7 @@ def load_sql(statement: Statement, numbered: bool, crlf: bool, plain: bool = Fal
             fields.append(column)
             continue
         fields.append(f"@c{i}")
-        value = _checked(i, f"@c{i}", check, line, plain)
-        if i == len(statement.columns) - 1:  # a variable a short row lacks is NULL, without a warning
-            value = f"IF(@c{i} IS NULL, {_bad(i + 1, line)}, {value})"
-        sets.append(f"{column} = {value}")
+        sets.append(f"{column} = {_checked(i, f'@c{i}', check, line, plain, i == len(statement.columns) - 1)}")
     ending = "\\r\\n" if crlf else "\\n"
     return (f"LOAD DATA LOCAL INFILE %s INTO TABLE {statement.target} CHARACTER SET utf8mb4 "
             f"FIELDS TERMINATED BY ';' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '{ending}' "
@@ -128,10 +125,13 @@ def constants_as_defaults(cur: Any, statement: Statement) -> Iterator[None]:
                         type(exc).__name__)
 
 
-def _checked(index: int, field: str, test: str | None, line: str, plain: bool) -> str:
+def _checked(index: int, field: str, test: str | None, line: str, plain: bool, last: bool) -> str:
+    # The last field's variable is NULL, without a warning, when a row ends early: noted as index
+    # len(columns); a test costs per row only where the field has no check whose failure can tell.
+    short = _bad(index + 1, line)
     if test is None:
-        return f"NULLIF({field}, '')"
-    bad = _bad(index, line)
+        return f"IF({field} IS NULL, {short}, NULLIF({field}, ''))" if last else f"NULLIF({field}, '')"
+    bad = f"IF({field} IS NULL, {short}, {_bad(index, line)})" if last else _bad(index, line)
     passes = test.replace("{f}", field)
     if plain:  # IF: a little cheaper than CASE (6.39 s against 6.49 s of server CPU, 1,000,000 rows)
         return f"IF({passes}, {field}, {bad})"
