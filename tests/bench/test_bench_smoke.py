@@ -34,6 +34,10 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
     assert "| 1 × 2 MiB | 1 of 1 |" in text
     for loader in ("sqlite sink", "sqlite3 .import"):
         assert f"| {loader} | " in text
+    if shutil.which("mariadb") and shutil.which("mariadb-import"):
+        for loader in ("mariadb sink", "mariadb LOAD DATA", "mariadb-import"):
+            assert f"| {loader} | " in text
+        assert "the mariadb sink loads at" in text
     assert "failed" not in text
     assert "## Targets" in text and "| `sf1630 --version`" not in text  # part 5 was not asked for
     for png in ("transfer_sshd.png", "deliveries.png", "sinks.png"):
