@@ -78,7 +78,7 @@ def test_a_quoted_empty_field_is_null(make_delivery, maria_db, tmp_path):
         (None, None), ('Skolen "Nord"', "3.B")]
 
 
-@pytest.mark.parametrize("value", ["1.5", "abc", "99999999999999999999"])
+@pytest.mark.parametrize("value", ["1.5", "abc", "99999999999999999999", "1e3", "1E3", "+5", " 5", "\t5"])
 def test_a_misfit_without_empty_fields_names_line_and_column_and_loads_nothing(make_delivery, maria_db, value):
     options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
     bad = [*FULL[1][:6], value, *FULL[1][7:]]
