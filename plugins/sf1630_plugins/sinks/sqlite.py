@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeAlias, cast
@@ -59,8 +60,12 @@ class SqliteSink:
         """Load ``path`` in one transaction; a FileTransferUUID loaded before adds nothing."""
         types = column_types(path, delivery.source, options.types)
         table, keys = table_name(delivery, options), keys_of(delivery)
-        kept = _KEPT.take(options.path, options.timeout)
-        conn = kept.conn if kept is not None else connect(options.path, options.timeout)
+        try:
+            kept = _KEPT.take(options.path, options.timeout)
+            conn = kept.conn if kept is not None else connect(options.path, options.timeout)
+        except sqlite3.Error as exc:
+            raise LoadError(f"{delivery.file_name}: the SQLite database {options.path} could not be opened "
+                            f"({exc}); nothing was loaded") from None
         done_ok = False
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -155,9 +160,28 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
         create_private(path)  # issue #14: owner-only file, and 0700 for each folder made for it
     # Any thread may use it: a kept connection serves the loads of worker threads, one at a time.
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False, factory=Remembering)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
+    try:
+        _wal(conn, timeout)
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch a new database to WAL. Two connections switching a new file at once may find each
+    other's lock: SQLite answers one of them "locked" at once instead of waiting (each holds the
+    lock the other needs), so that one tries again until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _empty_wal(conn: sqlite3.Connection, timeout: float) -> bool:
