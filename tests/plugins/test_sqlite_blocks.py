@@ -17,6 +17,12 @@ HEADER = ["institution_number", "institution_type", "institution_name", "child_i
 ROWS = 250  # two full blocks of 100 rows and a short one
 
 
+@pytest.fixture(autouse=True)
+def quick_path_for_small_files(monkeypatch):
+    """These files are small; the quick path is otherwise taken from BLOCKS_FROM bytes on."""
+    monkeypatch.setattr(sqlite, "BLOCKS_FROM", 0)
+
+
 def row(number: int) -> list[str]:
     """Row ``number`` (line ``number + 2``); every seventh has empty fields, so some blocks have none."""
     sick = "" if number % 7 == 3 else str(number % 5)

@@ -39,6 +39,9 @@ from sf1630_plugins.sinks.table import (
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
 CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
 ROWS_PER_INSERT = 100  # rows one INSERT takes in the quick path (fewer when the row is very wide)
+# Compiling an INSERT of 100 rows costs milliseconds, more than it saves on a small file (a country's
+# 20 KiB extracts tripled the receiver's CPU): below this size each row is a statement of its own.
+BLOCKS_FROM = 1 << 20
 
 
 @dataclass
@@ -503,12 +506,16 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
         return bool(bad)
 
     conn.execute("SAVEPOINT sf1630_insert")
-    rows, lines = _blocks(conn, functools.cache(statement), path, width, bad, stored if after else None,
-                          _per_statement(conn, width))
-    if bad or lines != rows + 1:  # a misfit, a blank line, a field over several lines or a row of another width
-        conn.execute("ROLLBACK TO sf1630_insert")
-        bad.clear()
-        since[0] = before  # the rolled back rows are gone
+    careful = path.stat().st_size < BLOCKS_FROM  # a small file: a statement of one row, compiled once
+    if not careful:
+        rows, lines = _blocks(conn, functools.cache(statement), path, width, bad, stored if after else None,
+                              _per_statement(conn, width))
+        careful = bool(bad) or lines != rows + 1  # a misfit, a blank line, a field over several lines or a ragged row
+        if careful:
+            conn.execute("ROLLBACK TO sf1630_insert")
+            bad.clear()
+            since[0] = before  # the rolled back rows are gone
+    if careful:
         rows, _ = _execute(conn, statement(1, False), path, width, bad, stored if after else None)
     if bad:
         index, at = bad[0]
