@@ -38,7 +38,8 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
         for loader in ("mariadb sink", "mariadb LOAD DATA", "mariadb-import"):
             assert f"| {loader} | " in text
         assert "the mariadb sink loads at" in text
-    assert "failed" not in text
+    measured = text.split("## Running the benchmark")[0]  # the hand-written narrative follows
+    assert "failed" not in measured  # no measurement failed
     assert "## Targets" in text and "| `sf1630 --version`" not in text  # part 5 was not asked for
     for png in ("transfer_sshd.png", "deliveries.png", "sinks.png"):
         assert (out / "img" / png).stat().st_size > 1000
