@@ -239,3 +239,18 @@ def test_loads_opening_a_new_database_at_once_all_open_it(tmp_path):
         for t in threads:
             t.join()
     assert failed == []
+
+
+def test_a_reader_in_the_way_of_emptying_the_wal_closes_the_kept_connection(load, options):
+    load(authority="11111111")
+    reader = sqlite3.connect(options.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM ky").fetchall()  # holds a snapshot: the WAL cannot be emptied
+        load(authority="22222222")
+        key = (os.path.abspath(options.path), options.timeout)
+        assert key not in sqlite._KEPT._open  # a kept connection would carry a WAL the file might not match
+    finally:
+        reader.close()
+    load(authority="33333333")
+    assert len(rows_in(options.path)) == 6
