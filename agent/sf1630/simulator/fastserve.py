@@ -89,13 +89,18 @@ class FastRequests:
         self.answer(kind, pktid, body)
         return True
 
+    def _open_file(self, handle: bytes) -> Any:
+        """The open file a READ, WRITE or FSTAT names; an unknown handle is answered as asyncssh does."""
+        file_obj = self._file_handles.get(handle)
+        if file_obj is None:
+            raise SFTPInvalidHandle("Invalid file handle")
+        return file_obj
+
     async def _serve(self, pkttype: int, packet: SSHPacket) -> tuple[int, bytes]:
         server: Any = self._server
         if pkttype == FXP_READ:
-            file_obj = self._file_handles.get(packet.get_string())
+            file_obj = self._open_file(packet.get_string())
             offset, length = packet.get_uint64(), packet.get_uint32()
-            if file_obj is None:
-                raise SFTPInvalidHandle("Invalid file handle")
             data = server.read(file_obj, offset, length)
             if hasattr(data, "__await__"):
                 data = await data
@@ -103,10 +108,8 @@ class FastRequests:
                 raise SFTPEOFError
             return FXP_DATA, UInt32(len(data)) + data
         if pkttype == FXP_WRITE:
-            file_obj = self._file_handles.get(packet.get_string())
+            file_obj = self._open_file(packet.get_string())
             offset, data = packet.get_uint64(), packet.get_string()
-            if file_obj is None:
-                raise SFTPInvalidHandle("Invalid file handle")
             result = server.write(file_obj, offset, data)
         elif pkttype == FXP_OPEN:
             path, pflags = packet.get_string(), packet.get_uint32()
@@ -144,10 +147,7 @@ class FastRequests:
             return FXP_NAME, b"".join(parts)
         else:   # FSTAT, STAT, LSTAT
             if pkttype == FXP_FSTAT:
-                file_obj = self._file_handles.get(packet.get_string())
-                if file_obj is None:
-                    raise SFTPInvalidHandle("Invalid file handle")
-                attrs = server.fstat(file_obj)
+                attrs = server.fstat(self._open_file(packet.get_string()))
             else:
                 path = packet.get_string()
                 attrs = server.stat(path) if pkttype == FXP_STAT else server.lstat(path)
