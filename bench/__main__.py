@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     work = a.work or Path(tempfile.mkdtemp(prefix="sf1630-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    bytecode = common.compiled_modules(work)
     res = Results(" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]), common.machine(),
                   common.loadavg(), repeats=a.repeats)
+    res.machine["Python bytecode"] = bytecode
     print(f"work folder {work}; load {res.load_start}", flush=True)
     key = user_key(work)
     try:

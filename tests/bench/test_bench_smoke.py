@@ -40,6 +40,7 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
         assert "the mariadb sink loads at" in text
     measured = text.split("## Running the benchmark")[0]  # the hand-written narrative follows
     assert "failed" not in measured  # no measurement failed
+    assert "| Python bytecode | compiled" in text  # measured processes did not compile their modules at start
     assert "## Targets" in text and "| `sf1630 --version`" not in text  # part 5 was not asked for
     for png in ("transfer_sshd.png", "deliveries.png", "sinks.png"):
         assert (out / "img" / png).stat().st_size > 1000
