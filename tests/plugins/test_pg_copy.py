@@ -179,3 +179,9 @@ def test_lines_are_numbered_from_two_wherever_the_chunks_end(data, numbered):
         for second in range(cut, len(data) + 1):
             pieces = [data[:cut], data[cut:second], data[second:]]
             assert b"".join(pgcopy.number_lines(pieces)) == numbered
+
+
+def test_a_line_longer_than_a_chunk_is_passed_on_as_it_comes():
+    numbered = pgcopy.number_lines(iter([b"h\n", b"x" * 10, b"y" * 10, b"z\nw"]))
+    assert [next(numbered), next(numbered), next(numbered)] == [b"h\n", b"2;" + b"x" * 10, b"y" * 10]
+    assert b"".join(numbered) == b"z\n3;w"

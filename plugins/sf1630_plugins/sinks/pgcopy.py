@@ -112,27 +112,31 @@ def number_lines(chunks: Iterable[bytes], first: int = 2) -> Generator[bytes, No
 
     Numbered here, on the client, instead of by a sequence in the server: ``nextval`` for each row
     was a tenth of the server's CPU in a load (issue #19), and the server is the slower end of a COPY.
-    A field over several lines gets numbers inside it; the row count then shows it (``Careful``).
+    A line is passed on as it comes, however long. A field over several lines gets numbers inside
+    it; the row count then shows it (``Careful``).
     """
-    number, rest, header = first, b"", True
+    number, header, inside = first, True, False  # inside: the current line has begun (and has its number)
     for chunk in chunks:
-        data = rest + chunk
-        if header:
-            end = data.find(b"\n") + 1
-            if not end:
-                rest = data
-                continue
-            yield data[:end]
-            data, header = data[end:], False
-        lines = data.split(b"\n")
-        rest, count = lines.pop(), len(lines)
-        if count:  # one formatting of the whole chunk: a third less CPU than one per line
+        end = chunk.find(b"\n") + 1
+        if not end:  # no line ends in this chunk
+            if chunk and not (header or inside):
+                chunk, number, inside = b"%d;%b" % (number, chunk), number + 1, True
+            yield chunk
+            continue
+        head, body = chunk[:end], chunk[end:]
+        yield head if header or inside else b"%d;%b" % (number, head)
+        number += not (header or inside)
+        header = inside = False
+        lines = body.split(b"\n")
+        tail = lines[-1]
+        if not tail:
+            lines.pop()
+        if lines:  # one formatting of the whole chunk: a third less CPU than one per line
+            count, template = len(lines), b"%d;%b\n" * len(lines)
             fields: list[Any] = [b""] * (2 * count)
             fields[::2], fields[1::2] = range(number, number + count), lines
-            yield b"%d;%b\n" * count % tuple(fields)
-            number += count
-    if rest:
-        yield rest if header else b"%d;%b" % (number, rest)
+            yield (template[:-1] if tail else template) % tuple(fields)
+            number, inside = number + count, bool(tail)
 
 
 def _copy_error(exc: Any, path: Path, table: str, types: Types) -> Exception:
