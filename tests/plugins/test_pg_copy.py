@@ -166,3 +166,22 @@ def test_a_last_line_without_newline_loads(tmp_path, pg_schema):
     assert load(delivery, path, pg_schema) == 2
     assert pg_rows(pg_schema, "SELECT child_id, _line, messages_sent FROM aula ORDER BY _line") == [
         ("c1", 2, 2), ("c2", 3, 2)]
+
+
+@pytest.mark.parametrize("data, numbered", [
+    (b"h1;h2\na;b\nc;d\n", b"h1;h2\n2;a;b\n3;c;d\n"),
+    (b"h1;h2\r\na;b\r\nc;d", b"h1;h2\r\n2;a;b\r\n3;c;d"),  # the last line without newline too
+    (b"h\n\nx\n", b"h\n2;\n3;x\n"),  # a blank line keeps its number (COPY refuses it: staging)
+    (b"h1;h2\n", b"h1;h2\n"), (b"h1;h2", b"h1;h2"), (b"", b""),
+])
+def test_lines_are_numbered_from_two_wherever_the_chunks_end(data, numbered):
+    for cut in range(len(data) + 1):
+        for second in range(cut, len(data) + 1):
+            pieces = [data[:cut], data[cut:second], data[second:]]
+            assert b"".join(pgcopy.number_lines(pieces)) == numbered
+
+
+def test_a_line_longer_than_a_chunk_is_passed_on_as_it_comes():
+    numbered = pgcopy.number_lines(iter([b"h\n", b"x" * 10, b"y" * 10, b"z\nw"]))
+    assert [next(numbered), next(numbered), next(numbered)] == [b"h\n", b"2;" + b"x" * 10, b"y" * 10]
+    assert b"".join(numbered) == b"z\n3;w"
