@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,17 @@ def for_us(metadata: Metadata, user: str, expected_senders: tuple[str, ...] | li
     return None
 
 
+def kept_metadata(raw: bytes) -> str:
+    """The metadata's bytes as the journal keeps them in the claim's details (exact bytes, any encoding)."""
+    return base64.b64encode(raw).decode("ascii")
+
+
 def delivery_of(t: Transfer, metadata_path: Path, spec: ReceiveSpec) -> Delivery:
-    """The Delivery a sink loads, from the journal and the metadata kept beside the local copy."""
+    """The Delivery a sink loads, from the journal: the metadata kept in the claim's details, or, for a
+    transfer journalled by an earlier version, the metadata file kept beside the local copy."""
+    kept = (t.details or {}).get("metadata")
+    if kept is not None:
+        return delivery_from(t, parse_metadata(base64.b64decode(kept), f"journal:{t.key}"), spec)
     return delivery_from(t, parse_metadata(metadata_path.read_bytes(), str(metadata_path)), spec)
 
 
