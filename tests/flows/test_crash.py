@@ -69,3 +69,39 @@ def test_receiver_killed_at_each_step_resumes_without_loss_or_double(make_platfo
     assert sorted(rows) == sorted(t.file_name for t in summary.transfers)
     assert all(v[1:] == (ROWS, ROWS) for v in rows.values())
     _assert_clean(platform, sender, lis)
+
+
+def test_a_receive_journalled_before_the_metadata_was_kept_in_the_journal_resumes(make_platform, make_agent_config):
+    """An earlier version kept the metadata in a file beside the local copy, not in the claim; a transfer it
+    left open after a crash resumes from that file."""
+    import base64
+    import json
+    import sqlite3
+
+    platform, sender, lis = _setup(make_platform, make_agent_config)
+    summary, _ = run_send(sender)
+    platform.wait_idle()
+    crashed = sf1630("receive", "--config", str(lis), env={CRASH_ENV: "remote_deleted"})
+    assert crashed.returncode == 137, crashed.stderr
+
+    spool = lis.parent / "state" / "spool" / "in"
+    db = sqlite3.connect(lis.parent / "state" / "journal.sqlite")
+    with db:
+        for tid, uuid, name, details in db.execute("SELECT id, file_transfer_uuid, file_name, details FROM transfers "
+                                                   "WHERE state = 'remote_deleted'").fetchall():
+            details = json.loads(details)
+            raw = base64.b64decode(details.pop("metadata"))
+            [local] = spool.rglob(name)
+            assert local.parent.name == uuid
+            (local.parent / details["metadata_name"]).write_bytes(raw)
+            db.execute("UPDATE transfers SET details = ? WHERE id = ?", (json.dumps(details), tid))
+    db.close()
+
+    again = sf1630("receive", "--config", str(lis))
+    assert again.returncode == 0, again.stdout + again.stderr
+    loaded = journal_rows(lis, "receive")
+    assert sorted(t.state for t in loaded) == ["loaded", "loaded"]
+    assert not any("metadata" in t.details for t in loaded)  # kept only while the transfer is open
+    rows = loaded_rows(lis_database(lis))
+    assert sorted(rows) == sorted(t.file_name for t in summary.transfers)
+    _assert_clean(platform, sender, lis)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,11 @@ from sf1630.core.specs import ReceiveSpec
 from sf1630.documents.metadata import Metadata, parse_metadata
 from sf1630.documents.names import ROUTING, check_name, parse_data_name
 from sf1630.errors import Sf1630Error
+
+
+# A delivery's name is parsed when its metadata is read and again at each authority check (issue #23:
+# strptime showed in the receiver's profile); a DataName is frozen, so one may be shared.
+_data_name = functools.lru_cache(maxsize=1024)(parse_data_name)
 
 
 class AuthorityMismatch(Sf1630Error):
@@ -35,7 +42,7 @@ class Incoming:
         """Parse metadata (either root, any prefix) and check its data file name; DocumentError if bad."""
         md = parse_metadata(raw, origin)
         check_name(md.descriptor.file_name, origin)  # it becomes a local path
-        parsed = parse_data_name(md.descriptor.file_name)  # a convenience, never a gate (rule 7)
+        parsed = _data_name(md.descriptor.file_name)  # a convenience, never a gate (rule 7)
         if parsed is None:
             return cls(md, metadata_name, None)
         return cls(md, metadata_name, parsed.sender.lower(), parsed.period, parsed.authority_id)
@@ -55,8 +62,17 @@ def for_us(metadata: Metadata, user: str, expected_senders: tuple[str, ...] | li
     return None
 
 
+def kept_metadata(raw: bytes) -> str:
+    """The metadata's bytes as the journal keeps them in the claim's details (exact bytes, any encoding)."""
+    return base64.b64encode(raw).decode("ascii")
+
+
 def delivery_of(t: Transfer, metadata_path: Path, spec: ReceiveSpec) -> Delivery:
-    """The Delivery a sink loads, from the journal and the metadata kept beside the local copy."""
+    """The Delivery a sink loads, from the journal: the metadata kept in the claim's details, or, for a
+    transfer journalled by an earlier version, the metadata file kept beside the local copy."""
+    kept = (t.details or {}).get("metadata")
+    if kept is not None:
+        return delivery_from(t, parse_metadata(base64.b64decode(kept), f"journal:{t.key}"), spec)
     return delivery_from(t, parse_metadata(metadata_path.read_bytes(), str(metadata_path)), spec)
 
 
@@ -72,7 +88,7 @@ def authority_problem(file_name: str, municipality: Municipality, accepted: tupl
 
     A name outside the pattern carries no authority and loads as any other (PROTOCOL.md rule 7).
     """
-    parsed = parse_data_name(file_name)
+    parsed = _data_name(file_name)
     if parsed is None or parsed.authority_id in (municipality.cvr, municipality.authority_id, *accepted):
         return None
     return (f"{file_name} names authority {parsed.authority_id}, but this account receives for "

@@ -120,7 +120,10 @@ class Receiver(Driver):
             report.skipped.append(name)
             return
         md = incoming.metadata
-        details: dict[str, Any] = {"metadata_name": name, "sender": md.descriptor.sender}
+        # The metadata is kept in the claim itself: its commit makes it durable before the download, with
+        # no file of its own in the spool to create and sync (issue #23).
+        details: dict[str, Any] = {"metadata_name": name, "sender": md.descriptor.sender,
+                                   "metadata": inbound.kept_metadata(raw)}
         if inbound.authority_problem(md.descriptor.file_name, spec.municipality, spec.accept_authorities):
             details["foreign_authority"] = incoming.authority  # meets no expectation of ours (expect.py)
         t, created = await asyncio.to_thread(
@@ -139,18 +142,13 @@ class Receiver(Driver):
             return
         fresh = None
         if t.state == steps.SEEN:
-            await self._write_metadata(t, raw)
-            fresh = inbound.delivery_from(t, md, spec)  # from the bytes just written: parsed once
+            fresh = inbound.delivery_from(t, md, spec)  # from the bytes just read: parsed once
         elif t.state in (steps.REMOTE_DELETED, steps.LOADED, steps.QUARANTINED):
             # Fetched before: what is still on the server is a leftover (a crash between deletes); rule 4.
             await self.remote.run(link, lambda s: _remove_all(s, [f"IN/{t.file_name}", f"IN/{name}"]))
             if t.state == steps.LOADED:
                 return
         await self._continue(spec, t, report, fresh)
-
-    async def _write_metadata(self, t: JournalTransfer, raw: bytes) -> None:
-        path = self._local(t).with_name(t.details["metadata_name"])
-        await asyncio.to_thread(self.spool.write, path, lambda out: out.write(raw))
 
     # -- the steps ---------------------------------------------------------------------
     async def _continue(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport,
@@ -194,8 +192,8 @@ class Receiver(Driver):
 
     async def _download(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
         local = self._local(t)
-        self.spool.folder(local)
         try:
+            self.spool.folder(local)
             await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
         except OSError as exc:  # the local copy failed: a full disk, or a process that lost its lease
             raise SpoolError(f"{local}: cannot keep the download: {exc}") from exc  # the next round tries again
@@ -237,7 +235,7 @@ class Receiver(Driver):
         except Exception as exc:  # a sink's failure: keep the copy, alert, retry (issue #13)
             return await self._quarantine(t, error_text(exc), sink_rows=counts)  # no row data in logs (issue #14)
         steps.crash_point("sinks_loaded")
-        details = {k: v for k, v in (t.details or {}).items() if k != "foreign_authority"}
+        details = {k: v for k, v in (t.details or {}).items() if k not in ("foreign_authority", "metadata")}
         details.update(sink_rows=counts, **({"schema_changes": changes} if changes else {}),
                        **({"repeats": repeats} if repeats else {}))
         t = await self._move(t, steps.LOADED, rows=rows, error=None, details=details)
@@ -297,7 +295,7 @@ class Receiver(Driver):
 
     def _delivery(self, spec: ReceiveSpec, t: JournalTransfer) -> Delivery:
         found = self._deliveries.get(t.id)
-        if found is None:  # resumed from the journal: the metadata kept beside the local copy
+        if found is None:  # resumed from the journal: the metadata kept in the claim
             path = self._local(t).with_name(t.details["metadata_name"])
             found = self._deliveries[t.id] = delivery_of(t, path, spec)
         return found

@@ -34,10 +34,9 @@ class Staged:
         """Make the file durable under its final name."""
         assert self.temp is not None
         fd, self.fd = self.fd, -1
-        await asyncio.to_thread(_sync_and_close, fd)
-        os.replace(self.temp, self.target)
+        # One trip to a worker thread for the two syncs and the rename between them (issue #23).
+        await asyncio.to_thread(_publish, fd, self.temp, self.target)
         self._done = True
-        await asyncio.to_thread(fsync_dir, self.target.parent)
 
     def __exit__(self, *exc: object) -> None:
         if self.fd >= 0:
@@ -50,11 +49,14 @@ class Staged:
                 pass
 
 
-def _sync_and_close(fd: int) -> None:
+def _publish(fd: int, temp: Path, target: Path) -> None:
+    """fsync and close ``fd`` (the file ``temp``), rename it to ``target``, fsync the folder."""
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    os.replace(temp, target)
+    fsync_dir(target.parent)
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:

@@ -46,7 +46,12 @@ def private_dirs(folder: Path) -> Path:
     umask but never widened by it: each new level is created, then set to exactly 0700.
     """
     folder = Path(folder)
-    for level in [p for p in (*reversed(folder.parents), folder) if not p.exists()]:
+    missing = []  # from the folder up to the first level that exists: one stat for an existing parent
+    for level in (folder, *folder.parents):
+        if level.exists():
+            break
+        missing.append(level)
+    for level in reversed(missing):
         try:
             level.mkdir(mode=DIR_MODE)
         except FileExistsError:
