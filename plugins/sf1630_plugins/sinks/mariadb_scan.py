@@ -1,0 +1,108 @@
+"""The ``mariadb`` sink's one read of a delivered file before its straight ``LOAD DATA``.
+
+It counts the lines, finds the line ending, looks for empty fields and quotes, and checks the
+whole numbers at the end of each row. MariaDB stores "1.5" into a BIGINT as 2, "1e3" as 1000 and
+" 5" or "+5" as 5 without a word; anything else that is no whole number (a misplaced '-', a
+letter, a value out of range) is a warning it reports itself. So a field made only of digits and
+'-' needs no test on the server, and in a file without quotes the fields of each row are simply
+what lies between its ';'. The check deletes digits and '-' from each block of whole lines (a
+C-speed ``translate``): every row must then end in as many ';' as it has such fields, which one
+``count`` tells. On the server the same test cost 0.95 s of 4.45 s of CPU per 1,000,000 AULA rows
+(issue #19); here it costs about 0.2 s, before the load, and a misfit fails before any row is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+_NEWLINE_AS_SEPARATOR = bytes.maketrans(b"\n", b";")
+_NUMBER_BYTES = b"0123456789-\r"  # '\r' too: it only ever comes before '\n' here (else the scan refuses)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What one read of a file found."""
+
+    lines: int
+    crlf: bool  # the first line ends in CRLF
+    empty: bool  # a field may be empty
+    quoted: bool  # a '"' somewhere: fields are not simply what lies between ';'
+    misfit: int | None = None  # first line whose last whole-number fields hold more than digits and '-'
+
+
+def scan(path: Path, chunk_size: int = CHUNK, numbers: int = 0) -> Scanned | None:
+    """Read ``path`` once; None when it has blank lines or lone carriage returns. ``numbers``: how
+    many fields at the end of each row must hold only digits and '-' (valid when not ``quoted``).
+    A quoted ``""`` counts as empty, and so does a ``;;`` inside quotes (a false alarm only costs
+    the variables)."""
+    count, crlf, empty, quoted, tail, last = 0, None, False, False, b"\n", b"\n"
+    check = _Numbers(numbers) if numbers else None
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            if chunk.endswith(b"\r"):
+                chunk += f.read(1)
+            crs = b"\r" in chunk
+            if crs and chunk.count(b"\r") != chunk.count(b"\r\n"):
+                return None
+            if crlf is None and b"\n" in chunk:
+                crlf = crs
+            data = tail + chunk
+            if empty or _empty(data, crs):
+                if b"\n\n" in data or crs and b"\n\r\n" in data:
+                    return None
+                empty = True
+            quoted = quoted or b'"' in chunk
+            if check and not quoted:
+                check.feed(chunk)
+            count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
+    misfit = check.close() if check and not quoted else None
+    return Scanned(count + (last != b"\n"), bool(crlf), empty or last == b";", quoted, misfit)
+
+
+def _empty(data: bytes, crs: bool) -> bool:
+    """Whether ``data`` may hold an empty field or a blank line."""
+    # With each newline read as ';', one search finds ";;", a line that starts or ends with ';'
+    # and a blank line: a third of the time of searching for each.
+    return (b";;" in data.translate(_NEWLINE_AS_SEPARATOR) or crs and (b";\r" in data or b"\n\r\n" in data)
+            or b'"' in data and b'""' in data)
+
+
+class _Numbers:
+    """Whether the last ``fields`` fields of every row after the header hold only digits and '-'."""
+
+    def __init__(self, fields: int):
+        self.end = b";" * fields
+        self.rest: bytes | None = None  # the start of a line not read whole yet; None: still in the header
+        self.line = 2  # the line self.rest starts
+        self.misfit: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.misfit is not None:
+            return
+        if self.rest is None:
+            start = chunk.find(b"\n") + 1
+            if not start:
+                return
+            chunk, self.rest = chunk[start:], b""
+        data = self.rest + chunk
+        cut = data.rfind(b"\n") + 1
+        block, self.rest = data[:cut], data[cut:]
+        lines = block.count(b"\n")
+        if block.translate(None, _NUMBER_BYTES).count(self.end + b"\n") != lines:
+            self.misfit = self.line + self._first(block)
+        self.line += lines
+
+    def _first(self, block: bytes) -> int:
+        """The index of the first line of ``block`` that does not pass (only read after a misfit)."""
+        for index, line in enumerate(block.split(b"\n")):
+            if not line.translate(None, _NUMBER_BYTES).endswith(self.end):
+                return index
+        raise AssertionError("a block failed without a failing line")
+
+    def close(self) -> int | None:
+        """The first line that failed, the last line (without a newline) included."""
+        if self.rest:
+            self.feed(b"\n")
+        return self.misfit
