@@ -88,12 +88,15 @@ def test_a_ragged_row_in_a_file_without_quotes_names_its_line_and_loads_nothing(
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
 
 
+@pytest.mark.parametrize("newline", [True, False])
 @pytest.mark.parametrize("crlf", [False, True])
-def test_whole_numbers_checked_by_the_scan_load_as_numbers_and_empty_ones_as_null(make_delivery, maria_db, crlf):
+def test_whole_numbers_checked_by_the_scan_load_as_numbers_and_empty_ones_as_null(make_delivery, maria_db, crlf,
+                                                                                   newline):
+    # Without a newline at its end, the last row's empty last field loads through the careful copy.
     rows = [*PLAIN, ["0104", "school", "", "0404210000", "", "", "1", "", "-2", ""]]
     delivery, path = make_delivery(rows, AULA, source="AULA")
-    if crlf:
-        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    data = path.read_bytes().replace(b"\n", b"\r\n") if crlf else path.read_bytes()
+    path.write_bytes(data if newline else data.rstrip(b"\r\n"))
     assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 4
     assert maria_rows(maria_db, f"SELECT {', '.join(AULA[5:])}, _line FROM aula ORDER BY _line") == [
         (20, 0, 1, 4, 2, 2), (-3, 7, 0, 12, 0, 3), (1, 2, 3, 4, 5, 4), (None, 1, None, -2, None, 5)]

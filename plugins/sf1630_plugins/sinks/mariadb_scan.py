@@ -33,7 +33,8 @@ class Scanned:
 
 
 def scan(path: Path, chunk_size: int = CHUNK, numbers: int = 0) -> Scanned | None:
-    """Read ``path`` once; None when it has blank lines or lone carriage returns. ``numbers``: how
+    """Read ``path`` once; None when it has blank lines, lone carriage returns or ends in ';' without
+    a newline. ``numbers``: how
     many fields at the end of each row must hold only digits and '-' (valid when not ``quoted``).
     A quoted ``""`` counts as empty, and so does a ``;;`` inside quotes (a false alarm only costs
     the variables)."""
@@ -57,8 +58,10 @@ def scan(path: Path, chunk_size: int = CHUNK, numbers: int = 0) -> Scanned | Non
             if check and not quoted:
                 check.feed(chunk)
             count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
+    if last == b";":  # LOAD DATA takes the empty last field of a last line without newline as missing
+        return None
     misfit = check.close() if check and not quoted else None
-    return Scanned(count + (last != b"\n"), bool(crlf), empty or last == b";", quoted, misfit)
+    return Scanned(count + (last != b"\n"), bool(crlf), empty, quoted, misfit)
 
 
 def _empty(data: bytes, crs: bool) -> bool:
