@@ -1,5 +1,5 @@
 """The ``mariadb`` sink's scan: the whole numbers at the end of each row of a file without quotes
-are checked before the load, and then load without a test on the server."""
+are checked in Python while the server loads them without a test."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from plugin_support import maria_rows
 from sf1630.api import LoadError
 from sf1630_plugins.sinks import mariadb
 from sf1630_plugins.sinks.mariadb_rows import DECLARED_TEST, Statement, trailing_numbers
-from sf1630_plugins.sinks.mariadb_scan import scan
+from sf1630_plugins.sinks.mariadb_scan import first_misfit, scan
 from sf1630_plugins.sinks.table import DATE, INTEGER
 
 AULA = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
@@ -32,20 +32,20 @@ SIZES = [1, 2, 3, 5, 7, 1 << 20]
     (b"a;n;m\nx;1\n", 2),
     (b"a;n;m\nx;;2\ny;1;\n", None),                 # empty: NULL
 ])
-def test_scan_finds_the_first_row_whose_last_numbers_are_not_digits(tmp_path, size, data, misfit):
+def test_first_misfit_finds_the_first_row_whose_last_numbers_are_not_digits(tmp_path, size, data, misfit):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
-    scanned = scan(path, size, numbers=2)
-    assert scanned is not None and not scanned.quoted and scanned.misfit == misfit
-    assert scan(path, size).misfit is None  # nothing asked, nothing checked
+    assert first_misfit(path, 2, size) == misfit
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_scan_leaves_a_quoted_file_to_the_server(tmp_path, size):
+def test_scan_finds_quotes(tmp_path, size):
     path = tmp_path / "x.csv"
-    path.write_bytes(b'a;n\nx;1.5\n"y;z";2\n')
-    scanned = scan(path, size, numbers=1)
-    assert scanned is not None and scanned.quoted and scanned.misfit is None
+    path.write_bytes(b'a;n\nx;1\n"y;z";2\n')
+    scanned = scan(path, size)
+    assert scanned is not None and scanned.quoted
+    path.write_bytes(b'a;n\nx;1\ny;2\n')
+    assert not scan(path, size).quoted
 
 
 def test_only_declared_whole_numbers_at_the_end_of_a_row_are_left_to_the_scan():
@@ -67,8 +67,9 @@ def test_a_misfit_in_a_file_without_quotes_names_line_and_column_and_loads_nothi
     delivery, path = make_delivery([PLAIN[0], bad, PLAIN[2]], AULA, source="AULA")
     assert not scan(path).quoted
     with pytest.raises(LoadError, match=rf"{path.name}:3: column '{AULA[column]}'.*nothing was loaded"):
-        mariadb.SINK.load(delivery, path, _options(maria_db))
+        mariadb.SINK.load(delivery, path, _options(maria_db))  # found while the rows loaded: rolled back
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
+    assert maria_rows(maria_db, "SELECT count(*) FROM aula") == [(0,)]
 
 
 @pytest.mark.parametrize("value", ["-", "5-3", "--5", "99999999999999999999"])
