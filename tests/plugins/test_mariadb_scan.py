@@ -31,6 +31,10 @@ SIZES = [1, 2, 3, 5, 7, 1 << 20]
     (b"a;n;m\nx;1;2\ny;1;2;3a\n", 3),               # a row with another number of fields
     (b"a;n;m\nx;1\n", 2),
     (b"a;n;m\nx;;2\ny;1;\n", None),                 # empty: NULL
+    (b"a;n;m\nx;1;2\n1", 3),                        # a last line all digits, without a newline
+    (b"a;n;m\nx;1;2\n", None),
+    (b"a;n;m\n", None),
+    (b"a;n;m", None),
 ])
 def test_first_misfit_finds_the_first_row_whose_last_numbers_are_not_digits(tmp_path, size, data, misfit):
     path = tmp_path / "x.csv"
