@@ -4,12 +4,13 @@ Straight: the delivered file itself, when every row is one line. One read of the
 (``sinks/mariadb_scan.py``) counts its lines and looks for empty fields and quotes; in a file
 without quotes, the declared whole numbers at the end of each row need no test on the server: a
 thread checks them while the server loads. When there are no empty fields, a field without a test
-loads straight into its column; otherwise fields go through user variables so that an empty field becomes NULL
-(issue #19: the variables cost 0.9 s of 7.4 s of server CPU per 1,000,000 rows). The delivery's
-constants and each row's line number are set by the statement, the constants as the columns'
-defaults. ``LOCAL`` makes the server turn a bad value into a warning instead of an error, so every
-warning is read back: a value that does not fit a declared type fails the load with its line and
-column, one that breaks a guessed type sends the load down the careful path, a ragged row fails it.
+loads straight into its column; otherwise fields go through user variables so that an empty field
+becomes NULL (issue #19: the variables cost 0.9 s of 7.4 s of server CPU per 1,000,000 rows). The
+delivery's constants and each row's line number are set by the statement, the constants as the
+columns' defaults. ``LOCAL`` makes the server turn a bad value into a warning instead of an error,
+so every warning is read back: a value that does not fit a declared type fails the load with its
+line and column, one that breaks a guessed type sends the load down the careful path, a ragged row
+fails it.
 
 Careful: Python reads the file once, finds the exact type of each guessed column and checks each
 declared one, and writes a plain copy (one row a line, its line number first) that is then loaded
@@ -195,7 +196,7 @@ def _misfit_in_row(path: Path, line: int, types: Types, first: int) -> LoadError
     if len(fields) != len(types.header):
         return LoadError(f"{path.name}:{line}: the row has another number of fields than the header; "
                          "nothing was loaded")
-    index = next(i for i in range(first, len(fields)) if not _NUMBER_FIELD.fullmatch(fields[i]))
+    index = next((i for i in range(first, len(fields)) if not _NUMBER_FIELD.fullmatch(fields[i])), first)
     return misfit(path, line, types.header[index], INTEGER)
 
 
