@@ -7,7 +7,7 @@ import pytest
 from plugin_support import maria_rows
 from sf1630.api import LoadError
 from sf1630_plugins.sinks import mariadb
-from sf1630_plugins.sinks.mariadb_rows import scan
+from sf1630_plugins.sinks.mariadb_scan import scan
 
 AULA = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
         "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
@@ -27,19 +27,19 @@ SIZES = [1, 2, 3, 4, 5, 7, 1 << 20]
     (b"a;b\n1;\n3;4\n", (3, False, True)),
     (b"a;b\r\n1;\r\n3;4\r\n", (3, True, True)),
     (b"a;b\r\n;1\r\n", (2, True, True)),
-    (b"a;b\n1;2\n3;", (3, False, True)),
     (b'a;b\n1;""\n', (2, False, True)),
 ])
 def test_scan_finds_every_empty_field(tmp_path, size, data, expected):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
-    assert scan(path, size) == expected
+    scanned = scan(path, size)
+    assert scanned is not None and (scanned.lines, scanned.crlf, scanned.empty) == expected
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("data", [b"a;b\n1;2\n\n3;4\n", b"a;b\r\n1;2\r\n\r\n3;4\r\n", b"a;b\n1;2\r3;4\n",
-                                  b"a\n1\n\n2\n"])
-def test_scan_refuses_blank_lines_and_lone_carriage_returns(tmp_path, size, data):
+                                  b"a\n1\n\n2\n", b"a;b\n1;2\n3;", b"a;b\r\n1;2\r\n3;"])
+def test_scan_refuses_blank_lines_lone_carriage_returns_and_a_last_empty_field_without_newline(tmp_path, size, data):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     assert scan(path, size) is None
@@ -53,13 +53,13 @@ def _table(database: str, lines: int) -> list[tuple]:
 def test_a_file_without_empty_fields_loads_as_one_with_them(make_delivery, maria_db):
     options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
     straight, straight_path = make_delivery(FULL, AULA, source="AULA")
-    assert scan(straight_path)[2] is False
+    assert scan(straight_path).empty is False
     mariadb.SINK.load(straight, straight_path, options)
     full = _table(maria_db, 4)
     maria_rows(maria_db, "DROP TABLE aula")
     empty_row = ["0104", "school", "", "0404210000", "", "", "1", "", "2", ""]
     careful, careful_path = make_delivery([*FULL, empty_row], AULA, source="AULA")
-    assert scan(careful_path)[2] is True
+    assert scan(careful_path).empty is True
     assert mariadb.SINK.load(careful, careful_path, options).rows == 4
     assert _table(maria_db, 4) == full
     assert full[1][:10] == ("0102", "kindergarten", "Børnehaven", "0202210000", "Bierne", -3, 7, 0, 12, 0)
@@ -83,7 +83,7 @@ def test_a_misfit_without_empty_fields_names_line_and_column_and_loads_nothing(m
     options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
     bad = [*FULL[1][:6], value, *FULL[1][7:]]
     delivery, path = make_delivery([FULL[0], bad, FULL[2]], AULA, source="AULA")
-    assert scan(path)[2] is False
+    assert scan(path).empty is False
     with pytest.raises(LoadError, match=rf"{path.name}:3: column 'days_sick'.*nothing was loaded"):
         mariadb.SINK.load(delivery, path, options)
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
@@ -94,7 +94,7 @@ def test_guessed_columns_without_empty_fields_keep_their_checks(make_delivery, m
     options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
     rows = [[str(i), f"name {i}", "007"] for i in range(1, 2500)] + [["1.5", "late", "x"]]
     delivery, path = make_delivery(rows, ["id", "name", "code"], source="KY")
-    assert scan(path)[2] is False
+    assert scan(path).empty is False
     assert mariadb.SINK.load(delivery, path, options).rows == 2500
     assert maria_rows(maria_db, "SELECT id, name, code FROM ky WHERE _line IN (2, 2501) ORDER BY _line") == [
         ("1", "name 1", "007"), ("1.5", "late", "x")]
@@ -104,7 +104,7 @@ def test_guessed_columns_without_empty_fields_keep_their_checks(make_delivery, m
 def test_a_ragged_row_without_empty_fields_names_its_line_and_loads_nothing(make_delivery, maria_db, ragged):
     options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
     delivery, path = make_delivery([FULL[0], ragged, FULL[2]], AULA, source="AULA")
-    assert scan(path)[2] is False
+    assert scan(path).empty is False
     with pytest.raises(LoadError, match=rf"{path.name}:3: the row has another number of fields"):
         mariadb.SINK.load(delivery, path, options)
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
@@ -118,7 +118,7 @@ def test_a_short_row_ending_in_a_text_column_names_its_line_and_loads_nothing(ma
     first = ["1", "", "x"] if empty else ["1", "a", "x"]
     rows = [first, *([str(i), "b", "y"] for i in range(2, 2500)), ["2500", "b"], ["2501", "c", "z"]]
     delivery, path = make_delivery(rows, ["id", "name", "note"], source="KY")
-    assert scan(path)[2] is empty
+    assert scan(path).empty is empty
     with pytest.raises(LoadError, match=rf"{path.name}:2501: the row has another number of fields"):
         mariadb.SINK.load(delivery, path, options)
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
