@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 from dataclasses import replace
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sf1630.errors import TransportError
+from sf1630.transport import pipeline
 from sf1630.transport.pool import Pool
 from sf1630.transport.sftp import Tuning, connect
 
@@ -83,6 +85,29 @@ def test_a_stalled_transfer_times_out(sshd, big, tmp_path):
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
     assert not (tmp_path / "copy.bin").exists()
+
+
+def test_a_stalled_one_request_upload_times_out(sshd):
+    """A file sent in one WRITE (triggers, small extracts) fails after the stall timeout too."""
+    frozen: list[int] = []
+
+    async def go():
+        s = await connect(sshd.endpoint, sshd.credentials, tuning=Tuning(op_timeout=1.0))
+        rf = await s._sftp.open("small.part", "wb", block_size=0)
+        frozen.extend(sshd.server.session_pids())
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            await pipeline.push(rf, io.BytesIO(b"x" * 1000), block=4096, depth=4, stall=0.5, what="upload small")
+        finally:
+            s._conn.abort()
+
+    try:
+        with pytest.raises(TransportError, match="upload small: the transfer stalled"):
+            asyncio.run(asyncio.wait_for(go(), 20))
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
 
 
 def test_control_operation_timeout(sshd):

@@ -98,6 +98,15 @@ def test_read_bytes_reads_a_document_of_several_blocks_whole(sshd, size):
     assert run(sshd, lambda s: s.read_bytes("doc", max_bytes=1 << 20)) == payload
 
 
+@pytest.mark.parametrize("listed", [0, 100, 1500, 4000])
+def test_read_bytes_with_the_listed_size_reads_the_file_whole(sshd, listed):
+    # The listed size only spares the READ that says "end of file": a stale size (smaller, or
+    # bigger after the file shrank) still gives what the file holds.
+    payload = os.urandom(1500)
+    (sshd.home / "doc").write_bytes(payload)
+    assert run(sshd, lambda s: s.read_bytes("doc", listed=listed)) == payload
+
+
 def test_download_size_mismatch_leaves_nothing_locally(sshd, local):
     (sshd.home / "d.csv").write_bytes(b"12345")
     (local / "out").mkdir()

@@ -66,7 +66,7 @@ class Brittle(type(ky.SOURCE)):
 
 @sf1630.hookimpl
 def sf1630_register_sources(register):
-    register(Brittle(dataclasses.replace(ky.DESCRIPTOR, name="brittle"), ky.Options, ky.fake_row))
+    register(Brittle(dataclasses.replace(ky.DESCRIPTOR, name="brittle"), ky.Options, ky.fake_rows))
 '''
 
 

@@ -81,9 +81,9 @@ class ReceiptWatcher:
 
     async def _scan(self) -> int:
         async with self._pool.session(self._link.endpoint, self._link.credentials) as session:
-            names = {f.name for f in await session.listdir("IN")}
-            ready = [n for n in self._waiting if n in names]
-            contents = await asyncio.gather(*(session.read_bytes(f"IN/{n}") for n in ready),
+            sizes = {f.name: f.size for f in await session.listdir("IN")}
+            ready = [n for n in self._waiting if n in sizes]
+            contents = await asyncio.gather(*(session.read_bytes(f"IN/{n}", listed=sizes[n]) for n in ready),
                                             return_exceptions=True)
         for name, data in zip(ready, contents):
             fut = self._waiting.pop(name, None)

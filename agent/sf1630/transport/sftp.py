@@ -241,11 +241,14 @@ class Session:
                                  "the file changed during the download, retry later")
         return got
 
-    async def read_bytes(self, remote: str, max_bytes: int = 1 << 20) -> bytes:
+    async def read_bytes(self, remote: str, max_bytes: int = 1 << 20, *, listed: int = 0) -> bytes:
         """Read a small remote file whole (receipts, metadata); refuses one over ``max_bytes``.
 
         One READ at a time until end of file: a document costs two requests, where a parallel read
         of ``max_bytes`` would ask for every block up to it at once (six requests per document).
+        ``listed`` is its size as a listing just gave it: once that much has come, the READ that
+        would only say "end of file" is left out (a document that grew since then is read as far
+        as it was, and a cut-off document does not parse: its reader looks again).
         """
         data = b""
         async with self._guard("read", remote):
@@ -255,6 +258,8 @@ class Session:
                     if not chunk:
                         break
                     data += pipeline.as_bytes(chunk)
+                    if 0 < listed <= len(data):
+                        break
         if len(data) > max_bytes:
             raise TransportError(f"{self._where('read', remote)}: larger than {max_bytes} bytes, "
                                  "too big for a document; check the file on the server")

@@ -64,15 +64,41 @@ def write_csv(out: BinaryIO, header: Sequence[str], rows: Iterable[Sequence[Any]
     return count
 
 
+def write_lines(out: BinaryIO, header: Sequence[str], lines: Iterable[str]) -> int:
+    """Write ``header`` and ready-made CSV ``lines`` (each ending in ``\\n``) to ``out``; returns the lines.
+
+    For rows made as text (the synthetic adapter): the same bytes as ``write_csv`` gives for rows of
+    plain fields. Each block is checked; a line whose field would need quoting, or with too few or
+    too many fields, is an ExtractError (a bug of whatever made it, never sent).
+    """
+    text = io.StringIO()
+    csv.writer(text, delimiter=DELIMITER, lineterminator="\n").writerow(header)
+    out.write(text.getvalue().encode("utf-8"))
+    count = 0
+    lines = iter(lines)
+    while block := list(itertools.islice(lines, BLOCK_ROWS)):
+        chunk = "".join(block)
+        if not _plain(chunk, len(block), len(header)):
+            raise ExtractError(f"rows {count + 1}-{count + len(block)}: a line does not have {len(header)} plain "
+                               "fields (one needs quoting, or a field is missing or extra)")
+        out.write(chunk.encode("utf-8"))
+        count += len(block)
+    return count
+
+
 def _plain_lines(block: list[Sequence[Any]], width: int) -> str | None:
     """The block as CSV lines by joining, or None when a field is not text or needs quoting."""
     try:
         lines = "\n".join(map(DELIMITER.join, block)) + "\n"
     except TypeError:  # a number, date or None: csv formats it
         return None
-    plain = (width > 1 and lines.count(DELIMITER) == len(block) * (width - 1)
-             and lines.count("\n") == len(block) and '"' not in lines and "\r" not in lines)
-    return lines if plain else None
+    return lines if _plain(lines, len(block), width) else None
+
+
+def _plain(lines: str, count: int, width: int) -> bool:
+    """Whether ``lines`` are ``count`` lines of ``width`` fields none of which needs quoting."""
+    return (width > 1 and lines.count(DELIMITER) == count * (width - 1) and lines.count("\n") == count
+            and lines.endswith("\n") and '"' not in lines and "\r" not in lines)
 
 
 def check_header(found: Sequence[str], expected: Sequence[str], origin: str, strict: bool) -> tuple[str, ...]:

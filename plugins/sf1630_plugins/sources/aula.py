@@ -11,11 +11,12 @@ routes, PROTOCOL.md "Parties").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import Draws, birth_day, fake_cpr
+from sf1630_plugins.adapters.synthetic import FOUR_DIGITS, Draws, cpr_date
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -62,22 +63,28 @@ INSTITUTIONS = (
 )
 
 
-def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
-    """One plausible child's month at one institution."""
-    first = rng.month.first
-    number = rng.below(len(INSTITUTIONS))
-    kind, name, low, high, groups = INSTITUTIONS[number]
-    sick = rng.pick((0, 0, 0, 1, 2, 3, 5))
-    other = rng.pick((0, 0, 0, 1, 5))
-    present = max(0, 21 - sick - other - rng.below(3))
-    born = birth_day(rng, first, low, high - 1)
-    return [job.municipality.authority_id[-3:] + str(number + 1).zfill(3), kind, name, fake_cpr(rng, born),
-            rng.pick(groups), str(present), str(sick), str(other), str(rng.below(60)), str(rng.below(25))]
+SICK_DAYS = (0, 0, 0, 1, 2, 3, 5)
+OTHER_ABSENCE = (0, 0, 0, 1, 5)
 
+
+def fake_rows(rng: Draws, job: Job, count: int) -> Iterator[str]:
+    """``count`` plausible children's months at one institution each, as CSV lines."""
+    r, first = rng.random, rng.month.first
+    town = job.municipality.authority_id[-3:]
+    places = [(f"{town}{number + 1:03d};{kind};{name}", low, high - 1, groups)
+              for number, (kind, name, low, high, groups) in enumerate(INSTITUTIONS)]
+    for _ in range(count):
+        place, low, high, groups = places[int(r() * len(places))]
+        sick = SICK_DAYS[int(r() * 7)]
+        other = OTHER_ABSENCE[int(r() * 5)]
+        present = max(0, 21 - sick - other - int(r() * 3))
+        born = first - low * 365 - int(r() * ((high - low) * 365 + 364))
+        yield (f"{place};{cpr_date(born)}{FOUR_DIGITS[int(r() * 10000)]};{groups[int(r() * len(groups))]};"
+               f"{present};{sick};{other};{int(r() * 60)};{int(r() * 25)}\n")
 
 # -- hookimpl --------------------------------------------------------------------------------------
 
-SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_rows)
 
 
 @hookimpl

@@ -2,13 +2,13 @@
 
 A built-in source module keeps one order (STYLE.md): its ``Options`` (adapter and adapter
 settings), its descriptor (code, routing, schedule, documented columns), its writer (how the
-``synthetic`` adapter makes one plausible row) and its ``hookimpl``, which registers a
-``TabularSource`` built from the three.
+``synthetic`` adapter makes plausible rows: ``fake_rows``, the lines of one extract) and its
+``hookimpl``, which registers a ``TabularSource`` built from the three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,8 @@ from sf1630_plugins.adapters import directory, sql, synthetic
 
 ADAPTERS: dict[str, ModuleType] = {"synthetic": synthetic, "sql": sql, "directory": directory}
 
-FakeRow = Callable[[synthetic.Draws, int, Job], Sequence[Any]]  # Draws is a random.Random
+# fake_rows(rng, job, count): ``count`` CSV lines, each ending in "\n", none with a field that needs quoting.
+FakeRows = Callable[[synthetic.Draws, Job, int], Iterable[str]]  # Draws is a random.Random
 
 
 @dataclass
@@ -90,10 +91,10 @@ class TabularSource:
 
     api_version = API_VERSION
 
-    def __init__(self, descriptor: Descriptor, options: type, fake_row: FakeRow) -> None:
+    def __init__(self, descriptor: Descriptor, options: type, fake_rows: FakeRows) -> None:
         self.descriptor = descriptor
         self.Options = options
-        self.fake_row = fake_row
+        self.fake_rows = fake_rows
         self.name, self.code, self.title = descriptor.name, descriptor.code, descriptor.title
         self.routing, self.schedule = descriptor.routing, descriptor.schedule
         self.header = tuple(c.name for c in descriptor.columns)

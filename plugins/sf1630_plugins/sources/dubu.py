@@ -10,11 +10,12 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job
-from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
+from sf1630_plugins.adapters.synthetic import CENTS, FOUR_DIGITS, Draws, cpr_date, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -63,22 +64,34 @@ MEASURES = (
 UNITS = ("Børn og Familie Nord", "Børn og Familie Syd", "Handicap og Sundhed", "Ungeenheden")
 
 
-def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
-    """One plausible measure in force during the covered month."""
-    month = rng.month
-    legal, kind, placement, low, high = rng.pick(MEASURES)
-    opened = month.first - 30 - rng.below(2470)
-    start = day_in(rng, opened, month.last)
-    end = day_in(rng, max(start, month.first), month.last) if rng.random() < 0.2 else None
-    born = birth_day(rng, month.first, 0, 17)
-    return [case_id("DUBU", job, index), fake_cpr(rng, born), iso(opened),
-            iso(end) if end and rng.random() < 0.5 else "", legal, kind, placement,
-            iso(start), iso(end) if end else "", amount(rng, low, high), rng.pick(UNITS)]
+def fake_rows(rng: Draws, job: Job, count: int) -> Iterator[str]:
+    """``count`` plausible measures in force during the covered month, as CSV lines.
 
+    A measure opened up to 2,500 days before the month, started between then and the month's end,
+    and ended in the month in one case of five; the child is 0 to 17.
+    """
+    r, first, last = rng.random, rng.month.first, rng.month.last
+    case = f"DUBU-{job.municipality.authority_id}-"
+    measures = [(f"{legal};{kind};{placement}", low * 100, (high - low) * 100)
+                for legal, kind, placement, low, high in MEASURES]
+    for index in range(count):
+        measure, low, width = measures[int(r() * len(measures))]
+        opened = first - 30 - int(r() * 2470)
+        start = opened + int(r() * (last - opened + 1))
+        end = None
+        if r() < 0.2:
+            since = max(start, first)
+            end = since + int(r() * (last - since + 1))
+        born = first - int(r() * (17 * 365 + 364))
+        cpr = f"{cpr_date(born)}{FOUR_DIGITS[int(r() * 10000)]}"
+        closed = iso(end) if end and r() < 0.5 else ""
+        cents = int(low + width * r())
+        yield (f"{case}{index + 1:06d};{cpr};{iso(opened)};{closed};{measure};{iso(start)};"
+               f"{iso(end) if end else ''};{cents // 100}{CENTS[cents % 100]};{UNITS[int(r() * len(UNITS))]}\n")
 
 # -- hookimpl --------------------------------------------------------------------------------------
 
-SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_rows)
 
 
 @hookimpl

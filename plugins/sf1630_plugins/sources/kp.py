@@ -11,11 +11,12 @@ routes, PROTOCOL.md "Parties").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
+from sf1630_plugins.adapters.synthetic import CENTS, FOUR_DIGITS, Draws, cpr_date, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -57,23 +58,32 @@ DESCRIPTOR = Descriptor(
 PENSIONS = (("folkepension", 67, 99), ("førtidspension", 25, 66), ("seniorpension", 60, 66))
 
 
-def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
-    """One plausible pension case in force during the covered month."""
-    month = rng.month
-    kind, low, high = rng.pick(PENSIONS)
-    decided = month.first - 20 - rng.below(6980)
-    start = decided + rng.below(60)
-    ended = day_in(rng, month.first, month.last) if rng.random() < 0.05 else None
-    status = "ended" if ended else ("suspended" if rng.random() < 0.05 else "active")
-    allowance = amount(rng, 0, 3000) if rng.random() < 0.1 else "0.00"
-    return [case_id("KP", job, index), fake_cpr(rng, birth_day(rng, month.first, low, high)), kind,
-            iso(decided), iso(start), amount(rng, 6000, 19500), amount(rng, 0, 9000),
-            allowance, status, iso(ended) if ended else ""]
+def fake_rows(rng: Draws, job: Job, count: int) -> Iterator[str]:
+    """``count`` plausible pension cases in force during the covered month, as CSV lines.
 
+    Decided up to 7,000 days before the month, started within 60 days of the decision; one case in
+    twenty ended in the month, one in ten has a personal allowance. Amounts are in øre until written.
+    """
+    r, first, last = rng.random, rng.month.first, rng.month.last
+    case = f"KP-{job.municipality.authority_id}-"
+    for index in range(count):
+        kind, low, high = PENSIONS[int(r() * len(PENSIONS))]
+        decided = first - 20 - int(r() * 6980)
+        start = decided + int(r() * 60)
+        ended = first + int(r() * (last - first + 1)) if r() < 0.05 else None
+        status = "ended" if ended else ("suspended" if r() < 0.05 else "active")
+        allowance = int(300000 * r()) if r() < 0.1 else 0
+        born = first - low * 365 - int(r() * ((high - low) * 365 + 364))
+        cpr = f"{cpr_date(born)}{FOUR_DIGITS[int(r() * 10000)]}"
+        base = int(600000 + 1350000 * r())
+        supplement = int(900000 * r())
+        yield (f"{case}{index + 1:06d};{cpr};{kind};{iso(decided)};{iso(start)};"
+               f"{base // 100}{CENTS[base % 100]};{supplement // 100}{CENTS[supplement % 100]};"
+               f"{allowance // 100}{CENTS[allowance % 100]};{status};{iso(ended) if ended else ''}\n")
 
 # -- hookimpl --------------------------------------------------------------------------------------
 
-SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_rows)
 
 
 @hookimpl

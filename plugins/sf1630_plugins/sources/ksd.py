@@ -10,11 +10,12 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import Draws, amount, birth_day, case_id, day_in, fake_cpr, iso
+from sf1630_plugins.adapters.synthetic import CENTS, FOUR_DIGITS, Draws, cpr_date, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -57,23 +58,35 @@ DESCRIPTOR = Descriptor(
 REASONS = ("raskmeldt", "varighedsbegrænsning", "overgået til jobafklaring", "fleksjob", "død")
 
 
-def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
-    """One plausible sickness-benefit case open during the covered month."""
-    month = rng.month
-    absent = month.first - rng.below(300)
-    notified = absent + 1 + rng.below(34)
-    closed = day_in(rng, month.first, month.last) if rng.random() < 0.25 else None
-    employer = "0" + str(rng.below(10 ** 7)).zfill(7) if rng.random() < 0.85 else ""
-    weeks = max(1, ((closed or month.last) - absent) // 7)
-    born = birth_day(rng, month.first, 18, 70)
-    return [case_id("KSD", job, index), fake_cpr(rng, born), employer, iso(absent), iso(notified),
-            str(rng.pick((1, 1, 2, 2, 2, 3))), "closed" if closed else "open", str(weeks),
-            amount(rng, 4000, 20000), iso(closed) if closed else "", rng.pick(REASONS) if closed else ""]
+EMPLOYEES_PER_CASE = ("1", "1", "2", "2", "2", "3")
 
+
+def fake_rows(rng: Draws, job: Job, count: int) -> Iterator[str]:
+    """``count`` plausible sickness-benefit cases open during the covered month, as CSV lines.
+
+    Absence began up to 300 days before the month; one case in four closed in the month; most
+    have an employer (a CVR-like number starting with 0, which no CVR number does).
+    """
+    r, first, last = rng.random, rng.month.first, rng.month.last
+    case = f"KSD-{job.municipality.authority_id}-"
+    for index in range(count):
+        absent = first - int(r() * 300)
+        notified = absent + 1 + int(r() * 34)
+        closed = first + int(r() * (last - first + 1)) if r() < 0.25 else None
+        employer = f"0{int(r() * 10 ** 7):07d}" if r() < 0.85 else ""
+        weeks = max(1, ((closed or last) - absent) // 7)
+        born = first - 18 * 365 - int(r() * (52 * 365 + 364))
+        cpr = f"{cpr_date(born)}{FOUR_DIGITS[int(r() * 10000)]}"
+        employees = EMPLOYEES_PER_CASE[int(r() * 6)]
+        paid = int(400000 + 1600000 * r())
+        state = "closed" if closed else "open"
+        end = f"{iso(closed)};{REASONS[int(r() * len(REASONS))]}" if closed else ";"
+        yield (f"{case}{index + 1:06d};{cpr};{employer};{iso(absent)};{iso(notified)};{employees};{state};"
+               f"{weeks};{paid // 100}{CENTS[paid % 100]};{end}\n")
 
 # -- hookimpl --------------------------------------------------------------------------------------
 
-SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_rows)
 
 
 @hookimpl

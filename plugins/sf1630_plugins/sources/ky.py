@@ -10,11 +10,12 @@ Period: the previous month, ``M03`` for an extract made in April. Routing: simpl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sf1630 import hookimpl
 from sf1630.api import Job, option
-from sf1630_plugins.adapters.synthetic import Draws, birth_day, case_id, day_in, fake_cpr, iso, kroner
+from sf1630_plugins.adapters.synthetic import CENTS, FOUR_DIGITS, Draws, cpr_date, iso
 from sf1630_plugins.sources.base import Column, Descriptor, ExtractOptions, TabularSource, previous_month
 
 
@@ -62,22 +63,32 @@ BENEFITS = (
 )
 
 
-def fake_row(rng: Draws, index: int, job: Job) -> list[str]:
-    """One plausible payment made during the covered month."""
-    month = rng.month
-    benefit, low, high = rng.pick(BENEFITS)
-    gross = low * 100 + rng.below((high - low) * 100)  # øre
-    tax = (gross * rng.pick((0, 30, 37, 40)) + 50) // 100
-    paid = day_in(rng, month.first, month.last)
-    born = birth_day(rng, month.first, 18, 66)
-    return [f"KY-P-{job.municipality.authority_id}-" + str(index + 1).zfill(7), case_id("KY", job, rng.below(index + 1)),
-            fake_cpr(rng, born), benefit, iso(month.first), iso(month.last), iso(paid),
-            kroner(gross), kroner(tax), kroner(gross - tax)]
+TAX_PERCENT = (0, 30, 37, 40)
 
+
+def fake_rows(rng: Draws, job: Job, count: int) -> Iterator[str]:
+    """``count`` plausible payments made during the covered month, as CSV lines.
+
+    Amounts are in øre until written; ids carry the authority id; the recipient is 18 to 66.
+    """
+    r, first, last = rng.random, rng.month.first, rng.month.last
+    aid = job.municipality.authority_id
+    covers = f"{iso(first)};{iso(last)}"
+    benefits = [(f"{name};{covers}", low * 100, (high - low) * 100) for name, low, high in BENEFITS]
+    for index in range(count):
+        benefit, low, width = benefits[int(r() * len(benefits))]
+        gross = low + int(r() * width)
+        tax = (gross * TAX_PERCENT[int(r() * 4)] + 50) // 100
+        paid = first + int(r() * (last - first + 1))
+        born = first - 18 * 365 - int(r() * (48 * 365 + 364))
+        net = gross - tax
+        yield (f"KY-P-{aid}-{index + 1:07d};KY-{aid}-{int(r() * (index + 1)) + 1:06d};"
+               f"{cpr_date(born)}{FOUR_DIGITS[int(r() * 10000)]};{benefit};{iso(paid)};"
+               f"{gross // 100}{CENTS[gross % 100]};{tax // 100}{CENTS[tax % 100]};{net // 100}{CENTS[net % 100]}\n")
 
 # -- hookimpl --------------------------------------------------------------------------------------
 
-SOURCE = TabularSource(DESCRIPTOR, Options, fake_row)
+SOURCE = TabularSource(DESCRIPTOR, Options, fake_rows)
 
 
 @hookimpl
