@@ -164,6 +164,9 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
     # Any thread may use it: a kept connection serves the loads of worker threads, one at a time.
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False, factory=Remembering)
     try:
+        # Registered once: registering a function again expires every compiled statement of the connection.
+        conn.create_function("sf1630_unexpected", 2, conn.checks.unexpected)
+        conn.create_function("sf1630_misfit", 2, conn.checks.misfit)
         _wal(conn, timeout)
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
     except BaseException:
@@ -203,11 +206,31 @@ def _empty_wal(conn: sqlite3.Connection, timeout: float) -> bool:
     return not busy
 
 
+class Checks:
+    """What the SQL functions of a value check report to the load running on the connection."""
+
+    def __init__(self) -> None:
+        self.found: list[str | None] = []  # per column: the type its values need (see ``insert``)
+        self.bad: list[tuple[int, int]] = []  # (column index, line) of values that misfit a declared type
+
+    def unexpected(self, index: int, value: str) -> str:
+        self.found[index] = merge(self.found[index], classify(value))
+        return value
+
+    def misfit(self, index: int, at: int) -> None:
+        self.bad.append((index, at))
+        raise ValueError("a value does not fit its declared type")
+
+
 class Remembering(sqlite3.Connection):
     """A connection that remembers table layouts and finished set-up steps for one schema version."""
 
     version: int | None = None
     notes: dict[tuple[str, ...] | str, object]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checks = Checks()
 
 
 def _seen(conn: sqlite3.Connection) -> dict | None:
@@ -486,17 +509,8 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
             + f", {literal(uuid)}, ?{line} + {row})" for row in range(rows))
 
     bad: list[tuple[int, int]] = []
-
-    def unexpected(index: int, value: str) -> str:
-        found[index] = merge(found[index], classify(value))
-        return value
-
-    def misfits(index: int, at: int) -> None:
-        bad.append((index, at))
-        raise ValueError("a value does not fit its declared type")
-
-    conn.create_function("sf1630_unexpected", 2, unexpected)
-    conn.create_function("sf1630_misfit", 2, misfits)
+    report = cast(Remembering, conn).checks
+    report.found, report.bad = found, bad
     last = f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}"
     before = conn.execute(last).fetchone()[0] if after else 0
     since = [before]
