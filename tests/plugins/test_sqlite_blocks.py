@@ -10,7 +10,7 @@ import pytest
 
 from sf1630.api import LoadError
 from sf1630.testing.conformance import write_delivery
-from sf1630_plugins.sinks import sqlite
+from sf1630_plugins.sinks import sqlite, table
 
 HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
           "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
@@ -132,3 +132,14 @@ def test_rows_past_a_blank_line_in_a_plain_file_keep_their_lines(tmp_path):
     assert sqlite.SINK.load(delivery, path, options).rows == ROWS
     stored = query(options.path, "SELECT child_id, _line FROM aula ORDER BY rowid")
     assert stored == [(f"c{n}", n + 2 if n < 149 else n + 3) for n in range(ROWS)]
+
+
+def test_a_guess_broken_inside_a_block_past_the_sample_widens_the_column(tmp_path):
+    """The check of a guessed type names the value's column, not its place in the block's parameters."""
+    rows = [[str(n), str(n)] for n in range(table.SAMPLE_ROWS + 150)]
+    rows[table.SAMPLE_ROWS + 120][1] = "x"  # in the middle of a block
+    delivery, path = write_delivery(tmp_path, rows, ["id", "count"], source="ZZ")
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    assert sqlite.SINK.load(delivery, path, options).rows == len(rows)
+    assert query(options.path, f"SELECT count, typeof(count) FROM zz WHERE _line = {table.SAMPLE_ROWS + 122}") == \
+        [("x", "text")]

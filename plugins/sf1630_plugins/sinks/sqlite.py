@@ -39,9 +39,11 @@ from sf1630_plugins.sinks.table import (
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
 CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
 ROWS_PER_INSERT = 100  # rows one INSERT takes in the quick path (fewer when the row is very wide)
-# Compiling an INSERT of 100 rows costs milliseconds, more than it saves on a small file (a country's
-# 20 KiB extracts tripled the receiver's CPU): below this size each row is a statement of its own.
+# Compiling an INSERT of 100 rows costs ~10 ms (it grows with the square of the rows), more than it
+# saves on a small file; one of 16 rows costs ~0.5 ms, once per table and connection (the statement's
+# text stays the same from load to load: the delivery's constants are parameters), and inserts as fast.
 BLOCKS_FROM = 1 << 20
+SMALL_ROWS_PER_INSERT = 16  # below BLOCKS_FROM bytes
 
 
 @dataclass
@@ -461,22 +463,18 @@ _STORED_MISFIT = {
 }
 
 
-def _value(number: int, check: str | None, declared: bool, line: str, plain: bool) -> str:
-    """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers).
-    ``plain``: for a statement only given blocks without an empty field; ``line``: the row's line number."""
+def _value(number: int, column: int, check: str | None, declared: bool, line: str, plain: bool) -> str:
+    """The SQL for one field, parameter ``number`` of the statement and ``column`` of its row (from 0):
+    NULL when empty, else the text (the column's affinity makes numbers). ``plain``: for a statement
+    only given blocks without an empty field; ``line``: the row's line number."""
     p = f"?{number}"
     if check == TEXT or check is None and declared:
         return p if plain else f"CASE {p} WHEN '' THEN NULL ELSE {p} END"  # cheaper than NULLIF: no function call
     if declared:
         return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
-                f"ELSE sf1630_misfit({number - 1}, {line}) END")
+                f"ELSE sf1630_misfit({column}, {line}) END")
     ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check or TEXT, "0").format(p=p)
-    return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
-
-
-def literal(value: str | None) -> str:
-    """A constant of the delivery as SQL: every row of a load has the same one."""
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+    return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({column}, {p}) END"
 
 
 def stored_checks(conn: sqlite3.Connection, table: str, types: Types, steps: Plan, checks: list) -> dict[int, str]:
@@ -496,17 +494,20 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
     width = len(header)
     after = stored_checks(conn, table, types, steps, checks)
     targets = [steps.names[n] for n, _ in KEYS] + [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-    first = ", ".join(literal(v) for v in (keys.authority, keys.period, keys.source))
+    constants = (keys.authority, keys.period, keys.source, uuid)  # the same in every row of the load
     into = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES "
 
     def statement(rows: int, plain: bool) -> str:
-        """``rows`` rows' fields as parameters ?1..?rows*width, then the first row's line number."""
+        """``rows`` rows' fields as parameters ?1..?rows*width, then the first row's line number, then
+        the ``constants``: the text is the same for every load of the table, so sqlite3 keeps it compiled."""
         line = rows * width + 1
+        first = f"?{line + 1}, ?{line + 2}, ?{line + 3}"
         return into + ", ".join(
             f"({first}, "
-            + ", ".join(_value(row * width + i, None if i - 1 in after else k, d, f"(?{line} + {row})", plain)
+            + ", ".join(_value(row * width + i, i - 1, None if i - 1 in after else k, d, f"(?{line} + {row})",
+                               plain)
                         for i, (k, d) in enumerate(zip(checks, types.declared), 1))
-            + f", {literal(uuid)}, ?{line} + {row})" for row in range(rows))
+            + f", ?{line + 4}, ?{line} + {row})" for row in range(rows))
 
     bad: list[tuple[int, int]] = []
     report = cast(Remembering, conn).checks
@@ -521,17 +522,14 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
         return bool(bad)
 
     conn.execute("SAVEPOINT sf1630_insert")
-    careful = path.stat().st_size < BLOCKS_FROM  # a small file: a statement of one row, compiled once
-    if not careful:
-        rows, lines = _blocks(conn, functools.cache(statement), path, width, bad, stored if after else None,
-                              _per_statement(conn, width))
-        careful = bool(bad) or lines != rows + 1  # a misfit, a blank line, a field over several lines or a ragged row
-        if careful:
-            conn.execute("ROLLBACK TO sf1630_insert")
-            bad.clear()
-            since[0] = before  # the rolled back rows are gone
-    if careful:
-        rows, _ = _execute(conn, statement(1, False), path, width, bad, stored if after else None)
+    most = ROWS_PER_INSERT if path.stat().st_size >= BLOCKS_FROM else SMALL_ROWS_PER_INSERT
+    rows, lines = _blocks(conn, statement, path, width, constants, bad, stored if after else None,
+                          _per_statement(conn, width, most))
+    if bad or lines != rows + 1:  # a misfit, a blank line, a field over several lines or a ragged row
+        conn.execute("ROLLBACK TO sf1630_insert")
+        bad.clear()
+        since[0] = before  # the rolled back rows are gone
+        rows, _ = _execute(conn, statement(1, False), path, width, constants, bad, stored if after else None)
     if bad:
         index, at = bad[0]
         raise misfit(path, at, header[index], checks[index])
@@ -550,17 +548,19 @@ def _stored_misfit(conn: sqlite3.Connection, table: str, steps: Plan, header: li
     return [(next(i for i, failed in zip(after, found[1:]) if failed), found[0])]
 
 
-def _per_statement(conn: sqlite3.Connection, width: int) -> int:
+def _per_statement(conn: sqlite3.Connection, width: int, most: int) -> int:
     """Rows per INSERT in the quick path: SQLite runs one statement of many rows faster than many of one."""
-    return max(1, min(ROWS_PER_INSERT, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // width))
+    return max(1, min(most, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 5) // width))
 
 
-def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int, bad: list,
-            check: Callable[[], bool] | None, per: int) -> tuple[int, int]:
-    """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line. Returns
+def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int,
+            constants: tuple, bad: list, check: Callable[[], bool] | None, per: int) -> tuple[int, int]:
+    """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line; a last
+    shorter block row by row (an INSERT of its size would be compiled for this file alone). Returns
     (rows, lines read); lines is -1 when a line is blank or has another number of fields than the
     header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``."""
     cursor, count, checked = conn.cursor(), 0, 0
+    statement = functools.cache(statement)
     with open(path, encoding="utf-8", newline="") as f:  # plain UTF-8: see _execute
         reader = csv.reader(f, delimiter=";")
         blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
@@ -570,7 +570,13 @@ def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], pat
                     return count, -1
                 values[-1] = count + 2  # the block's first line
                 rows = (len(values) - 1) // width
-                cursor.execute(statement(rows, "" not in values), values)  # no empty field: no test for one
+                if rows == per:
+                    plain = "" not in values  # no empty field: no test for one
+                    values += constants
+                    cursor.execute(statement(rows, plain), values)
+                else:
+                    cursor.executemany(statement(1, False), [(*values[i * width:(i + 1) * width], count + 2 + i,
+                                                              *constants) for i in range(rows)])
                 count += rows
                 if check is not None and (count - checked >= CHECK_ROWS or rows < per):
                     checked = count
@@ -622,7 +628,7 @@ def _parsed(reader: Any, width: int, per: int) -> Iterator[list[Any] | None]:
         yield [*itertools.chain.from_iterable(chunk), 0]
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: list,
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, constants: tuple, bad: list,
              check: Callable[[], bool] | None) -> tuple[int, int]:
     """The careful path: run ``sql`` for each row of the file, numbered by its line; returns (rows,
     lines read). Stops at a misfit noted in ``bad``, or found by ``check`` (run after each
@@ -632,7 +638,7 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: li
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=";")
         next(reader)  # the header, checked by column_types
-        rows = ((*row, reader.line_num) for row in reader if row)
+        rows = ((*row, reader.line_num, *constants) for row in reader if row)
         try:
             count = 0
             while True:
@@ -648,7 +654,7 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: li
             supplied = re.search(r"there are (\d+) supplied", str(exc))
             if supplied is None:
                 raise
-            raise LoadError(f"{path.name}:{reader.line_num}: {int(supplied[1]) - 1} fields, the header has "
+            raise LoadError(f"{path.name}:{reader.line_num}: {int(supplied[1]) - 5} fields, the header has "
                             f"{width}; nothing was loaded") from None
         except (UnicodeDecodeError, csv.Error) as exc:
             raise LoadError(f"{path.name}:{reader.line_num + 1}: unreadable ({exc}); nothing was loaded") from None
