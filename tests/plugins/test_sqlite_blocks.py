@@ -17,10 +17,13 @@ HEADER = ["institution_number", "institution_type", "institution_name", "child_i
 ROWS = 250  # two full blocks of 100 rows and a short one
 
 
-@pytest.fixture(autouse=True)
-def quick_path_for_small_files(monkeypatch):
-    """These files are small; the quick path is otherwise taken from BLOCKS_FROM bytes on."""
-    monkeypatch.setattr(sqlite, "BLOCKS_FROM", 0)
+@pytest.fixture(autouse=True, params=["big", "small"])
+def quick_path(request, monkeypatch):
+    """Each test runs as for a big file (read line by line, blocks of ROWS_PER_INSERT rows; these
+    files are small, so BLOCKS_FROM is lowered) and as for a small one (read at once, blocks of
+    SMALL_ROWS_PER_INSERT rows)."""
+    if request.param == "big":
+        monkeypatch.setattr(sqlite, "BLOCKS_FROM", 0)
 
 
 def row(number: int) -> list[str]:

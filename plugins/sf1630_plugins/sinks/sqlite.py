@@ -529,9 +529,9 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
         return bool(bad)
 
     conn.execute("SAVEPOINT sf1630_insert")
-    most = ROWS_PER_INSERT if path.stat().st_size >= BLOCKS_FROM else SMALL_ROWS_PER_INSERT
+    small = path.stat().st_size < BLOCKS_FROM
     rows, lines = _blocks(conn, statement, path, width, constants, bad, stored if after else None,
-                          _per_statement(conn, width, most))
+                          _per_statement(conn, width, SMALL_ROWS_PER_INSERT if small else ROWS_PER_INSERT), small)
     if bad or lines != rows + 1:  # a misfit, a blank line, a field over several lines or a ragged row
         conn.execute("ROLLBACK TO sf1630_insert")
         bad.clear()
@@ -561,15 +561,18 @@ def _per_statement(conn: sqlite3.Connection, width: int, most: int) -> int:
 
 
 def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int,
-            constants: tuple, bad: list, check: Callable[[], bool] | None, per: int) -> tuple[int, int]:
+            constants: tuple, bad: list, check: Callable[[], bool] | None, per: int, small: bool) -> tuple[int, int]:
     """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line; a last
     shorter block row by row (an INSERT of its size would be compiled for this file alone). Returns
     (rows, lines read); lines is -1 when a line is blank or has another number of fields than the
-    header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``."""
+    header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``.
+    ``small``: the file is read at once."""
     cursor, count, checked = conn.cursor(), 0, 0
     with open(path, encoding="utf-8", newline="") as f:  # plain UTF-8: see _execute
         reader = csv.reader(f, delimiter=";")
-        blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
+        blocks = _whole(f, width, per) if small else None
+        if blocks is None:
+            blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
         try:
             for values in blocks:
                 if values is None:
@@ -607,6 +610,26 @@ def _unquoted(path: Path) -> bool:
             if b'"' in chunk or b"\r" in chunk:
                 return False
     return True
+
+
+def _whole(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None] | None:
+    """``_split`` for a small file, read at once and split in one go (its lines and fields are not
+    gathered line by line); None when it needs csv.reader (a '"' or a carriage return) or does not
+    decode (the reader then names the line)."""
+    try:
+        text = f.read()
+    except UnicodeDecodeError:
+        text = '"'
+    if width < 2 or '"' in text or "\r" in text:
+        f.seek(0)
+        return None
+    lines = text.partition("\n")[2].split("\n")  # after the header, checked by column_types
+    if lines[-1] == "":
+        lines.pop()  # the last line's newline
+    if any(map((width - 1).__ne__, map(str.count, lines, itertools.repeat(";")))):
+        return iter([None])
+    fields, step = ";".join(lines).split(";"), per * width
+    return (fields[start:start + step] + [None] for start in range(0, len(lines) * width, step))  # last: the slot
 
 
 def _split(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None]:
