@@ -613,9 +613,9 @@ def _unquoted(path: Path) -> bool:
 
 
 def _whole(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None] | None:
-    """``_split`` for a small file, read at once and split in one go (its lines and fields are not
-    gathered line by line); None when it needs csv.reader (a '"' or a carriage return) or does not
-    decode (the reader then names the line)."""
+    """``_split`` for a file under BLOCKS_FROM, read at once and split in one go (its lines and fields
+    are not gathered line by line); None when it needs csv.reader (a '"' or a carriage return) or
+    does not decode (the reader then names the line)."""
     try:
         text = f.read()
     except UnicodeDecodeError:
