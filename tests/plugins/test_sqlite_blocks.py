@@ -10,17 +10,20 @@ import pytest
 
 from sf1630.api import LoadError
 from sf1630.testing.conformance import write_delivery
-from sf1630_plugins.sinks import sqlite
+from sf1630_plugins.sinks import sqlite, table
 
 HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
           "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
 ROWS = 250  # two full blocks of 100 rows and a short one
 
 
-@pytest.fixture(autouse=True)
-def quick_path_for_small_files(monkeypatch):
-    """These files are small; the quick path is otherwise taken from BLOCKS_FROM bytes on."""
-    monkeypatch.setattr(sqlite, "BLOCKS_FROM", 0)
+@pytest.fixture(autouse=True, params=["big", "small"])
+def quick_path(request, monkeypatch):
+    """Each test runs as for a big file (read line by line, blocks of ROWS_PER_INSERT rows; these
+    files are small, so BLOCKS_FROM is lowered) and as for a small one (read at once, blocks of
+    SMALL_ROWS_PER_INSERT rows)."""
+    if request.param == "big":
+        monkeypatch.setattr(sqlite, "BLOCKS_FROM", 0)
 
 
 def row(number: int) -> list[str]:
@@ -132,3 +135,14 @@ def test_rows_past_a_blank_line_in_a_plain_file_keep_their_lines(tmp_path):
     assert sqlite.SINK.load(delivery, path, options).rows == ROWS
     stored = query(options.path, "SELECT child_id, _line FROM aula ORDER BY rowid")
     assert stored == [(f"c{n}", n + 2 if n < 149 else n + 3) for n in range(ROWS)]
+
+
+def test_a_guess_broken_inside_a_block_past_the_sample_widens_the_column(tmp_path):
+    """The check of a guessed type names the value's column, not its place in the block's parameters."""
+    rows = [[str(n), str(n)] for n in range(table.SAMPLE_ROWS + 150)]
+    rows[table.SAMPLE_ROWS + 120][1] = "x"  # in the middle of a block
+    delivery, path = write_delivery(tmp_path, rows, ["id", "count"], source="ZZ")
+    options = sqlite.Options(path=tmp_path / "lis.sqlite3")
+    assert sqlite.SINK.load(delivery, path, options).rows == len(rows)
+    assert query(options.path, f"SELECT count, typeof(count) FROM zz WHERE _line = {table.SAMPLE_ROWS + 122}") == \
+        [("x", "text")]

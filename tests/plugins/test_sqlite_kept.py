@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from sf1630.api import LoadError
-from sf1630_plugins.sinks import sqlite
+from sf1630_plugins.sinks import sqlite, table
 
 HEADER = ["id", "name"]
 ROWS = [["1", "Åse"], ["2", "Bo"]]
@@ -254,3 +254,50 @@ def test_a_reader_in_the_way_of_emptying_the_wal_closes_the_kept_connection(load
         reader.close()
     load(authority="33333333")
     assert len(rows_in(options.path)) == 6
+
+
+def test_small_loads_through_kept_statements_keep_each_delivery_s_own_constants(load, options):
+    """A small file goes in blocks of SMALL_ROWS_PER_INSERT rows and a last shorter block row by row;
+    the delivery's constants are parameters of a statement kept from load to load."""
+    rows = [[str(n), f"n{n}" if n % 5 else ""] for n in range(2 * sqlite.SMALL_ROWS_PER_INSERT + 3)]
+    first, _ = load(rows, authority="11111111", period="M03")
+    second, _ = load(rows, authority="22222222", period="M04")
+    conn = sqlite3.connect(options.path)
+    try:
+        stored = conn.execute("SELECT _file_transfer_uuid, authority, period, source, id, name, _line FROM ky "
+                              "ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+    expected = [(d.file_transfer_uuid, authority, period, "KY", n, f"n{n}" if n % 5 else None, n + 2)
+                for d, authority, period in ((first, "11111111", "2024-M03"), (second, "22222222", "2024-M04"))
+                for n in range(len(rows))]
+    assert stored == expected
+
+
+def test_a_misfit_after_a_load_through_the_same_connection_is_still_found(make_delivery, options):
+    """The check functions are registered once per connection: a later load's misfit reaches that load."""
+    header = ["case_id", "cpr", "pension_type", "decision_date"]
+    good, path = make_delivery([["1", "0101", "a", "2024-01-01"]] * 20, header, source="KP")
+    sqlite.SINK.load(good, path, options)
+    rows = [["1", "0101", "a", "2024-01-01"]] * 20
+    rows[17] = ["1", "0101", "a", "soon"]
+    bad, path = make_delivery(rows, header, source="KP", authority="22222222")
+    with pytest.raises(LoadError, match=rf"{path.name}:19: column 'decision_date'.*nothing was loaded"):
+        sqlite.SINK.load(bad, path, options)
+
+
+def test_a_guess_broken_past_the_sample_in_a_later_load_widens_the_column(make_delivery, options):
+    """The guessed-type check reports to the load running on the kept connection, not to the first one."""
+    first, path = make_delivery([[str(n), str(n)] for n in range(10)], HEADER, source="ZZ")
+    sqlite.SINK.load(first, path, options)
+    rows = [[str(n), str(n)] for n in range(table.SAMPLE_ROWS + 50)]
+    rows[table.SAMPLE_ROWS + 20][1] = "x"
+    later, path = make_delivery(rows, HEADER, source="ZZ", authority="22222222")
+    result = sqlite.SINK.load(later, path, options)
+    assert result.rows == len(rows)
+    assert [(c.column, c.kind) for c in result.changes] == [("name", "widened")]
+    conn = sqlite3.connect(options.path)
+    try:
+        assert conn.execute("SELECT name FROM zz WHERE _line = ?", (table.SAMPLE_ROWS + 22,)).fetchone() == ("x",)
+    finally:
+        conn.close()

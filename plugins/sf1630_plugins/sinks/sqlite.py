@@ -39,9 +39,11 @@ from sf1630_plugins.sinks.table import (
 _SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text": "TEXT", "int": "INTEGER"}
 CHECK_ROWS = 100_000  # rows inserted between checks of their stored types (a 64 MiB cache holds them)
 ROWS_PER_INSERT = 100  # rows one INSERT takes in the quick path (fewer when the row is very wide)
-# Compiling an INSERT of 100 rows costs milliseconds, more than it saves on a small file (a country's
-# 20 KiB extracts tripled the receiver's CPU): below this size each row is a statement of its own.
+# Compiling an INSERT of 100 rows costs ~10 ms (it grows with the square of the rows), more than it
+# saves on a small file; one of 16 rows costs ~0.5 ms, once per table and connection (the statement's
+# text stays the same from load to load: the delivery's constants are parameters), and inserts as fast.
 BLOCKS_FROM = 1 << 20
+SMALL_ROWS_PER_INSERT = 16  # below BLOCKS_FROM bytes
 
 
 @dataclass
@@ -164,6 +166,9 @@ def connect(path: Path, timeout: float = 30.0) -> sqlite3.Connection:
     # Any thread may use it: a kept connection serves the loads of worker threads, one at a time.
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False, factory=Remembering)
     try:
+        # Registered once: registering a function again expires every compiled statement of the connection.
+        conn.create_function("sf1630_unexpected", 2, conn.checks.unexpected)
+        conn.create_function("sf1630_misfit", 2, conn.checks.misfit)
         _wal(conn, timeout)
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big load keeps its table and index pages in memory
     except BaseException:
@@ -203,11 +208,31 @@ def _empty_wal(conn: sqlite3.Connection, timeout: float) -> bool:
     return not busy
 
 
+class Checks:
+    """What the SQL functions of a value check report to the load running on the connection."""
+
+    def __init__(self) -> None:
+        self.found: list[str | None] = []  # per column: the type its values need (see ``insert``)
+        self.bad: list[tuple[int, int]] = []  # (column index, line) of values that misfit a declared type
+
+    def unexpected(self, index: int, value: str) -> str:
+        self.found[index] = merge(self.found[index], classify(value))
+        return value
+
+    def misfit(self, index: int, at: int) -> None:
+        self.bad.append((index, at))
+        raise ValueError("a value does not fit its declared type")
+
+
 class Remembering(sqlite3.Connection):
     """A connection that remembers table layouts and finished set-up steps for one schema version."""
 
     version: int | None = None
     notes: dict[tuple[str, ...] | str, object]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checks = Checks()
 
 
 def _seen(conn: sqlite3.Connection) -> dict | None:
@@ -438,22 +463,18 @@ _STORED_MISFIT = {
 }
 
 
-def _value(number: int, check: str | None, declared: bool, line: str, plain: bool) -> str:
-    """The SQL for one field: NULL when empty, else the text (the column's affinity makes numbers).
-    ``plain``: for a statement only given blocks without an empty field; ``line``: the row's line number."""
+def _value(number: int, column: int, check: str | None, declared: bool, line: str, plain: bool) -> str:
+    """The SQL for one field, parameter ``number`` of the statement and ``column`` of its row (from 0):
+    NULL when empty, else the text (the column's affinity makes numbers). ``plain``: for a statement
+    only given blocks without an empty field; ``line``: the row's line number."""
     p = f"?{number}"
     if check == TEXT or check is None and declared:
         return p if plain else f"CASE {p} WHEN '' THEN NULL ELSE {p} END"  # cheaper than NULLIF: no function call
     if declared:
         return (f"CASE WHEN {p} = '' THEN NULL WHEN {_DECLARED_OK[check].format(p=p)} THEN {p} "
-                f"ELSE sf1630_misfit({number - 1}, {line}) END")
+                f"ELSE sf1630_misfit({column}, {line}) END")
     ok = {INTEGER: _INTEGER_OK, REAL: _REAL_OK}.get(check or TEXT, "0").format(p=p)
-    return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({number - 1}, {p}) END"
-
-
-def literal(value: str | None) -> str:
-    """A constant of the delivery as SQL: every row of a load has the same one."""
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+    return f"CASE WHEN {p} = '' THEN NULL WHEN {ok} THEN {p} ELSE sf1630_unexpected({column}, {p}) END"
 
 
 def stored_checks(conn: sqlite3.Connection, table: str, types: Types, steps: Plan, checks: list) -> dict[int, str]:
@@ -466,6 +487,21 @@ def stored_checks(conn: sqlite3.Connection, table: str, types: Types, steps: Pla
             if d and k in _STORED_MISFIT and steps.kinds[name] == k}
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_sql(into: str, fields: tuple[tuple[str | None, bool], ...], rows: int, plain: bool) -> str:
+    """``rows`` rows' fields as parameters ?1..?rows*width, then the first row's line number, then the
+    delivery's constants. The text is the same for every load of the table: sqlite3 keeps it compiled,
+    and it is made once (making the text of 16 rows cost a fifth of a small load)."""
+    width = len(fields)
+    line = rows * width + 1
+    first = f"?{line + 1}, ?{line + 2}, ?{line + 3}"
+    return into + ", ".join(
+        f"({first}, "
+        + ", ".join(_value(row * width + i, i - 1, k, d, f"(?{line} + {row})", plain)
+                    for i, (k, d) in enumerate(fields, 1))
+        + f", ?{line + 4}, ?{line} + {row})" for row in range(rows))
+
+
 def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps: Plan, checks: list,
            delivery: tuple[str, Keys], found: list) -> int:
     """Insert every row; returns how many. ``found`` gets the type of each value that fails its check."""
@@ -473,30 +509,16 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
     width = len(header)
     after = stored_checks(conn, table, types, steps, checks)
     targets = [steps.names[n] for n, _ in KEYS] + [steps.names[n] for n in header] + [steps.names[n] for n, _ in META]
-    first = ", ".join(literal(v) for v in (keys.authority, keys.period, keys.source))
+    constants = (keys.authority, keys.period, keys.source, uuid)  # the same in every row of the load
     into = f"INSERT INTO {quote(table)} ({', '.join(quote(t) for t in targets)}) VALUES "
+    fields = tuple((None if i in after else k, d) for i, (k, d) in enumerate(zip(checks, types.declared)))
 
     def statement(rows: int, plain: bool) -> str:
-        """``rows`` rows' fields as parameters ?1..?rows*width, then the first row's line number."""
-        line = rows * width + 1
-        return into + ", ".join(
-            f"({first}, "
-            + ", ".join(_value(row * width + i, None if i - 1 in after else k, d, f"(?{line} + {row})", plain)
-                        for i, (k, d) in enumerate(zip(checks, types.declared), 1))
-            + f", {literal(uuid)}, ?{line} + {row})" for row in range(rows))
+        return _insert_sql(into, fields, rows, plain)
 
     bad: list[tuple[int, int]] = []
-
-    def unexpected(index: int, value: str) -> str:
-        found[index] = merge(found[index], classify(value))
-        return value
-
-    def misfits(index: int, at: int) -> None:
-        bad.append((index, at))
-        raise ValueError("a value does not fit its declared type")
-
-    conn.create_function("sf1630_unexpected", 2, unexpected)
-    conn.create_function("sf1630_misfit", 2, misfits)
+    report = cast(Remembering, conn).checks
+    report.found, report.bad = found, bad
     last = f"SELECT coalesce(max(rowid), 0) FROM {quote(table)}"
     before = conn.execute(last).fetchone()[0] if after else 0
     since = [before]
@@ -507,17 +529,14 @@ def insert(conn: sqlite3.Connection, table: str, path: Path, types: Types, steps
         return bool(bad)
 
     conn.execute("SAVEPOINT sf1630_insert")
-    careful = path.stat().st_size < BLOCKS_FROM  # a small file: a statement of one row, compiled once
-    if not careful:
-        rows, lines = _blocks(conn, functools.cache(statement), path, width, bad, stored if after else None,
-                              _per_statement(conn, width))
-        careful = bool(bad) or lines != rows + 1  # a misfit, a blank line, a field over several lines or a ragged row
-        if careful:
-            conn.execute("ROLLBACK TO sf1630_insert")
-            bad.clear()
-            since[0] = before  # the rolled back rows are gone
-    if careful:
-        rows, _ = _execute(conn, statement(1, False), path, width, bad, stored if after else None)
+    small = path.stat().st_size < BLOCKS_FROM
+    rows, lines = _blocks(conn, statement, path, width, constants, bad, stored if after else None,
+                          _per_statement(conn, width, SMALL_ROWS_PER_INSERT if small else ROWS_PER_INSERT), small)
+    if bad or lines != rows + 1:  # a misfit, a blank line, a field over several lines or a ragged row
+        conn.execute("ROLLBACK TO sf1630_insert")
+        bad.clear()
+        since[0] = before  # the rolled back rows are gone
+        rows, _ = _execute(conn, statement(1, False), path, width, constants, bad, stored if after else None)
     if bad:
         index, at = bad[0]
         raise misfit(path, at, header[index], checks[index])
@@ -536,27 +555,37 @@ def _stored_misfit(conn: sqlite3.Connection, table: str, steps: Plan, header: li
     return [(next(i for i, failed in zip(after, found[1:]) if failed), found[0])]
 
 
-def _per_statement(conn: sqlite3.Connection, width: int) -> int:
+def _per_statement(conn: sqlite3.Connection, width: int, most: int) -> int:
     """Rows per INSERT in the quick path: SQLite runs one statement of many rows faster than many of one."""
-    return max(1, min(ROWS_PER_INSERT, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // width))
+    return max(1, min(most, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 5) // width))
 
 
-def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int, bad: list,
-            check: Callable[[], bool] | None, per: int) -> tuple[int, int]:
-    """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line. Returns
+def _blocks(conn: sqlite3.Connection, statement: Callable[[int, bool], str], path: Path, width: int,
+            constants: tuple, bad: list, check: Callable[[], bool] | None, per: int, small: bool) -> tuple[int, int]:
+    """The quick path: ``per`` rows to an INSERT, each row numbered as if it were one line; a last
+    shorter block row by row (an INSERT of its size would be compiled for this file alone). Returns
     (rows, lines read); lines is -1 when a line is blank or has another number of fields than the
-    header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``."""
+    header (the careful path then names it). Stops at a misfit noted in ``bad`` or found by ``check``.
+    ``small``: the file is read at once."""
     cursor, count, checked = conn.cursor(), 0, 0
     with open(path, encoding="utf-8", newline="") as f:  # plain UTF-8: see _execute
         reader = csv.reader(f, delimiter=";")
-        blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
+        blocks = _whole(f, width, per) if small else None
+        if blocks is None:
+            blocks = _split(f, width, per) if width > 1 and _unquoted(path) else _parsed(reader, width, per)
         try:
             for values in blocks:
                 if values is None:
                     return count, -1
                 values[-1] = count + 2  # the block's first line
                 rows = (len(values) - 1) // width
-                cursor.execute(statement(rows, "" not in values), values)  # no empty field: no test for one
+                if rows == per:
+                    plain = "" not in values  # no empty field: no test for one
+                    values += constants
+                    cursor.execute(statement(rows, plain), values)
+                else:
+                    cursor.executemany(statement(1, False), [(*values[i * width:(i + 1) * width], count + 2 + i,
+                                                              *constants) for i in range(rows)])
                 count += rows
                 if check is not None and (count - checked >= CHECK_ROWS or rows < per):
                     checked = count
@@ -581,6 +610,26 @@ def _unquoted(path: Path) -> bool:
             if b'"' in chunk or b"\r" in chunk:
                 return False
     return True
+
+
+def _whole(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None] | None:
+    """``_split`` for a file under BLOCKS_FROM, read at once and split in one go (its lines and fields
+    are not gathered line by line); None when it needs csv.reader (a '"' or a carriage return) or
+    does not decode (the reader then names the line)."""
+    try:
+        text = f.read()
+    except UnicodeDecodeError:
+        text = '"'
+    if width < 2 or '"' in text or "\r" in text:
+        f.seek(0)
+        return None
+    lines = text.partition("\n")[2].split("\n")  # after the header, checked by column_types
+    if lines[-1] == "":
+        lines.pop()  # the last line's newline
+    if any(map((width - 1).__ne__, map(str.count, lines, itertools.repeat(";")))):
+        return iter([None])
+    fields, step = ";".join(lines).split(";"), per * width
+    return (fields[start:start + step] + [None] for start in range(0, len(lines) * width, step))  # last: the slot
 
 
 def _split(f: TextIO, width: int, per: int) -> Iterator[list[Any] | None]:
@@ -608,7 +657,7 @@ def _parsed(reader: Any, width: int, per: int) -> Iterator[list[Any] | None]:
         yield [*itertools.chain.from_iterable(chunk), 0]
 
 
-def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: list,
+def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, constants: tuple, bad: list,
              check: Callable[[], bool] | None) -> tuple[int, int]:
     """The careful path: run ``sql`` for each row of the file, numbered by its line; returns (rows,
     lines read). Stops at a misfit noted in ``bad``, or found by ``check`` (run after each
@@ -618,7 +667,7 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: li
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter=";")
         next(reader)  # the header, checked by column_types
-        rows = ((*row, reader.line_num) for row in reader if row)
+        rows = ((*row, reader.line_num, *constants) for row in reader if row)
         try:
             count = 0
             while True:
@@ -634,7 +683,7 @@ def _execute(conn: sqlite3.Connection, sql: str, path: Path, width: int, bad: li
             supplied = re.search(r"there are (\d+) supplied", str(exc))
             if supplied is None:
                 raise
-            raise LoadError(f"{path.name}:{reader.line_num}: {int(supplied[1]) - 1} fields, the header has "
+            raise LoadError(f"{path.name}:{reader.line_num}: {int(supplied[1]) - 5} fields, the header has "
                             f"{width}; nothing was loaded") from None
         except (UnicodeDecodeError, csv.Error) as exc:
             raise LoadError(f"{path.name}:{reader.line_num + 1}: unreadable ({exc}); nothing was loaded") from None

@@ -3,7 +3,8 @@ typing its columns, and planning the table changes a new header asks for (issue 
 
 Reading: UTF-8 (a byte order mark is skipped), ``;`` between fields, first line the header.
 Blank lines are skipped; a row with another number of fields than the header fails the load,
-naming its line. Nothing is held in memory but one row.
+naming its line. Nothing is held in memory but one row (or a block of rows), but for a file under
+1 MiB, which the ``sqlite`` sink reads at once.
 
 Types (issue #19): a column the file's source declares (``sources/declared.py``: the built-in
 sources declare every column) has the declared type whatever the file's values, so two
