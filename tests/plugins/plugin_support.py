@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PG_URL = os.environ.get("SF1630_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -38,3 +40,29 @@ def pip_install(source: Path, target: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
                            "--target", str(target), str(source)], capture_output=True, text=True)
     assert done.returncode == 0, f"pip install failed:\n{done.stdout}\n{done.stderr}"
+
+
+AULA_HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
+               "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
+
+
+def big_aula_extract(folder: Path, rows: int) -> tuple:
+    """An AULA delivery of ``rows`` rows, big enough that a sink is still loading it a moment later."""
+    from sf1630.testing.conformance import write_delivery
+
+    delivery, path = write_delivery(folder, [], AULA_HEADER, source="AULA")
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter=";", lineterminator="\n")
+        writer.writerows([f"{i % 97:04d}", "school", "Skolen ved Søen", f"child-{i}", "3.B", str(i % 23), "1", "0",
+                          str(i % 7), "2"] for i in range(rows))
+    return type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size}), path
+
+
+def wait_until(condition, seconds: float) -> bool:
+    """Poll ``condition`` every 20 ms; whether it came true within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False

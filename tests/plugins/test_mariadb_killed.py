@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from plugin_support import maria_rows
-from sf1630.testing.conformance import write_delivery
+from plugin_support import big_aula_extract, maria_rows, wait_until
 from sf1630_plugins.sinks import mariadb
 
 ROWS = 300_000
-HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
-          "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
 
 CHILD = """
 import json, sys
@@ -30,44 +25,26 @@ print(mariadb.SINK.load(d, Path(sys.argv[2]), mariadb.Options(dsn=sys.argv[3])).
 """
 
 
-def _big_extract(folder: Path) -> tuple:
-    delivery, path = write_delivery(folder, [], HEADER, source="AULA")
-    with open(path, "a", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter=";", lineterminator="\n")
-        writer.writerows([f"{i % 97:04d}", "school", "Skolen ved Søen", f"child-{i}", "3.B", str(i % 23), "1", "0",
-                          str(i % 7), "2"] for i in range(ROWS))
-    return type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size}), path
-
-
 def _loads_running(database: str) -> int:
     return len(maria_rows("information_schema", "SELECT ID FROM PROCESSLIST WHERE INFO LIKE %s",
                           (f"LOAD DATA%`{database}`%",)))
 
 
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_killed_in_the_middle_of_load_data_leaves_nothing_or_everything(tmp_path, maria_db):
-    delivery, path = _big_extract(tmp_path)
+    delivery, path = big_aula_extract(tmp_path, ROWS)
     dsn = f"mariadb://root@127.0.0.1/{maria_db}"
     child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(delivery.__dict__), str(path), dsn],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert child.stdout.readline().strip() == "loading"
-        assert _wait(lambda: _loads_running(maria_db) > 0, 60), "the LOAD DATA never started"
+        assert wait_until(lambda: _loads_running(maria_db) > 0, 60), "the LOAD DATA never started"
         time.sleep(0.3)  # well inside the load: it takes seconds
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     finally:
         if child.poll() is None:
             child.kill()
-    assert _wait(lambda: _loads_running(maria_db) == 0, 120), "the server did not end the killed load"
+    assert wait_until(lambda: _loads_running(maria_db) == 0, 120), "the server did not end the killed load"
     loaded = maria_rows(maria_db, "SELECT count(*) FROM aula")[0][0]
     recorded = maria_rows(maria_db, "SELECT count(*) FROM deliveries")[0][0]
     assert (loaded, recorded) in ((0, 0), (ROWS, 1)), f"{loaded} rows and {recorded} deliveries after the kill"

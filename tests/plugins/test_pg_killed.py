@@ -3,22 +3,17 @@ and the agent's retry numbers every line once (issue #19)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from plugin_support import PG_URL, pg_rows
-from sf1630.testing.conformance import write_delivery
+from plugin_support import PG_URL, big_aula_extract, pg_rows, wait_until
 from sf1630_plugins.sinks import postgres
 
 ROWS = 300_000
-HEADER = ["institution_number", "institution_type", "institution_name", "child_id", "group_name",
-          "days_present", "days_sick", "days_absent_other", "parent_logins", "messages_sent"]
 
 CHILD = """
 import json, sys
@@ -32,43 +27,25 @@ print(postgres.SINK.load(d, Path(sys.argv[2]), postgres.Options(dsn=sys.argv[3],
 """
 
 
-def _big_extract(folder: Path) -> tuple:
-    delivery, path = write_delivery(folder, [], HEADER, source="AULA")
-    with open(path, "a", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter=";", lineterminator="\n")
-        writer.writerows([f"{i % 97:04d}", "school", "Skolen ved Søen", f"child-{i}", "3.B", str(i % 23), "1", "0",
-                          str(i % 7), "2"] for i in range(ROWS))
-    return type(delivery)(**{**delivery.__dict__, "size": path.stat().st_size}), path
-
-
 def _copies_running(schema: str) -> int:
     return len(pg_rows("public", "SELECT pid FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
                        (f'COPY "{schema}".%',)))
 
 
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_killed_in_the_middle_of_copy_leaves_nothing_or_everything(tmp_path, pg_schema):
-    delivery, path = _big_extract(tmp_path)
+    delivery, path = big_aula_extract(tmp_path, ROWS)
     child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(delivery.__dict__), str(path), PG_URL, pg_schema],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert child.stdout.readline().strip() == "loading"
-        assert _wait(lambda: _copies_running(pg_schema) > 0, 60), "the COPY never started"
+        assert wait_until(lambda: _copies_running(pg_schema) > 0, 60), "the COPY never started"
         time.sleep(0.2)  # inside the load: it takes about a second
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     finally:
         if child.poll() is None:
             child.kill()
-    assert _wait(lambda: _copies_running(pg_schema) == 0, 120), "the server did not end the killed load"
+    assert wait_until(lambda: _copies_running(pg_schema) == 0, 120), "the server did not end the killed load"
     tables = pg_rows(pg_schema, "SELECT to_regclass('aula') IS NOT NULL")[0][0]
     loaded = pg_rows(pg_schema, "SELECT count(*) FROM aula")[0][0] if tables else 0
     recorded = pg_rows(pg_schema, "SELECT count(*) FROM deliveries")[0][0] if tables else 0
