@@ -24,10 +24,9 @@ import functools
 import hashlib
 import random
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from sf1630.api import ExtractResult, Job
 from sf1630_plugins.adapters import write_lines
@@ -42,7 +41,6 @@ class Month:
 
 _MONTHLY = re.compile(r"M(0[1-9]|1[0-2])")
 FAKE_MONTH_OFFSET = 20
-T = TypeVar("T")
 CENTS = tuple(f".{n:02d}" for n in range(100))  # øre as the decimals of an amount: CENTS[cents % 100]
 FOUR_DIGITS = tuple(f"{n:04d}" for n in range(10000))  # the CPR's last four digits
 
@@ -57,14 +55,6 @@ class Draws(random.Random):
     def __init__(self, seed: int, month: Month) -> None:
         super().__init__(seed)
         self.month = month
-
-    def below(self, n: int) -> int:
-        """A whole number from 0 to ``n - 1``."""
-        return int(self.random() * n)
-
-    def pick(self, choices: Sequence[T]) -> T:
-        """One of ``choices``."""
-        return choices[int(self.random() * len(choices))]
 
 
 
@@ -120,19 +110,12 @@ def iso(day: int) -> str:
 
 @functools.cache
 def cpr_date(day: int) -> str:
-    """The DDMMYY part of a fake CPR id for someone born on day number ``day`` (see ``fake_cpr``)."""
+    """The DDMMYY part of a fake CPR id for someone born on day number ``day``; the sources add
+    four drawn digits (``FOUR_DIGITS``)."""
     born = date.fromordinal(day)
     return f"{min(born.day, 28):02d}{born.month + FAKE_MONTH_OFFSET:02d}{born.year % 100:02d}"
 
 
-def fake_cpr(rng: Draws, born: int) -> str:
-    """A CPR-like id for someone born on day number ``born`` that is never a valid CPR number.
-
-    The sources make it inline as ``cpr_date(born) + FOUR_DIGITS[int(r() * 10000)]``.
-    """
-    return cpr_date(born) + FOUR_DIGITS[rng.below(10000)]
-
-
 def is_fake_cpr(value: str) -> bool:
-    """True for ids made by ``fake_cpr`` (and never for a valid CPR number)."""
+    """True for ids made from ``cpr_date`` (and never for a valid CPR number)."""
     return len(value) == 10 and value.isdigit() and 21 <= int(value[2:4]) <= 32
