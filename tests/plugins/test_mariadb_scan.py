@@ -97,7 +97,7 @@ def test_a_ragged_row_in_a_file_without_quotes_names_its_line_and_loads_nothing(
 @pytest.mark.parametrize("crlf", [False, True])
 def test_whole_numbers_checked_by_the_scan_load_as_numbers_and_empty_ones_as_null(make_delivery, maria_db, crlf,
                                                                                    newline):
-    # Without a newline at its end, the last row's empty last field loads through the careful copy.
+    # Without a newline at its end, the last row's empty last field is NULL all the same.
     rows = [*PLAIN, ["0104", "school", "", "0404210000", "", "", "1", "", "-2", ""]]
     delivery, path = make_delivery(rows, AULA, source="AULA")
     data = path.read_bytes().replace(b"\n", b"\r\n") if crlf else path.read_bytes()

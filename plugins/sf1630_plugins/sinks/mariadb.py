@@ -21,6 +21,8 @@ Types created: INTEGER as ``BIGINT``, REAL as ``DECIMAL(38,10)``, DATE as ``DATE
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -30,6 +32,7 @@ from sf1630 import hookimpl
 from sf1630.api import API_VERSION, Delivery, LoadError, LoadResult, option, redact
 from sf1630_plugins.sinks import mariadb_rows as rows_
 from sf1630_plugins.sinks.current import RECORD, Repeat, current_view, find_repeat, keys_of, record
+from sf1630_plugins.sinks.mariadb_feed import Glance, glance
 from sf1630_plugins.sinks.mariadb_rows import Careful, Statement, quote
 from sf1630_plugins.sinks.table import (
     DATE, INTEGER, KEYS, META, REAL, TEXT, Plan, TableOptions, Types, check_kinds, column_types, plan,
@@ -93,25 +96,27 @@ class MariadbSink:
         if long:
             raise LoadError(f"{delivery.file_name}:1: column names longer than {MAX_NAME} characters: {long}")
         database, table = settings.pop("database"), table_name(delivery, options)
-        try:
-            conn = pymysql.connect(**settings, local_infile=True, autocommit=True, charset="utf8mb4",
-                                   connect_timeout=10)
-        except pymysql.Error as exc:
-            raise LoadError(f"{delivery.file_name}: cannot reach MariaDB at {settings['host']}:{settings['port']} "
-                            f"({exc.args[-1] if exc.args else exc}); nothing was loaded") from None
-        try:
-            return _locked(conn.cursor(), delivery, path, options, types, database, table)
-        except pymysql.Error as exc:
-            code = exc.args[0] if exc.args else type(exc).__name__
-            text = redact(str(exc.args[-1] if exc.args else exc), [*types.header, database, table])
-            raise LoadError(f"{delivery.file_name}: MariaDB refused the load ({code}: {text}); "
-                            "nothing was loaded") from None
-        finally:
-            conn.close()
+        with ThreadPoolExecutor(1, thread_name_prefix="sf1630-glance") as pool:
+            look = pool.submit(glance, path)  # read while the load connects and prepares the table
+            try:
+                conn = pymysql.connect(**settings, local_infile=True, autocommit=True, charset="utf8mb4",
+                                       connect_timeout=10)
+            except pymysql.Error as exc:
+                raise LoadError(f"{delivery.file_name}: cannot reach MariaDB at {settings['host']}:"
+                                f"{settings['port']} ({exc.args[-1] if exc.args else exc}); nothing was loaded") from None
+            try:
+                return _locked(conn.cursor(), delivery, path, options, types, database, table, look.result)
+            except pymysql.Error as exc:
+                code = exc.args[0] if exc.args else type(exc).__name__
+                text = redact(str(exc.args[-1] if exc.args else exc), [*types.header, database, table])
+                raise LoadError(f"{delivery.file_name}: MariaDB refused the load ({code}: {text}); "
+                                "nothing was loaded") from None
+            finally:
+                conn.close()
 
 
 def _locked(cur: Any, delivery: Delivery, path: Path, options: Options, types: Types, database: str,
-            table: str) -> LoadResult:
+            table: str, look: Callable[[], Glance]) -> LoadResult:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote(database)} CHARACTER SET utf8mb4")
     # Notes too: a decimal rounded to the column's places is one (mariadb_rows reads them back).
     cur.execute("SET SESSION sql_notes = 1, lock_wait_timeout = %s", (options.lock_timeout,))
@@ -126,13 +131,13 @@ def _locked(cur: Any, delivery: Delivery, path: Path, options: Options, types: T
         done = cur.fetchone()
         if done:
             return LoadResult(0, done[0], duplicate=True)
-        return _load(cur, delivery, path, options, types, database, table)
+        return _load(cur, delivery, path, options, types, database, table, look)
     finally:
         cur.execute("SELECT RELEASE_LOCK(%s)", (f"sf1630:{database}.{table}",))
 
 
 def _load(cur: Any, delivery: Delivery, path: Path, options: Options, types: Types, database: str,
-          table: str) -> LoadResult:
+          table: str, look: Callable[[], Glance]) -> LoadResult:
     keys, strict = keys_of(delivery), options.schema == "strict"
     deliveries = f"{quote(database)}.deliveries"
     repeat = find_repeat(_runner(cur), deliveries, "%s", delivery, keys, options.on_repeat)
@@ -141,7 +146,7 @@ def _load(cur: Any, delivery: Delivery, path: Path, options: Options, types: Typ
         steps, statement = _statement(cur, database, table, types, types.kinds, strict, fixed)
         with rows_.constants_as_defaults(cur, statement):
             count = _transaction(cur, delivery, keys, repeat, database, table,
-                                 lambda: rows_.load_straight(cur, path, statement, types))
+                                 lambda: rows_.load_straight(cur, path, statement, types, look()))
     except Careful:
         steps, statement = _statement(cur, database, table, types, rows_.exact_types(path, types), strict, fixed)
         with rows_.constants_as_defaults(cur, statement):

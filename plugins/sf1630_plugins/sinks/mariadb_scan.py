@@ -1,15 +1,16 @@
 """How the ``mariadb`` sink reads a delivered file for its straight ``LOAD DATA``.
 
-``scan``, before the load: the lines, the line ending, empty fields and quotes, which decide the
-statement. ``first_misfit``, while the server loads: the whole numbers at the end of each row.
+``scan``, before the load of a file that ``mariadb_feed`` does not send (quotes, a last field with a test):
+the lines, the line ending, empty fields and quotes, which decide the statement. ``Numbers``, while
+the server loads a file without quotes: the whole numbers at the end of each row.
 MariaDB stores "1.5" into a BIGINT as 2, "1e3" as 1000 and " 5" or "+5" as 5 without a word;
 anything else that is no whole number (a misplaced '-', a letter, a value out of range) is a
 warning it reports itself. So a field made only of digits and '-' needs no test on the server,
 and in a file without quotes the fields of a row are what lies between its ';'. The check deletes
 digits and '-' from each block of whole lines (a C-speed ``translate``): every row must then end
 in as many ';' as it has such fields, which one ``count`` tells. On the server the same test cost
-0.95 s of 4.45 s of CPU per 1,000,000 AULA rows (issue #19); here 0.17 s, in a thread beside the
-server's work (the driver sends the file from the main thread and waits on the socket).
+0.95 s of 4.45 s of CPU per 1,000,000 AULA rows (issue #19); here 0.17 s, in the thread that feeds
+the file to the server.
 """
 
 from __future__ import annotations
@@ -69,14 +70,14 @@ def _empty(data: bytes, crs: bool) -> bool:
 def first_misfit(path: Path, numbers: int, chunk_size: int = CHUNK) -> int | None:
     """The first line whose last ``numbers`` fields hold more than digits and '-', None if none;
     only for a file without quotes (``scan``)."""
-    check = _Numbers(numbers)
+    check = Numbers(numbers)
     with open(path, "rb") as f:
         while (chunk := f.read(chunk_size)) and check.misfit is None:
             check.feed(chunk)
     return check.close()
 
 
-class _Numbers:
+class Numbers:
     """Whether the last ``fields`` fields of every row after the header hold only digits and '-'."""
 
     def __init__(self, fields: int):
