@@ -2,16 +2,16 @@
 
 Straight: the delivered file itself, when every row is one line. A file without quotes goes through
 a pipe (``sinks/mariadb_feed.py``) that writes each empty field as NULL while the server loads, so
-every field without a test loads straight into its column; the declared whole numbers at the end
-of each row need no test on the server either: the feed checks them. A file with quotes, or whose last field has a test
-(a short row would look like an empty last field), is read once first (``sinks/mariadb_scan.py``): its lines, and whether a field may be empty; with empty
-fields, the fields go through user variables so that an empty one becomes NULL (issue #19: the
-variables cost 0.9 s of 7.4 s of server CPU per 1,000,000 rows). The
-delivery's constants and each row's line number are set by the statement, the constants as the
-columns' defaults. ``LOCAL`` makes the server turn a bad value into a warning instead of an error,
-so every warning is read back: a value that does not fit a declared type fails the load with its
-line and column, one that breaks a guessed type sends the load down the careful path, a ragged row
-fails it.
+every field without a test loads straight into its column; the declared whole numbers at the end of
+each row need no test on the server either: the feed checks them. A file with quotes, or whose last
+field has a test (a short row would look like an empty last field), is read once first
+(``sinks/mariadb_scan.py``): its lines, and whether a field may be empty; with empty fields, the
+fields go through user variables so that an empty one becomes NULL (issue #19: the variables cost
+0.9 s of 7.4 s of server CPU per 1,000,000 rows). The delivery's constants and each row's line
+number are set by the statement, the constants as the columns' defaults. ``LOCAL`` makes the server
+turn a bad value into a warning instead of an error, so every warning is read back: a value that
+does not fit a declared type fails the load with its line and column, one that breaks a guessed type
+sends the load down the careful path, a ragged row fails it.
 
 Careful: Python reads the file once, finds the exact type of each guessed column and checks each
 declared one, and writes a plain copy (one row a line, its line number first) that is then loaded

@@ -1,16 +1,15 @@
 """How the ``mariadb`` sink reads a delivered file for its straight ``LOAD DATA``.
 
-``scan``, before the load of a file that ``mariadb_feed`` does not send (quotes, a last field with a test):
-the lines, the line ending, empty fields and quotes, which decide the statement. ``Numbers``, while
-the server loads a file without quotes: the whole numbers at the end of each row.
-MariaDB stores "1.5" into a BIGINT as 2, "1e3" as 1000 and " 5" or "+5" as 5 without a word;
-anything else that is no whole number (a misplaced '-', a letter, a value out of range) is a
-warning it reports itself. So a field made only of digits and '-' needs no test on the server,
-and in a file without quotes the fields of a row are what lies between its ';'. The check deletes
-digits and '-' from each block of whole lines (a C-speed ``translate``): every row must then end
-in as many ';' as it has such fields, which one ``count`` tells. On the server the same test cost
-0.95 s of 4.45 s of CPU per 1,000,000 AULA rows (issue #19); here 0.17 s, in the thread that feeds
-the file to the server.
+``scan``, before the load of a file that ``mariadb_feed`` does not send (quotes, a last field with a
+test): the lines, the line ending, empty fields and quotes, which decide the statement. ``Numbers``,
+while the server loads a file without quotes: the whole numbers at the end of each row. MariaDB
+stores "1.5" into a BIGINT as 2, "1e3" as 1000 and " 5" or "+5" as 5 without a word; anything else
+that is no whole number (a misplaced '-', a letter, a value out of range) is a warning it reports
+itself. So a field made only of digits and '-' needs no test on the server, and in a file without
+quotes the fields of a row are what lies between its ';'. The check deletes digits and '-' from each
+block of whole lines (a C-speed ``translate``): every row must then end in as many ';' as it has
+such fields, which one ``count`` tells. On the server the same test cost 0.95 s of 4.45 s of CPU per
+1,000,000 AULA rows (issue #19); here 0.17 s, in the thread that feeds the file to the server.
 """
 
 from __future__ import annotations
