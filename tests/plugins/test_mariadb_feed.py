@@ -51,11 +51,14 @@ def test_the_feed_sends_whole_lines_with_each_empty_field_as_null(tmp_path, size
     (b"a;b\n\n1;2\n", False, "blank lines"),
     (b"a;b\r\n1;2\r\n\r\n3;4\r\n", True, "blank lines"),
     (b"a;b\n1;2\r3;4\n", False, "lone carriage returns"),
+    (b"a;b\n1;2\r\n3;4\r\n", False, "line endings other than the first line's"),
+    (b"a;b\r\n1;2\n3;4\r\n", True, "line endings other than the first line's"),
+    (b"a;b\r\n1;2\r\n3;4\r", True, "lone carriage returns"),
 ])
 def test_the_feed_stops_at_what_only_the_careful_path_loads(tmp_path, size, data, crlf, refused):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
-    assert _fed(path, crlf=crlf, size=size)[1].refused == refused
+    assert refused in _fed(path, crlf=crlf, size=size)[1].refused
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -122,6 +125,17 @@ def test_a_blank_line_past_the_first_block_loads_through_the_careful_path_once(m
     assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 50_000
     assert maria_rows(maria_db, "SELECT count(*), count(DISTINCT days_present), max(_line) FROM aula") == [
         (50_000, 50_000, 50_002)]
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_rows_whose_line_endings_differ_from_the_first_line_load_through_the_careful_path(make_delivery, maria_db,
+                                                                                          ending):
+    delivery, path = make_delivery([ROW, [*ROW[:4], "3.C", *ROW[5:]]], AULA, source="AULA")
+    head, rest = path.read_bytes().split(b"\n", 1)
+    other = b"\n" if ending == b"\r\n" else b"\r\n"
+    path.write_bytes(head + ending + rest.replace(b"\n", other))
+    assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 2
+    assert maria_rows(maria_db, "SELECT group_name, messages_sent FROM aula ORDER BY _line") == [("3.B", 2), ("3.C", 2)]
 
 
 def test_a_misfit_found_by_the_feed_names_line_and_column_and_loads_nothing(make_delivery, maria_db):

@@ -8,7 +8,8 @@ the first line ends. A file without quotes is then sent by a ``Feeder`` thread w
 loads: each empty field is written as the word ``NULL``, which ``LOAD DATA`` with ``ENCLOSED BY``
 reads as NULL, so every field loads straight into its column whether or not some are empty. On the
 way it counts the lines, checks the whole numbers at the end of each row (``mariadb_scan``) and
-stops at a blank line or a lone carriage return, which the careful path then loads.
+stops at a blank line, a lone carriage return or a line ending unlike the first line's, which the
+careful path then loads.
 
 The driver opens the file by the name the server asks for; ``/proc/self/fd/N`` names the pipe's
 reading end (Linux). Closing that end after the statement makes a feeder still writing fail at
@@ -125,10 +126,11 @@ class Feeder:
             while chunk := f.read(chunk_size):
                 if chunk.endswith(b"\r"):
                     chunk += f.read(1)
-                if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
-                    self.refused = "lone carriage returns"
+                newlines = chunk.count(b"\n")
+                if (crlf or b"\r" in chunk) and not (crlf and chunk.count(b"\r") == chunk.count(b"\r\n") == newlines):
+                    self.refused = "line endings other than the first line's, or lone carriage returns"
                     return
-                count, last = count + chunk.count(b"\n"), chunk[-1:]
+                count, last = count + newlines, chunk[-1:]
                 data = rest + chunk
                 cut = data.rfind(b"\n") + 1  # whole lines only: an empty field may straddle two chunks
                 block, rest = data[:cut], data[cut:]
