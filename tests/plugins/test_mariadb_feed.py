@@ -127,15 +127,19 @@ def test_a_blank_line_past_the_first_block_loads_through_the_careful_path_once(m
         (50_000, 50_000, 50_002)]
 
 
+@pytest.mark.parametrize("quoted", [False, True])  # fed, or scanned first
 @pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
 def test_rows_whose_line_endings_differ_from_the_first_line_load_through_the_careful_path(make_delivery, maria_db,
-                                                                                          ending):
-    delivery, path = make_delivery([ROW, [*ROW[:4], "3.C", *ROW[5:]]], AULA, source="AULA")
-    head, rest = path.read_bytes().split(b"\n", 1)
-    other = b"\n" if ending == b"\r\n" else b"\r\n"
-    path.write_bytes(head + ending + rest.replace(b"\n", other))
-    assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 2
-    assert maria_rows(maria_db, "SELECT group_name, messages_sent FROM aula ORDER BY _line") == [("3.B", 2), ("3.C", 2)]
+                                                                                          ending, quoted):
+    rows = [[*ROW[:4], f"{i}.B", *ROW[5:]] for i in range(30_000)]
+    delivery, path = make_delivery(rows, AULA, source="AULA")
+    data = path.read_bytes()
+    lines = (data.replace(b"0.B", b'"0.B"') if quoted else data).split(b"\n")[:-1]
+    other = b"\n" if ending == b"\r\n" else b"\r\n"  # from past the first block read on
+    path.write_bytes(ending.join(lines[:20_000]) + ending + other.join(lines[20_000:]) + other)
+    assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 30_000
+    assert maria_rows(maria_db, "SELECT count(*), sum(messages_sent), max(_line) FROM aula "
+                                "WHERE INSTR(group_name, CHAR(13)) = 0") == [(30_000, 60_000, 30_001)]
 
 
 def test_a_misfit_found_by_the_feed_names_line_and_column_and_loads_nothing(make_delivery, maria_db):

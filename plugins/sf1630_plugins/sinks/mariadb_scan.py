@@ -33,26 +33,27 @@ class Scanned:
 
 
 def scan(path: Path, chunk_size: int = CHUNK) -> Scanned | None:
-    """Read ``path`` once; None when it has blank lines, lone carriage returns or ends in ';' without
-    a newline. A quoted ``""`` counts as empty, and so does a ``;;`` inside quotes (a false alarm
+    """Read ``path`` once; None when it has blank lines, lone carriage returns, line endings unlike
+    the first line's or ends in ';' without a newline. A quoted ``""`` counts as empty, and so does a ``;;`` inside quotes (a false alarm
     only costs the variables)."""
     count, crlf, empty, quoted, tail, last = 0, None, False, False, b"\n", b"\n"
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
             if chunk.endswith(b"\r"):
                 chunk += f.read(1)
-            crs = b"\r" in chunk
-            if crs and chunk.count(b"\r") != chunk.count(b"\r\n"):
-                return None
-            if crlf is None and b"\n" in chunk:
+            crs, newlines = b"\r" in chunk, chunk.count(b"\n")
+            if crlf is None and newlines:
                 crlf = crs
+            # Line endings unlike the first's: a carriage return would stay in a row's last field.
+            if (crs or crlf) and not (crlf and chunk.count(b"\r") == chunk.count(b"\r\n") == newlines):
+                return None
             data = tail + chunk
             if empty or _empty(data, crs):
                 if b"\n\n" in data or crs and b"\n\r\n" in data:
                     return None
                 empty = True
             quoted = quoted or b'"' in chunk
-            count, tail, last = count + chunk.count(b"\n"), chunk[-2:], chunk[-1:]
+            count, tail, last = count + newlines, chunk[-2:], chunk[-1:]
     if last == b";":  # LOAD DATA takes the empty last field of a last line without newline as missing
         return None
     return Scanned(count + (last != b"\n"), bool(crlf), empty, quoted)
