@@ -165,7 +165,7 @@ def test_two_municipalities_in_either_order_give_the_same_table(lis, tmp_path):
     assert "text" in types["institution_number"] and "int" in types["days_present"]
 
 
-@pytest.mark.parametrize("column, value", [("days_sick", "many"), ("days_present", "1.5")])
+@pytest.mark.parametrize("column, value", [("days_sick", "many"), ("days_present", "1.5"), ("days_sick", "NULL")])
 def test_a_value_that_does_not_fit_its_declared_type_fails_with_file_line_and_column(lis, tmp_path, column, value):
     rows = [aula_row("101", f"c{i}") for i in range(5)]
     rows[2][AULA_HEADER.index(column)] = value  # line 4 of the file
@@ -178,6 +178,18 @@ def test_a_value_that_does_not_fit_its_declared_type_fails_with_file_line_and_co
             assert lis.query("a", f"SELECT count(*) FROM {table}")[0][0] == 0
         except Exception as exc:  # the table was never made: nothing loaded either
             assert "aula" in str(exc) or "deliveries" in str(exc) or "exist" in str(exc), exc
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_the_word_null_is_text_and_an_empty_field_null(lis, tmp_path, quoted):
+    rows = [aula_row("101", "c1"), aula_row("101", "c2")]
+    rows[0][2], rows[1][2] = "NULL", ""  # institution_name
+    delivery, path = write_delivery(tmp_path, rows, AULA_HEADER, source="AULA")
+    if quoted:
+        path.write_bytes(path.read_bytes().replace(b";c1;", b';"c1";'))
+    assert lis.sink.load(delivery, path, lis.options("a")).rows == 2
+    assert [tuple(r) for r in lis.query("a", "SELECT child_id, institution_name FROM aula ORDER BY child_id")] == [
+        ("c1", "NULL"), ("c2", None)]
 
 
 def test_a_declared_date_that_is_no_date_fails(lis, tmp_path):

@@ -37,8 +37,12 @@ def _fed(path, numbers=0, crlf=False, size=1 << 20) -> tuple[bytes, Feeder]:
     (b"a;;c\n1;2;3\n", False, b"a;;c\n1;2;3\n", 2),       # the header as it is
     (b"a;b", False, b"a;b", 1),
     (b"a;b\nx;y\n", False, b"a;b\nx;y\n", 2),
+    (b"a;b;c\nNULL;x;NULL\n;NULL;\nNULL;NULL;NULL\nANNULLED;NULLx;xNULL\n", False,
+     b'a;b;c\n"NULL";x;"NULL"\nNULL;"NULL";NULL\n"NULL";"NULL";"NULL"\nANNULLED;NULLx;xNULL\n', 5),
+    (b"a;b\r\nNULL;NULL\r\nNULL;", True, b'a;b\r\n"NULL";"NULL"\r\n"NULL";NULL\r\n', 3),
+    (b"NULL;b\nx;y\n", False, b"NULL;b\nx;y\n", 2),
 ])
-def test_the_feed_sends_whole_lines_with_each_empty_field_as_null(tmp_path, size, data, crlf, sent, lines):
+def test_the_feed_sends_whole_lines_with_each_empty_field_as_null_and_the_word_null_quoted(tmp_path, size, data, crlf, sent, lines):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     got, feeder = _fed(path, crlf=crlf, size=size)
@@ -150,3 +154,36 @@ def test_a_misfit_found_by_the_feed_names_line_and_column_and_loads_nothing(make
         mariadb.SINK.load(delivery, path, _options(maria_db))
     assert maria_rows(maria_db, "SELECT count(*) FROM aula") == [(0,)]
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
+
+
+def test_the_word_null_loads_as_text_in_a_text_column_and_fails_a_number_column(make_delivery, maria_db):
+    rows = [[*ROW[:2], "NULL", *ROW[3:]], [*ROW[:4], "", *ROW[5:]]]
+    delivery, path = make_delivery(rows, AULA, source="AULA")
+    assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 2
+    assert maria_rows(maria_db, "SELECT institution_name, group_name FROM aula ORDER BY _line") == [
+        ("NULL", "3.B"), ("Skolen ved Søen", None)]
+    bad, bad_path = make_delivery([ROW, [*ROW[:6], "NULL", *ROW[7:]]], AULA, source="AULA")
+    with pytest.raises(LoadError, match=rf"{bad_path.name}:3: column 'days_sick'.*nothing was loaded"):
+        mariadb.SINK.load(bad, bad_path, _options(maria_db))
+
+
+KY = ["payment_id", "case_id", "cpr", "benefit_type", "period_from", "period_to", "payment_date", "gross_amount",
+      "tax_amount", "net_amount"]
+KY_ROW = ["P1", "C1", "0101010000", "kontanthjælp", "2024-03-01", "2024-03-31", "2024-04-01", "100.50", "30.00",
+          "70.50"]
+
+
+@pytest.mark.parametrize("column", [4, 7])  # a date checked by the server's test, a decimal loaded straight
+def test_the_word_null_fails_a_declared_date_or_decimal(make_delivery, maria_db, column):
+    bad = [*KY_ROW[:column], "NULL", *KY_ROW[column + 1:]]
+    delivery, path = make_delivery([KY_ROW, bad], KY, source="KY")
+    with pytest.raises(LoadError, match=rf"{path.name}:3: column '{KY[column]}'.*nothing was loaded"):
+        mariadb.SINK.load(delivery, path, _options(maria_db))
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
+
+
+def test_the_word_null_in_a_file_with_quotes_loads_as_text(make_delivery, maria_db):
+    delivery, path = make_delivery([[*ROW[:2], "NULL", *ROW[3:]], ROW], AULA, source="AULA")
+    path.write_bytes(path.read_bytes().replace(b"3.B", b'"3.B"'))
+    assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 2
+    assert maria_rows(maria_db, "SELECT institution_name FROM aula ORDER BY _line") == [("NULL",), ("Skolen ved Søen",)]

@@ -52,6 +52,15 @@ def test_scan_finds_quotes(tmp_path, size):
     assert not scan(path, size).quoted
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_scan_finds_the_word_null(tmp_path, size):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b'a;n\nx;1\n"y;z";NULL\n')
+    assert scan(path, size).word_null
+    path.write_bytes(b'a;n\nx;1\n"y;z";null\n')
+    assert not scan(path, size).word_null
+
+
 def test_only_declared_whole_numbers_at_the_end_of_a_row_are_left_to_the_scan():
     number, date = DECLARED_TEST[INTEGER], DECLARED_TEST[DATE]
     assert trailing_numbers(Statement("t", [], {}, [None, number, None, number, number])) == 2

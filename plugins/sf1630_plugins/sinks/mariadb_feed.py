@@ -6,7 +6,8 @@ load as NULL, and only user variables per column could say so. Now only ``glance
 a thread while the load connects: whether there is a '"' anywhere (found at memchr's speed) and how
 the first line ends. A file without quotes is then sent by a ``Feeder`` thread while the server
 loads: each empty field is written as the word ``NULL``, which ``LOAD DATA`` with ``ENCLOSED BY``
-reads as NULL, so every field loads straight into its column whether or not some are empty. On the
+reads as NULL, so every field loads straight into its column whether or not some are empty (a field
+that is the word NULL in the file is sent quoted: text, as the other sinks load it). On the
 way it counts the lines, checks the whole numbers at the end of each row (``mariadb_scan``) and
 stops at a blank line, a lone carriage return or a line ending unlike the first line's, which the
 careful path then loads.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from sf1630_plugins.sinks.mariadb_scan import CHUNK, Numbers
 PIPE_SIZE = 1 << 20  # a 1 MiB pipe: the server reads on while the feeder holds the interpreter
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _NEWLINE_AS_SEPARATOR = bytes.maketrans(b"\n", b";")
+_LITERAL_NULL = re.compile(rb"(?:^|(?<=[;\n]))NULL(?=;|\r?\n)")  # a whole field, in a block of whole lines
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,12 @@ def streams() -> bool:
 
 
 def with_nulls(block: bytes, crlf: bool) -> bytes | None:
-    """``block`` (whole lines, not the header) with each empty field written ``NULL``; None when it
-    has a blank line."""
+    """``block`` (whole lines, not the header) with each empty field written ``NULL`` and each field
+    that is the word NULL written ``"NULL"``; None when it has a blank line."""
     if block[:1] == b"\n" or crlf and block[:2] == b"\r\n":
         return None
+    if b"NULL" in block:  # a field that is the word itself stays text, as in the other sinks: quoted
+        block = _LITERAL_NULL.sub(b'"NULL"', block)
     if b";;" not in block.translate(_NEWLINE_AS_SEPARATOR, b"\r" if crlf else b""):
         return block  # the common case: one translate and one search
     if b"\n\n" in block or crlf and b"\n\r\n" in block:

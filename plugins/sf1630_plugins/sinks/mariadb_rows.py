@@ -176,6 +176,8 @@ def load_straight(cur: Any, path: Path, statement: Statement, types: Types, look
     scanned = scan(path)
     if scanned is None:
         raise Careful("blank lines or lone carriage returns")
+    if scanned.word_null:  # the careful copy quotes every field: the word stays text
+        raise Careful("the word NULL")
     with ThreadPoolExecutor(1) as pool:
         checked = pool.submit(first_misfit, path, numbers) if numbers else None
         cur.execute("SET @sf1630_line = 1, @sf1630_bad = NULL")
@@ -316,7 +318,8 @@ def load_careful(cur: Any, path: Path, statement: Statement, types: Types) -> in
     with tempfile.TemporaryDirectory(prefix="sf1630-") as folder:  # 0700: rows never leave the owner
         plain = Path(folder) / "rows.csv"
         with open(plain, "w", encoding="utf-8", newline="") as out, read_csv(path) as (header, rows):
-            writer = csv.writer(out, delimiter=";", lineterminator="\n")
+            # Every field quoted: LOAD DATA reads an unquoted NULL as NULL, a quoted one as text.
+            writer = csv.writer(out, delimiter=";", lineterminator="\n", quoting=csv.QUOTE_ALL)
             writer.writerow(["line", *header])
             for line, row in rows:
                 writer.writerow([line, *(v.replace("\r\n", "\n") for v in row)])

@@ -30,13 +30,14 @@ class Scanned:
     crlf: bool  # the first line ends in CRLF
     empty: bool  # a field may be empty
     quoted: bool  # a '"' somewhere: fields are not simply what lies between ';'
+    word_null: bool = False  # "NULL" somewhere: LOAD DATA reads such an unquoted field as NULL
 
 
 def scan(path: Path, chunk_size: int = CHUNK) -> Scanned | None:
     """Read ``path`` once; None when it has blank lines, lone carriage returns, line endings unlike
-    the first line's or ends in ';' without a newline. A quoted ``""`` counts as empty, and so does a ``;;`` inside quotes (a false alarm
-    only costs the variables)."""
-    count, crlf, empty, quoted, tail, last = 0, None, False, False, b"\n", b"\n"
+    the first line's or ends in ';' without a newline. A quoted ``""`` counts as empty, and so does a
+    ``;;`` inside quotes (a false alarm only costs the variables)."""
+    count, crlf, empty, quoted, word_null, tail, end, last = 0, None, False, False, False, b"\n", b"", b"\n"
     with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
             if chunk.endswith(b"\r"):
@@ -53,10 +54,12 @@ def scan(path: Path, chunk_size: int = CHUNK) -> Scanned | None:
                     return None
                 empty = True
             quoted = quoted or b'"' in chunk
-            count, tail, last = count + newlines, chunk[-2:], chunk[-1:]
+            seam = end + chunk[:3]  # "NULL" across two reads
+            word_null = word_null or b"NULL" in chunk or b"NULL" in seam
+            count, tail, end, last = count + newlines, chunk[-2:], (seam if len(chunk) < 3 else chunk)[-3:], chunk[-1:]
     if last == b";":  # LOAD DATA takes the empty last field of a last line without newline as missing
         return None
-    return Scanned(count + (last != b"\n"), bool(crlf), empty, quoted)
+    return Scanned(count + (last != b"\n"), bool(crlf), empty, quoted, word_null)
 
 
 def _empty(data: bytes, crs: bool) -> bool:
