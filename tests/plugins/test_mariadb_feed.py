@@ -42,7 +42,8 @@ def _fed(path, numbers=0, crlf=False, size=1 << 20) -> tuple[bytes, Feeder]:
     (b"a;b\r\nNULL;NULL\r\nNULL;", True, b'a;b\r\n"NULL";"NULL"\r\n"NULL";NULL\r\n', 3),
     (b"NULL;b\nx;y\n", False, b"NULL;b\nx;y\n", 2),
 ])
-def test_the_feed_sends_whole_lines_with_each_empty_field_as_null_and_the_word_null_quoted(tmp_path, size, data, crlf, sent, lines):
+def test_the_feed_sends_whole_lines_with_each_empty_field_as_null_and_the_word_null_quoted(tmp_path, size, data,
+                                                                                          crlf, sent, lines):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     got, feeder = _fed(path, crlf=crlf, size=size)

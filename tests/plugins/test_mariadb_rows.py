@@ -40,7 +40,8 @@ def test_scan_finds_every_empty_field(tmp_path, size, data, expected):
 @pytest.mark.parametrize("data", [b"a;b\n1;2\n\n3;4\n", b"a;b\r\n1;2\r\n\r\n3;4\r\n", b"a;b\n1;2\r3;4\n",
                                   b"a\n1\n\n2\n", b"a;b\n1;2\n3;", b"a;b\r\n1;2\r\n3;", b'a;b\n"1";2\r\n3;4\r\n',
                                   b'a;b\r\n"1";2\n3;4\r\n'])
-def test_scan_refuses_blank_lines_lone_carriage_returns_mixed_endings_and_a_last_empty_field_without_newline(tmp_path, size, data):
+def test_scan_refuses_blank_lines_lone_carriage_returns_mixed_endings_and_a_last_empty_field_without_newline(
+        tmp_path, size, data):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     assert scan(path, size) is None

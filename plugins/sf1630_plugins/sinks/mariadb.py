@@ -102,8 +102,9 @@ class MariadbSink:
                 conn = pymysql.connect(**settings, local_infile=True, autocommit=True, charset="utf8mb4",
                                        connect_timeout=10)
             except pymysql.Error as exc:
-                raise LoadError(f"{delivery.file_name}: cannot reach MariaDB at {settings['host']}:"
-                                f"{settings['port']} ({exc.args[-1] if exc.args else exc}); nothing was loaded") from None
+                reason = exc.args[-1] if exc.args else exc
+                raise LoadError(f"{delivery.file_name}: cannot reach MariaDB at {settings['host']}:{settings['port']} "
+                                f"({reason}); nothing was loaded") from None
             try:
                 return _locked(conn.cursor(), delivery, path, options, types, database, table, look.result)
             except pymysql.Error as exc:
