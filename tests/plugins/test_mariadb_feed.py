@@ -139,7 +139,7 @@ def test_rows_whose_line_endings_differ_from_the_first_line_load_through_the_car
     rows = [[*ROW[:4], f"{i}.B", *ROW[5:]] for i in range(30_000)]
     delivery, path = make_delivery(rows, AULA, source="AULA")
     data = path.read_bytes()
-    lines = (data.replace(b"0.B", b'"0.B"') if quoted else data).split(b"\n")[:-1]
+    lines = (data.replace(b";0.B;", b';"0.B";') if quoted else data).split(b"\n")[:-1]
     other = b"\n" if ending == b"\r\n" else b"\r\n"  # from past the first block read on
     path.write_bytes(ending.join(lines[:20_000]) + ending + other.join(lines[20_000:]) + other)
     assert mariadb.SINK.load(delivery, path, _options(maria_db)).rows == 30_000
