@@ -18,6 +18,7 @@ from sf1630.api import LoadError
 from sf1630.documents.metadata import Metadata, parse_metadata
 from sf1630.documents.trigger import FileDescriptor
 from sf1630.testing.conformance import SinkConformance, write_delivery
+from sf1630.testing.sshd import free_port
 from sf1630_plugins.sinks import directory, mariadb, postgres, sqlite
 
 
@@ -240,3 +241,21 @@ def test_mariadb_a_declared_number_the_server_would_round_fails_with_line_and_co
     with pytest.raises(LoadError, match=rf"{path.name}:3: column 'gross_amount'.*nothing was loaded"):
         mariadb.SINK.load(delivery, path, options)
     assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(0,)]
+
+
+def test_mariadb_asks_for_tls_and_takes_a_server_without_it_as_it_is(make_delivery, maria_db):
+    # PyMySQL's default (TLS when offered, unverified) with the TLS context made once per process;
+    # this machine's server offers no TLS: the first load learns it, later loads connect plain at once.
+    import pymysql
+
+    mariadb._PLAIN.discard(("127.0.0.1", 3306))
+    options = mariadb.Options(dsn=f"mariadb://root@127.0.0.1:3306/{maria_db}")
+    for n in range(2):
+        delivery, path = make_delivery([["1", "Åse", "10.50", "007", str(n)]], TYPED_HEADER, source="KY")
+        assert mariadb.SINK.load(delivery, path, options).rows == 1
+        assert ("127.0.0.1", 3306) in mariadb._PLAIN
+    assert maria_rows(maria_db, "SELECT count(*) FROM deliveries") == [(2,)]
+    closed = free_port()
+    with pytest.raises(pymysql.err.OperationalError):  # other failures are not taken for "no TLS"
+        mariadb._connect({"host": "127.0.0.1", "port": closed, "user": "root", "password": "", "database": maria_db})
+    assert ("127.0.0.1", closed) not in mariadb._PLAIN and len(mariadb._TLS) == 1
