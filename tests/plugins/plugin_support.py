@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,3 +67,19 @@ def wait_until(condition, seconds: float) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def kill_mid_load(code: str, args: list[str], running, what: str, settle: float) -> None:
+    """Run ``code`` (a child that prints "loading", then loads) and SIGKILL it ``settle`` seconds after
+    ``running()`` says the server is loading; the child is gone when this returns."""
+    child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=os.environ.copy())
+    try:
+        assert child.stdout.readline().strip() == "loading"
+        assert wait_until(lambda: running() > 0, 60), f"the {what} never started"
+        time.sleep(settle)  # inside the load
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()

@@ -258,4 +258,4 @@ def test_mariadb_asks_for_tls_and_takes_a_server_without_it_as_it_is(make_delive
     closed = free_port()
     with pytest.raises(pymysql.err.OperationalError):  # other failures are not taken for "no TLS"
         mariadb._connect({"host": "127.0.0.1", "port": closed, "user": "root", "password": "", "database": maria_db})
-    assert ("127.0.0.1", closed) not in mariadb._PLAIN and len(mariadb._TLS) == 1
+    assert ("127.0.0.1", closed) not in mariadb._PLAIN and mariadb._tls.cache_info().currsize == 1

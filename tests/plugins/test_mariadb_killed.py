@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
-from plugin_support import big_aula_extract, maria_rows, wait_until
+from plugin_support import big_aula_extract, kill_mid_load, maria_rows, wait_until
 from sf1630_plugins.sinks import mariadb
 
 ROWS = 300_000
@@ -33,17 +28,8 @@ def _loads_running(database: str) -> int:
 def test_killed_in_the_middle_of_load_data_leaves_nothing_or_everything(tmp_path, maria_db):
     delivery, path = big_aula_extract(tmp_path, ROWS)
     dsn = f"mariadb://root@127.0.0.1/{maria_db}"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(delivery.__dict__), str(path), dsn],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        assert child.stdout.readline().strip() == "loading"
-        assert wait_until(lambda: _loads_running(maria_db) > 0, 60), "the LOAD DATA never started"
-        time.sleep(0.3)  # well inside the load: it takes seconds
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    kill_mid_load(CHILD, [json.dumps(delivery.__dict__), str(path), dsn], lambda: _loads_running(maria_db),
+                  "LOAD DATA", 0.3)  # well inside the load: it takes seconds
     assert wait_until(lambda: _loads_running(maria_db) == 0, 120), "the server did not end the killed load"
     loaded = maria_rows(maria_db, "SELECT count(*) FROM aula")[0][0]
     recorded = maria_rows(maria_db, "SELECT count(*) FROM deliveries")[0][0]

@@ -4,13 +4,8 @@ and the agent's retry numbers every line once (issue #19)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
-from plugin_support import PG_URL, big_aula_extract, pg_rows, wait_until
+from plugin_support import PG_URL, big_aula_extract, kill_mid_load, pg_rows, wait_until
 from sf1630_plugins.sinks import postgres
 
 ROWS = 300_000
@@ -34,17 +29,8 @@ def _copies_running(schema: str) -> int:
 
 def test_killed_in_the_middle_of_copy_leaves_nothing_or_everything(tmp_path, pg_schema):
     delivery, path = big_aula_extract(tmp_path, ROWS)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(delivery.__dict__), str(path), PG_URL, pg_schema],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        assert child.stdout.readline().strip() == "loading"
-        assert wait_until(lambda: _copies_running(pg_schema) > 0, 60), "the COPY never started"
-        time.sleep(0.2)  # inside the load: it takes about a second
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    kill_mid_load(CHILD, [json.dumps(delivery.__dict__), str(path), PG_URL, pg_schema],
+                  lambda: _copies_running(pg_schema), "COPY", 0.2)  # the load takes about a second
     assert wait_until(lambda: _copies_running(pg_schema) == 0, 120), "the server did not end the killed load"
     tables = pg_rows(pg_schema, "SELECT to_regclass('aula') IS NOT NULL")[0][0]
     loaded = pg_rows(pg_schema, "SELECT count(*) FROM aula")[0][0] if tables else 0

@@ -20,6 +20,7 @@ Types created: INTEGER as ``BIGINT``, REAL as ``DECIMAL(38,10)``, DATE as ``DATE
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from collections.abc import Callable
@@ -116,7 +117,6 @@ class MariadbSink:
                 conn.close()
 
 
-_TLS: list[ssl.SSLContext] = []  # made once per process
 _PLAIN: set[tuple[str, int]] = set()  # servers that offered no TLS, as seen by this process
 
 
@@ -130,17 +130,21 @@ def _connect(settings: dict[str, Any]) -> Any:
     common = {**settings, "local_infile": True, "autocommit": True, "charset": "utf8mb4", "connect_timeout": 10}
     where = (settings["host"], settings["port"])
     if where not in _PLAIN:
-        if not _TLS:
-            context = ssl.create_default_context()  # as PyMySQL's preferred mode: encrypted, not verified
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-            _TLS.append(context)
         try:
-            return pymysql.connect(**common, ssl=_TLS[0])
+            return pymysql.connect(**common, ssl=_tls())
         except pymysql.err.OperationalError as exc:
             if not exc.args or exc.args[0] != 2026 or "support" not in str(exc.args[-1]):
                 raise
             _PLAIN.add(where)
     return pymysql.connect(**common, ssl_disabled=True)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The TLS context of every connection, as PyMySQL's preferred mode makes it: encrypted, not verified."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
 
 
 def _locked(cur: Any, delivery: Delivery, path: Path, options: Options, types: Types, database: str,
