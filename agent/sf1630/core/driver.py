@@ -21,6 +21,7 @@ from sf1630.core.remote import Remote
 from sf1630.core.spool import Spool
 from sf1630.events import Emit
 from sf1630.journal.base import WORK_STUCK, Journal, JournalTransfer
+from sf1630.transport import blocking
 from sf1630.transport.pool import Pool
 
 
@@ -53,7 +54,7 @@ class Driver:
 
     async def _move(self, t: JournalTransfer, state: str, **fields: Any) -> JournalTransfer:
         # In a thread: the commit waits for the disk (fsync) and the event loop must not.
-        t = await asyncio.to_thread(self.journal.move, t.id, state, **fields)
+        t = await blocking.call(self.journal.move, t.id, state, **fields)
         steps.crash_point(state)
         return t
 
@@ -67,13 +68,13 @@ class Driver:
 
     async def stuck(self, key: str, message: str, **where: str | None) -> None:
         """Journal that the work ``key`` fails for a local reason, until :meth:`got_on` (issue #17)."""
-        await asyncio.to_thread(self.journal.note_problem, WORK_STUCK, key, message, time.time(), **where)
+        await blocking.call(self.journal.note_problem, WORK_STUCK, key, message, time.time(), **where)
         self._stuck_keys().add(key)
 
     async def got_on(self, key: str) -> None:
         """Close the work_stuck problem of ``key`` if there is one (no write when there is none)."""
         if key in self._stuck_keys():
-            await asyncio.to_thread(self.journal.resolve_problem, WORK_STUCK, key, time.time(), "the agent (it got on)")
+            await blocking.call(self.journal.resolve_problem, WORK_STUCK, key, time.time(), "the agent (it got on)")
             self._stuck_keys().discard(key)
 
     def _stuck_keys(self) -> set[str]:

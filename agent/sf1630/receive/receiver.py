@@ -30,6 +30,7 @@ from sf1630.events import (Emit, Failed, Loaded, LoadFinished, Received, Retenti
 from sf1630.journal.base import SCHEMA_CHANGED, UNEXPECTED_SENDER, Journal, JournalTransfer
 from sf1630.receive import inbound
 from sf1630.receive.inbound import Incoming, delivery_of, for_us
+from sf1630.transport import blocking
 from sf1630.transport.pool import Pool
 from sf1630.transport.privacy import error_text
 from sf1630.transport.sftp import RemoteFile, Session
@@ -126,7 +127,7 @@ class Receiver(Driver):
                                    "metadata": inbound.kept_metadata(raw)}
         if inbound.authority_problem(md.descriptor.file_name, spec.municipality, spec.accept_authorities):
             details["foreign_authority"] = incoming.authority  # meets no expectation of ours (expect.py)
-        t, created = await asyncio.to_thread(
+        t, created = await blocking.call(
             self.journal.claim, "receive", steps.receive_key(link.name, md.file_transfer_uuid),
             municipality=spec.municipality.key, source=incoming.source, account=link.name,
             file_name=md.descriptor.file_name, file_transfer_uuid=md.file_transfer_uuid,
@@ -240,12 +241,12 @@ class Receiver(Driver):
                        **({"repeats": repeats} if repeats else {}))
         t = await self._move(t, steps.LOADED, rows=rows, error=None, details=details)
         if changes:
-            await asyncio.to_thread(self._schema_changed, t, changes)
+            await blocking.call(self._schema_changed, t, changes)
         if repeats:
             log.warning("%s repeats %s (same authority, source and period): %s", t.file_name,
                         ", ".join(sorted({u for r in repeats.values() for u in r["earlier"]})), repeat_note(repeats),
                         extra={"file": t.file_name, "uuid": t.file_transfer_uuid})
-        await asyncio.to_thread(self.spool.discard_tree, path.parent)  # unlink waits for the disk
+        await blocking.call(self.spool.discard_tree, path.parent)  # unlink waits for the disk
         log.info("loaded %s (%s rows, FileTransferUUID %s)", t.file_name, rows, t.file_transfer_uuid,
                  extra={"file": t.file_name, "uuid": t.file_transfer_uuid, "rows": rows})
         self.emit(LoadFinished(delivery=delivery, transfer=t, rows=(rows or 0) if fresh else 0))
@@ -256,7 +257,7 @@ class Receiver(Driver):
         key = f"{spec.sink.name}:{spec.options!r}"
         lock = self._sink_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            return await asyncio.to_thread(spec.sink.load, delivery, path, spec.options)
+            return await blocking.call(spec.sink.load, delivery, path, spec.options)
 
     async def _quarantine(self, t: JournalTransfer, reason: str, **details: Any) -> JournalTransfer:
         first = t.state != steps.QUARANTINED

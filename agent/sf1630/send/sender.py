@@ -33,6 +33,7 @@ from sf1630.journal.base import Journal, JournalTransfer
 from sf1630.send.outbound import build_send_trigger, earlier_note, fresh_name, job_of, send_details
 from sf1630.send.receipts import ReceiptWatcher
 from sf1630.send.uploads import data_name, drop_parts, list_both, part_name
+from sf1630.transport import blocking
 from sf1630.transport.pool import Pool
 from sf1630.transport.privacy import error_text
 from sf1630.transport.sftp import Session
@@ -99,7 +100,7 @@ class Sender(Driver):
         job, name = fresh_name(lambda at: self.plan(spec, at, period), when, self._taken(spec.link.name))
         key = steps.send_key(spec.link.name, name)
         with self.driving(key):  # no await since the check: no resume round nor other send takes it
-            t, _ = await asyncio.to_thread(
+            t, _ = await blocking.call(
                 self.journal.claim, "send", key, municipality=spec.municipality.key, source=spec.source.name,
                 account=spec.link.name, file_name=name, period=job.period, recipient=spec.recipient_code,
                 details=send_details(spec, job, resend_reason, resend_by))
@@ -214,7 +215,7 @@ class Sender(Driver):
             log.info("extracted %s: %d rows, %d bytes", t.file_name, result.rows, size)
             return self.journal.move(t.id, steps.EXTRACTED, size=size, rows=result.rows)
 
-        done = await asyncio.to_thread(extract)
+        done = await blocking.call(extract)
         steps.crash_point(steps.EXTRACTED)
         return done
 
@@ -316,7 +317,7 @@ class Sender(Driver):
             self.spool.discard(path)
             return done
 
-        t = await asyncio.to_thread(deliver)
+        t = await blocking.call(deliver)
         log.info("delivered %s (FileTransferUUID %s)", t.file_name, ftu, extra={"file": t.file_name, "uuid": ftu})
         self.emit(Delivered(transfer=t))
         await self._tidy(link, [f"IN/{t.file_name}.sftpreceipt"])  # rule 3
@@ -329,7 +330,7 @@ class Sender(Driver):
                              **({"file_transfer_uuid": ftu} if ftu else {}))
         log.error("delivery of %s failed: %s", t.file_name, reason, extra={"file": t.file_name})
         self.emit(Failed(transfer=t, reason=reason, codes=codes))
-        await asyncio.to_thread(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
+        await blocking.call(self.spool.discard, self.spool.outgoing(t.account, t.file_name))
         return await self._clean(t, link)
 
     async def _clean(self, t: JournalTransfer, link: Link) -> JournalTransfer:

@@ -6,10 +6,11 @@ never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from pathlib import Path
+
+from sf1630.transport import blocking
 
 
 class Staged:
@@ -35,7 +36,7 @@ class Staged:
         assert self.temp is not None
         fd, self.fd = self.fd, -1
         # One trip to a worker thread for the two syncs and the rename between them (issue #23).
-        await asyncio.to_thread(_publish, fd, self.temp, self.target)
+        await blocking.call(_publish, fd, self.temp, self.target)
         self._done = True
 
     def __exit__(self, *exc: object) -> None:
