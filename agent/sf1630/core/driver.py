@@ -53,7 +53,7 @@ class Driver:
             self._active.discard(key)
 
     async def _move(self, t: JournalTransfer, state: str, **fields: Any) -> JournalTransfer:
-        # In a thread: the commit waits for the disk (fsync) and the event loop must not.
+        # In a worker thread: the commit waits for the disk; the loop waits with it only while commits are quick.
         t = await blocking.call(self.journal.move, t.id, state, **fields)
         steps.crash_point(state)
         return t
