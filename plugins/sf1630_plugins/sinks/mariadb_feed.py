@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from sf1630_plugins.sinks.mariadb_scan import CHUNK, Numbers
+from sf1630_plugins.sinks.mariadb_scan import CHUNK, Numbers, odd_endings
 
 PIPE_SIZE = 1 << 20  # a 1 MiB pipe: the server reads on while the feeder holds the interpreter
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -132,7 +132,7 @@ class Feeder:
                 if chunk.endswith(b"\r"):
                     chunk += f.read(1)
                 newlines = chunk.count(b"\n")
-                if (crlf or b"\r" in chunk) and not (crlf and chunk.count(b"\r") == chunk.count(b"\r\n") == newlines):
+                if odd_endings(chunk, newlines, crlf):
                     self.refused = "line endings other than the first line's, or lone carriage returns"
                     return
                 count, last = count + newlines, chunk[-1:]

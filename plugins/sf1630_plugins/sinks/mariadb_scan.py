@@ -45,8 +45,7 @@ def scan(path: Path, chunk_size: int = CHUNK) -> Scanned | None:
             crs, newlines = b"\r" in chunk, chunk.count(b"\n")
             if crlf is None and newlines:
                 crlf = crs
-            # Line endings unlike the first's: a carriage return would stay in a row's last field.
-            if (crs or crlf) and not (crlf and chunk.count(b"\r") == chunk.count(b"\r\n") == newlines):
+            if odd_endings(chunk, newlines, crlf):
                 return None
             data = tail + chunk
             if empty or _empty(data, crs):
@@ -60,6 +59,13 @@ def scan(path: Path, chunk_size: int = CHUNK) -> Scanned | None:
     if last == b";":  # LOAD DATA takes the empty last field of a last line without newline as missing
         return None
     return Scanned(count + (last != b"\n"), bool(crlf), empty, quoted, word_null)
+
+
+def odd_endings(chunk: bytes, newlines: int, crlf: bool | None) -> bool:
+    """Whether ``chunk`` (with its ``newlines``) has a lone carriage return or a line ending unlike the
+    first line's (``crlf``; None before it is known): LOAD DATA would keep a carriage return in a
+    row's last field."""
+    return bool(crlf or b"\r" in chunk) and not (crlf and chunk.count(b"\r") == chunk.count(b"\r\n") == newlines)
 
 
 def _empty(data: bytes, crs: bool) -> bool:
