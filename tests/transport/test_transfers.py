@@ -107,12 +107,25 @@ def test_read_bytes_with_the_listed_size_reads_the_file_whole(sshd, listed):
     assert run(sshd, lambda s: s.read_bytes("doc", listed=listed)) == payload
 
 
-def test_download_size_mismatch_leaves_nothing_locally(sshd, local):
+@pytest.mark.parametrize("listed", [None, 5])  # the server's size asked of the open file, or from a listing
+def test_download_size_mismatch_leaves_nothing_locally(sshd, local, listed):
     (sshd.home / "d.csv").write_bytes(b"12345")
     (local / "out").mkdir()
     with pytest.raises(TransportError, match="has 5 bytes, expected 6"):
-        run(sshd, lambda s: s.download("d.csv", local / "out" / "d.csv", expected_size=6))
+        run(sshd, lambda s: s.download("d.csv", local / "out" / "d.csv", expected_size=6, listed=listed))
     assert list((local / "out").iterdir()) == []
+
+
+def test_download_with_the_listed_size_keeps_content(sshd, local):
+    payload = os.urandom(3 * 1024 * 1024 + 17)  # several READs in flight
+    (sshd.home / "d.csv").write_bytes(payload)
+
+    async def body(s):
+        listed = {f.name: f.size for f in await s.listdir(".")}
+        return await s.download("d.csv", local / "d.csv", expected_size=len(payload), listed=listed["d.csv"])
+
+    assert run(sshd, body) == len(payload)
+    assert (local / "d.csv").read_bytes() == payload
 
 
 def test_missing_remote_file(sshd, local):

@@ -84,6 +84,9 @@ class Receiver(Driver):
         open_ = self.journal.transfers(kind="receive", states=steps.RECEIVE_OPEN, account=spec.link.name, limit=None)
         local = [t for t in open_ if t.state != steps.SEEN and not self._resting(t)]
         metadata = [f.name for f in listing if f.name.endswith(".metadata")]
+        # Sizes as listed: a document is read without the READ that would only say "end of file",
+        # and a download needs no stat of its own (a request each per delivery, issue #23).
+        sizes = {f.name: f.size for f in listing}
         limit = asyncio.Semaphore(self.per_account)
 
         async def one(job: Coroutine[Any, Any, None]) -> None:
@@ -93,17 +96,17 @@ class Receiver(Driver):
                 else:
                     job.close()
 
-        await asyncio.gather(*(one(self._continue(spec, t, report)) for t in local),
-                             *(one(self._take(spec, name, report)) for name in metadata))
+        await asyncio.gather(*(one(self._continue(spec, t, report, sizes=sizes)) for t in local),
+                             *(one(self._take(spec, name, report, sizes)) for name in metadata))
         await self._check_strays(spec, listing, report, open_)
         return report
 
     # -- new metadata ------------------------------------------------------------------
-    async def _take(self, spec: ReceiveSpec, name: str, report: RoundReport) -> None:
+    async def _take(self, spec: ReceiveSpec, name: str, report: RoundReport, sizes: dict[str, int]) -> None:
         link = spec.link
         report.named.add(name.removesuffix(".metadata"))
         try:
-            raw = await self.remote.run(link, lambda s: s.read_bytes(f"IN/{name}"))
+            raw = await self.remote.run(link, lambda s: s.read_bytes(f"IN/{name}", listed=sizes.get(name, 0)))
             incoming = Incoming.parse(raw, origin=f"{link.user}:IN/{name}", metadata_name=name)
         except RemoteMissing:
             return  # taken meanwhile (another round of ours)
@@ -149,22 +152,22 @@ class Receiver(Driver):
             await self.remote.run(link, lambda s: _remove_all(s, [f"IN/{t.file_name}", f"IN/{name}"]))
             if t.state == steps.LOADED:
                 return
-        await self._continue(spec, t, report, fresh)
+        await self._continue(spec, t, report, fresh, sizes=sizes)
 
     # -- the steps ---------------------------------------------------------------------
     async def _continue(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport,
-                        delivery: Delivery | None = None) -> None:
+                        delivery: Delivery | None = None, *, sizes: dict[str, int]) -> None:
         if self.busy(t):  # found both in the journal and on the server: one task does it
             return
         with self.driving(t.key):
             if delivery is not None:
                 self._deliveries[t.id] = delivery
             try:
-                await self._steps(spec, self.journal.get_id(t.id) or t, report)
+                await self._steps(spec, self.journal.get_id(t.id) or t, report, sizes)
             finally:
                 self._deliveries.pop(t.id, None)
 
-    async def _steps(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport) -> None:
+    async def _steps(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport, sizes: dict[str, int]) -> None:
         try:
             step = steps.next_receive_step(t.state)
             while step is not ReceiveStep.DONE:
@@ -172,7 +175,7 @@ class Receiver(Driver):
                     report.waiting.append(t)
                     return
                 if step is ReceiveStep.DOWNLOAD:
-                    t = await self._download(spec, t)
+                    t = await self._download(spec, t, sizes.get(t.file_name))
                 elif step is ReceiveStep.DELETE_REMOTE:
                     t = await self._delete_remote(spec, t)
                 else:
@@ -191,11 +194,12 @@ class Receiver(Driver):
             log.error("%s: not finished (%s): %s; retried next round", t.file_name, t.state, exc)
             report.waiting.append(t)
 
-    async def _download(self, spec: ReceiveSpec, t: JournalTransfer) -> JournalTransfer:
+    async def _download(self, spec: ReceiveSpec, t: JournalTransfer, listed: int | None) -> JournalTransfer:
         local = self._local(t)
         try:
             self.spool.folder(local)
-            await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size))
+            await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size,
+                                                                  listed=listed))
         except OSError as exc:  # the local copy failed: a full disk, or a process that lost its lease
             raise SpoolError(f"{local}: cannot keep the download: {exc}") from exc  # the next round tries again
         return await self._move(t, steps.DOWNLOADED)

@@ -205,17 +205,18 @@ class Session:
 
     # -- downloads -----------------------------------------------------------------------
     async def download(self, remote: str, local: Path, *, expected_size: int | None = None,
-                       progress: Callable[[int], None] | None = None) -> int:
+                       progress: Callable[[int], None] | None = None, listed: int | None = None) -> int:
         """Download ``remote`` to ``local`` durably; returns the bytes received.
 
         Streams into a temporary file beside ``local``, checks the size against
         ``expected_size`` and the server's, fsyncs, renames into place and fsyncs the folder.
+        ``listed`` is the server's size from a listing just made: the open file is then not asked again.
         """
         async with self._guard("open", remote):
             rf = await self._sftp.open(remote, "rb", block_size=0)
         try:
             with localfile.Staged(local) as staged:
-                got = await self._fetch(rf, remote, staged.fd, expected_size, progress)
+                got = await self._fetch(rf, remote, staged.fd, expected_size, progress, listed)
                 await staged.commit()
         except BaseException:
             await quietly(rf.close(), min(self.tuning.op_timeout, 5.0))
@@ -226,9 +227,11 @@ class Session:
         return got
 
     async def _fetch(self, rf: asyncssh.SFTPClientFile, remote: str, fd: int, expected: int | None,
-                     progress) -> int:
-        async with self._guard("stat", remote):
-            size = (await rf.stat()).size or 0
+                     progress, listed: int | None = None) -> int:
+        size = listed
+        if size is None:
+            async with self._guard("stat", remote):
+                size = (await rf.stat()).size or 0
         if expected is not None and size != expected:
             raise TransportError(f"{self._where('download', remote)}: the server has {size} bytes, "
                                  f"expected {expected}; it may still be written, retry later")
