@@ -48,6 +48,9 @@ class DeliveryResult:
     steps: dict[str, list[float]] = field(default_factory=dict)  # step -> seconds per transfer
     settings: str = ""
     simulator_cpu: float = 0.0
+    # The same commands run again with nothing left to do: start-up, config, journal, connections.
+    idle_send: Run | None = None
+    idle_receive: Run | None = None
 
     @property
     def seconds(self) -> float:
@@ -56,6 +59,10 @@ class DeliveryResult:
     def ms(self, cpu: float) -> float:
         """``cpu`` seconds as milliseconds per delivery."""
         return cpu * 1000 / self.files if self.files else math.nan
+
+    def beyond(self, run: Run, idle: Run | None) -> float:
+        """Milliseconds per delivery of ``run`` beyond what the same command costs with nothing to do."""
+        return self.ms(run.cpu - idle.cpu) if idle is not None and not idle.code else math.nan
 
     @property
     def per_second(self) -> float:
@@ -113,22 +120,27 @@ class DeliveryBench:
             vendor = write_vendor(site, concurrency, 100 if export else rows_for(size, sources), export)
             cpu0 = sim.cpu_seconds()
             self.log(f"  {label}: {municipalities * lis * len(sources)} extracts, sending ...")
-            send = run_child([*self.python(label, "send"), "-m", "sf1630", "--log-level", "WARNING", "send",
-                              "--config", str(vendor)],
-                             timeout=1800)
+            send_argv = [sys.executable, "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)]
+            send = run_child([*self.python(label, "send"), *send_argv[1:]], timeout=1800)
             self.log(f"  {label}: sent in {send.wall:.1f} s (exit {send.code}); receiving ...")
             sink_cfg = ({"type": "sqlite", "options": {"path": "lis.sqlite3"}} if sink == "sqlite"
                         else {"type": "directory", "options": {"folder": "archive"}})
-            runs = [run_child([*self.python(label, f"receive-{i}"), "-m", "sf1630", "--log-level", "WARNING", "receive",
-                               "--config", str(write_lis(site, x, concurrency, sink_cfg))], timeout=1800)
-                    for i, x in enumerate(site.lis)]
+            receive_argvs = [[sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive", "--config",
+                              str(write_lis(site, x, concurrency, sink_cfg))] for x in site.lis]
+            runs = [run_child([*self.python(label, f"receive-{i}"), *argv[1:]], timeout=1800)
+                    for i, argv in enumerate(receive_argvs)]
             receive = _one_after_another(runs)
             self.log(f"  {label}: received in {receive.wall:.1f} s (exit {receive.code})")
             cpu = sim.cpu_seconds() - cpu0
+            idle_send = run_child(send_argv, timeout=600)
+            idle_receive = _one_after_another([run_child(argv, timeout=600) for argv in receive_argvs])
+            self.log(f"  {label}: again with nothing to do: send {idle_send.cpu:.2f} s, receive "
+                     f"{idle_receive.cpu:.2f} s of CPU (exit {idle_send.code} / {idle_receive.code})")
         finally:
             sim.stop()
         result = self._result(label, root, send, receive, [x.lower() for x in site.lis])
         result.simulator_cpu = cpu
+        result.idle_send, result.idle_receive = idle_send, idle_receive
         per_host = load_config(vendor).connections_per_host
         result.settings = (f"concurrency {concurrency}, connections_per_host {per_host} (sender, the default), "
                            f"sink {sink}, extract {'directory adapter' if export else 'synthetic'}, "

@@ -186,6 +186,19 @@ def _per_delivery(results: list[DeliveryResult], sf: dict) -> list[str]:
         else:
             ratios = "– | – | – | –"
         lines.append(f"| {d.label} | {s:.2f} | {r:.2f} | {m:.2f} | {ratios} |")
+    idle = [d for d in results if d.idle_send is not None and d.idle_receive is not None]
+    if idle:
+        lines += ["", "Part of that is paid once per run whatever it carries: start-up, configuration, the journal "
+                  "and a connection to each account (98 per LIS agent in the country). The same commands run "
+                  "again at once, with nothing left to do, measure it; the rest, over the deliveries, is what a "
+                  "delivery adds (what a long-running `sf1630 run`, started once and keeping its connections, "
+                  "pays per delivery).", "",
+                  "| run | nothing to do: CPU s send / receive | sender ms per delivery beyond | "
+                  "receiver ms per delivery beyond |", "|---|--:|--:|--:|"]
+        for d in idle:
+            assert d.idle_send is not None and d.idle_receive is not None
+            lines.append(f"| {d.label} | {d.idle_send.cpu:.2f} / {d.idle_receive.cpu:.2f} | "
+                         f"{d.beyond(d.send, d.idle_send):.2f} | {d.beyond(d.receive, d.idle_receive):.2f} |")
     return lines + [""]
 
 

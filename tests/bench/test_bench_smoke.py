@@ -32,6 +32,9 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
             assert f"| 1 MiB | {op} | {labels[client]} | " in text
     assert "| 20 × 20 KiB | 20 of 20 |" in text  # 4 municipalities x 5 sources, all loaded
     assert "| 1 × 2 MiB | 1 of 1 |" in text
+    # Each run again with nothing to do (exit 0), and the cost a delivery adds beyond it, measured
+    idle = [line for line in text.splitlines() if line.startswith("| 20 × 20 KiB | ") and line.count("|") == 5]
+    assert len(idle) == 1 and "nan" not in idle[0], idle
     for loader in ("sqlite sink", "sqlite3 .import"):
         assert f"| {loader} | " in text
     if shutil.which("mariadb") and shutil.which("mariadb-import"):
