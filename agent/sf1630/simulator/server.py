@@ -201,6 +201,9 @@ class Platform:
         options = asyncssh.SSHServerConnectionOptions(
             server_factory=lambda: _Owner(self), server_host_keys=self.host_keys,
             allow_scp=False, agent_forwarding=False, x11_forwarding=False,
+            # SFTP only: asyncssh's line editor for interactive shells would wrap every channel
+            # write of every answer (5 % of the simulator's time, issue #23).
+            line_editor=False,
             **algorithms.listen_options())
         algorithms.restrict_host_key_algorithms(options.server_host_keys)
         loop = asyncio.get_running_loop()
