@@ -116,6 +116,15 @@ def test_download_size_mismatch_leaves_nothing_locally(sshd, local, listed):
     assert list((local / "out").iterdir()) == []
 
 
+def test_download_with_a_stale_listed_size_leaves_nothing_locally(sshd, local):
+    # A listing that promised the expected size does not make a shorter file pass.
+    (sshd.home / "d.csv").write_bytes(b"12345")
+    (local / "out").mkdir()
+    with pytest.raises(TransportError, match="got 5 of 6 bytes"):
+        run(sshd, lambda s: s.download("d.csv", local / "out" / "d.csv", expected_size=6, listed=6))
+    assert list((local / "out").iterdir()) == []
+
+
 def test_download_with_the_listed_size_keeps_content(sshd, local):
     payload = os.urandom(3 * 1024 * 1024 + 17)  # several READs in flight
     (sshd.home / "d.csv").write_bytes(payload)

@@ -96,7 +96,7 @@ class Receiver(Driver):
                 else:
                     job.close()
 
-        await asyncio.gather(*(one(self._continue(spec, t, report, sizes=sizes)) for t in local),
+        await asyncio.gather(*(one(self._continue(spec, t, report, listed=sizes.get(t.file_name))) for t in local),
                              *(one(self._take(spec, name, report, sizes)) for name in metadata))
         await self._check_strays(spec, listing, report, open_)
         return report
@@ -152,22 +152,22 @@ class Receiver(Driver):
             await self.remote.run(link, lambda s: _remove_all(s, [f"IN/{t.file_name}", f"IN/{name}"]))
             if t.state == steps.LOADED:
                 return
-        await self._continue(spec, t, report, fresh, sizes=sizes)
+        await self._continue(spec, t, report, fresh, listed=sizes.get(t.file_name))
 
     # -- the steps ---------------------------------------------------------------------
     async def _continue(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport,
-                        delivery: Delivery | None = None, *, sizes: dict[str, int]) -> None:
+                        delivery: Delivery | None = None, *, listed: int | None = None) -> None:
         if self.busy(t):  # found both in the journal and on the server: one task does it
             return
         with self.driving(t.key):
             if delivery is not None:
                 self._deliveries[t.id] = delivery
             try:
-                await self._steps(spec, self.journal.get_id(t.id) or t, report, sizes)
+                await self._steps(spec, self.journal.get_id(t.id) or t, report, listed)
             finally:
                 self._deliveries.pop(t.id, None)
 
-    async def _steps(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport, sizes: dict[str, int]) -> None:
+    async def _steps(self, spec: ReceiveSpec, t: JournalTransfer, report: RoundReport, listed: int | None) -> None:
         try:
             step = steps.next_receive_step(t.state)
             while step is not ReceiveStep.DONE:
@@ -175,7 +175,7 @@ class Receiver(Driver):
                     report.waiting.append(t)
                     return
                 if step is ReceiveStep.DOWNLOAD:
-                    t = await self._download(spec, t, sizes.get(t.file_name))
+                    t = await self._download(spec, t, listed)
                 elif step is ReceiveStep.DELETE_REMOTE:
                     t = await self._delete_remote(spec, t)
                 else:
