@@ -73,9 +73,12 @@ class Spool:
         return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def folder(self, path: Path) -> Path:
-        """Create ``path``'s folder (and its parents under the spool) owner-only; return it."""
+        """Create ``path``'s folder (and its parents under the spool) owner-only and durably; return it.
+
+        Blocking when it makes a folder (it syncs the parent): call it in a worker thread.
+        """
         # mkdir(parents=True) gives the parents the default mode; each level must be 0700 (issue #14).
-        return path.parent if path.parent.is_dir() else private_dirs(path.parent)
+        return path.parent if path.parent.is_dir() else private_dirs(path.parent, durable=True)
 
     def write(self, path: Path, writer: Callable[[BinaryIO], T]) -> tuple[T, int]:
         """Stream ``writer(out)`` into ``path`` durably (fsync, rename, fsync folder); returns its result and size."""

@@ -135,7 +135,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
 
 def create_private(path: Path) -> None:
     """Create the journal owner-only: folder 0700, file 0600 (it names people's files, issue #14)."""
-    private_dirs(path.parent)  # every level made is 0700, not only the last (os.makedirs' mode)
+    private_dirs(path.parent, durable=True)  # every level made is 0700, not only the last (os.makedirs' mode)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -197,7 +197,7 @@ class Receiver(Driver):
     async def _download(self, spec: ReceiveSpec, t: JournalTransfer, listed: int | None) -> JournalTransfer:
         local = self._local(t)
         try:
-            self.spool.folder(local)
+            await blocking.call(self.spool.folder, local)  # a new folder is synced into its parent
             await self.remote.run(spec.link, lambda s: s.download(f"IN/{t.file_name}", local, expected_size=t.size,
                                                                   listed=listed))
         except OSError as exc:  # the local copy failed: a full disk, or a process that lost its lease

@@ -26,6 +26,7 @@ from pathlib import Path
 from sf1630.api import redact
 
 from sf1630.errors import Sf1630Error
+from sf1630.transport.localfile import fsync_dir
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -39,11 +40,14 @@ def private_umask() -> int:
     return os.umask(UMASK)
 
 
-def private_dirs(folder: Path) -> Path:
+def private_dirs(folder: Path, *, durable: bool = False) -> Path:
     """Create ``folder`` and each missing parent with mode 0700, whatever the umask; return it.
 
     ``mkdir(parents=True)`` gives the parents the default mode, and ``mode`` itself is cut by the
-    umask but never widened by it: each new level is created, then set to exactly 0700.
+    umask but never widened by it: each new level is created, then set to exactly 0700. With
+    ``durable``, each new level's parent is synced after it is made (blocking: call it in a worker
+    thread): a new folder's name lives in its parent, and a power cut could otherwise take the
+    folder with every file synced into it.
     """
     folder = Path(folder)
     missing = []  # from the folder up to the first level that exists: one stat for an existing parent
@@ -57,6 +61,8 @@ def private_dirs(folder: Path) -> Path:
         except FileExistsError:
             continue
         os.chmod(level, DIR_MODE)
+        if durable:
+            fsync_dir(level.parent)
     return folder
 
 

@@ -133,7 +133,9 @@ class _create:
 
 
 def _mkdirs(folder: Path) -> Path:
-    return private_dirs(folder)  # each level made is 0700 whatever the umask (issue #14)
+    # Each level made is 0700 whatever the umask (issue #14), and synced into its parent: the
+    # archive is the only copy once the delivery is loaded.
+    return private_dirs(folder, durable=True)
 
 
 def _safe(name: str, what: str) -> str:
