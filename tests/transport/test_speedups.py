@@ -13,7 +13,7 @@ import pytest
 from sf1630.transport.sftp import Credentials, Endpoint, Tuning, connect
 
 ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads", "big_packets",
-       "quiet_sftp"}
+       "quiet_sftp", "direct_auth"}
 
 
 def _file(path: Path, size: int) -> str:
@@ -117,3 +117,28 @@ def test_speedups_name_only_what_runs_under_the_negotiated_cipher(make_sshd, key
     for name in ("copy0.bin", "copy1.bin", "copy2.bin"):
         assert hashlib.sha256((server.home / name).read_bytes()).hexdigest() == digest
     assert hashlib.sha256((tmp_path / "back").read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_login_is_one_signed_request_and_a_refused_key_still_passes_to_the_next(make_sshd, keys, tmp_path,
+                                                                               monkeypatch, plain):
+    """direct_auth: sshd sees the signed request at once (no "Postponed" query); a key it refuses is a
+    failure and the next key logs in. Plain asyncssh asks first, as before."""
+    if plain:
+        monkeypatch.setenv("SF1630_PLAIN_SSH", "1")
+    server = make_sshd()
+    endpoint = Endpoint(server.host, server.port, server.write_known_hosts(tmp_path / "kh"))
+
+    async def login(*names: str) -> tuple[tuple[str, ...], str]:
+        async with await connect(endpoint, Credentials(server.user, tuple(keys[n] for n in names)), timeout=10) as s:
+            assert await s.listdir(".") is not None
+            return s.speedups, s.key_used.name
+
+    applied, used = asyncio.run(login("ed25519"))
+    refused_first = asyncio.run(login("stranger", "ed25519"))
+    assert ("direct_auth" in applied) is not plain
+    assert used == refused_first[1] == "id_ed25519"
+    lines = [line for line in server.log.read_text().splitlines() if "publickey for" in line]
+    assert sum(line.startswith("Accepted publickey") for line in lines) == 2
+    assert sum(line.startswith("Failed publickey") for line in lines) == 1  # the stranger, refused
+    assert sum(line.startswith("Postponed publickey") for line in lines) == (2 if plain else 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncssh
 
 from sf1630.errors import ConfigError, ConnectFailed, HostKeyError, RemoteRefused, TransportError
-from sf1630.transport import knownhosts
+from sf1630.transport import knownhosts, speedups
 from sf1630.transport.failures import translate
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,16 @@ def _check_private(path: Path) -> None:
 class Client(asyncssh.SSHClient):
     """Offers the keys in order, remembers which one was used and the key the server showed."""
 
-    def __init__(self, keys: list[tuple[Path, asyncssh.SSHKey]]):
+    def __init__(self, keys: list[tuple[Path, asyncssh.SSHKey]], *, fast: bool = False):
         self._keys = list(keys)
+        self._fast = fast
         self.key_used: Path | None = None
         self.server_key: asyncssh.SSHKey | None = None
+        self.direct_auth = False  # logged in with one signed request (speedups.direct_auth)
         self.lost = asyncio.Event()
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.direct_auth = self._fast and speedups.direct_auth(conn)
 
     def public_key_auth_requested(self) -> asyncssh.SSHKey | None:
         if not self._keys:
@@ -118,7 +123,7 @@ async def _host_key_error(host: str, port: int, known_hosts: Path, client: Clien
 
 async def open_connection(host: str, port: int, user: str, known_hosts: Path,
                           keys: list[tuple[Path, asyncssh.SSHKey]], timeout: float,
-                          keepalive: float = 15.0, max_packet: int = MAX_PACKET,
+                          keepalive: float = 15.0, max_packet: int = MAX_PACKET, fast: bool = False,
                           ) -> tuple[asyncssh.SSHClientConnection, Client]:
     """Connect and authenticate; raises HostKeyError, RemoteRefused (keys refused) or TransportError."""
     where = f"connect to {user}@{knownhosts.host_pattern(host, port)}"
@@ -128,7 +133,7 @@ async def open_connection(host: str, port: int, user: str, known_hosts: Path,
     made: list[Client] = []
 
     def factory() -> Client:
-        made.append(Client(keys))
+        made.append(Client(keys, fast=fast))
         return made[-1]
 
     try:

@@ -88,7 +88,7 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
     fast = tuning.speedups and speedups.enabled()
     big_packets = fast and speedups.enabled("big_packets")
     conn, client = await open_connection(endpoint.host, endpoint.port, credentials.user, endpoint.known_hosts,
-                                         keys, timeout, max_packet=MAX_PACKET if big_packets else 32768)
+                                         keys, timeout, max_packet=MAX_PACKET if big_packets else 32768, fast=fast)
     try:
         async with guarded(f"start SFTP on {endpoint.host}:{endpoint.port}", timeout):
             sftp = await conn.start_sftp_client()
@@ -96,6 +96,7 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
         conn.abort()
         raise
     applied = (speedups.tune(conn) + (("big_packets",) if big_packets else ())
+               + (("direct_auth",) if client.direct_auth else ())
                + (("quiet_sftp",) if speedups.quiet_sftp(sftp) else ())) if fast else ()
     bulk = fastsend.BulkWriter.attach(conn, sftp) if fast and speedups.enabled("lean_writes") else None
     fast_reads = fastrecv.FastReceiver.attach(conn) if fast and speedups.enabled("lean_reads") else None
