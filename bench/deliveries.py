@@ -4,7 +4,9 @@ A vendor's agent (``sf1630 send``) produces and uploads every extract with its t
 for the receipts; then the LIS side's agent (``sf1630 receive``) downloads every delivery, deletes
 it on the server and loads it. Both run as their own processes, the simulator as a third
 (``sf1630 platform serve``, settle_seconds = 0). The time split per step comes from the two
-journals: the time between a transfer's consecutive states, summed over transfers.
+journals: the time between a transfer's consecutive states, summed over transfers. With more than
+one LIS the agents run one after another (each process's CPU measured alone), then once more from
+the platform as the send left it, all at the same moment, as the country runs them.
 
 "98 municipalities x 5 sources x 3 LIS" is conf/country as it is (issue #20): one CSV list, a source
 vendor's agent file with 15 streams in [defaults], one LIS vendor's agent file with a pattern account
@@ -15,10 +17,12 @@ vendor's agent file with 15 streams in [defaults], one LIS vendor's agent file w
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import statistics
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +55,11 @@ class DeliveryResult:
     # The same commands run again with nothing left to do: start-up, config, journal, connections.
     idle_send: Run | None = None
     idle_receive: Run | None = None
+    # The same deliveries received again with every LIS agent at once, as the country runs them
+    # (each LIS is a vendor of its own); None with one LIS.
+    receive_at_once: Run | None = None
+    loaded_at_once: int = 0
+    lis: int = 1  # LIS agents, each run over the same deliveries
 
     @property
     def seconds(self) -> float:
@@ -63,6 +72,11 @@ class DeliveryResult:
     def beyond(self, run: Run, idle: Run | None) -> float:
         """Milliseconds per delivery of ``run`` beyond what the same command costs with nothing to do."""
         return self.ms(run.cpu - idle.cpu) if idle is not None and not idle.code else math.nan
+
+    @property
+    def seconds_at_once(self) -> float:
+        """Send then receive with the LIS agents at once (nan when not measured)."""
+        return self.send.wall + self.receive_at_once.wall if self.receive_at_once else math.nan
 
     @property
     def per_second(self) -> float:
@@ -123,6 +137,7 @@ class DeliveryBench:
             send_argv = [sys.executable, "-m", "sf1630", "--log-level", "WARNING", "send", "--config", str(vendor)]
             send = run_child([*self.python(label, "send"), *send_argv[1:]], timeout=1800)
             self.log(f"  {label}: sent in {send.wall:.1f} s (exit {send.code}); receiving ...")
+            sent = _keep(root / "platform") if len(site.lis) > 1 and self.profile is None else None
             sink_cfg = ({"type": "sqlite", "options": {"path": "lis.sqlite3"}} if sink == "sqlite"
                         else {"type": "directory", "options": {"folder": "archive"}})
             receive_argvs = [[sys.executable, "-m", "sf1630", "--log-level", "WARNING", "receive", "--config",
@@ -136,16 +151,39 @@ class DeliveryBench:
             idle_receive = _one_after_another([run_child(argv, timeout=600) for argv in receive_argvs])
             self.log(f"  {label}: again with nothing to do: send {idle_send.cpu:.2f} s, receive "
                      f"{idle_receive.cpu:.2f} s of CPU (exit {idle_send.code} / {idle_receive.code})")
+            result = self._result(label, root, send, receive, [x.lower() for x in site.lis])
+            if sent is not None:
+                sim.stop()
+                result.receive_at_once, result.loaded_at_once = self._at_once(label, root, sent, sim, receive_argvs)
         finally:
             sim.stop()
-        result = self._result(label, root, send, receive, [x.lower() for x in site.lis])
-        result.simulator_cpu = cpu
+        result.simulator_cpu, result.lis = cpu, len(site.lis)
         result.idle_send, result.idle_receive = idle_send, idle_receive
         per_host = load_config(vendor).connections_per_host
         result.settings = (f"concurrency {concurrency}, connections_per_host {per_host} (sender, the default), "
                            f"sink {sink}, extract {'directory adapter' if export else 'synthetic'}, "
                            f"conf/country, {len(site.lis)} LIS agent(s) one after another")
         return result
+
+    def _at_once(self, label: str, root: Path, sent: Path, sim: PlatformProcess, argvs: list[list[str]]) -> tuple[Run, int]:
+        """The platform as the send left it, the LIS agents as before their first run, then every LIS
+        agent started at the same moment: the country's receive as it happens, one vendor per LIS."""
+        shutil.rmtree(root / "platform")
+        sent.rename(root / "platform")
+        for argv in argvs:
+            folder = Path(argv[-1]).parent
+            shutil.rmtree(folder / "state", ignore_errors=True)
+            (folder / "lis.sqlite3").unlink(missing_ok=True)
+            shutil.rmtree(folder / "archive", ignore_errors=True)
+        sim.start()
+        with ThreadPoolExecutor(len(argvs)) as pool:  # run_child waits for its own child only
+            runs = list(pool.map(lambda argv: run_child(argv, timeout=1800), argvs))
+        together = Run(max(r.wall for r in runs), sum(r.cpu for r in runs), max(r.rss_mb for r in runs),
+                       err="".join(r.err for r in runs), code=next((r.code for r in runs if r.code), 0))
+        loaded = sum(_loaded(Path(argv[-1]).parent) for argv in argvs)
+        self.log(f"  {label}: received again with the {len(runs)} LIS agents at once in {together.wall:.1f} s "
+                 f"(exit {together.code}, {loaded} loaded)")
+        return together, loaded
 
     def _result(self, label: str, root: Path, send: Run, receive: Run, lis: list[str]) -> DeliveryResult:
         from sf1630.journal import open_journal
@@ -171,6 +209,26 @@ class DeliveryBench:
         files = len(sizes)
         return DeliveryResult(label, files, statistics.mean(sizes) if sizes else 0.0, send, receive,
                               counts.get("send", 0), counts.get("receive", 0), dict(split))
+
+
+def _loaded(agent: Path) -> int:
+    """Deliveries a LIS agent's journal has as loaded."""
+    from sf1630.journal import open_journal
+
+    journal = open_journal(agent / "state" / "journal.sqlite")
+    try:
+        return sum(t.state == "loaded" for t in journal.transfers(kind="receive", limit=None))
+    finally:
+        journal.close()
+
+
+def _keep(folder: Path) -> Path:
+    """A copy of the platform's folder by hard links (the simulator and the agents only create,
+    rename and remove files there, never change one in place)."""
+    copy = folder.with_name(folder.name + "-sent")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(folder, copy, symlinks=True, copy_function=os.link)
+    return copy
 
 
 def _one_after_another(runs: list[Run]) -> Run:

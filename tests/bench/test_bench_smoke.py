@@ -21,7 +21,7 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
     clients = ["sftp", "session"] + (["rclone"] if shutil.which("rclone") else [])
     out = tmp_path / "docs"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--parts", "1,3,4", "--sizes", "1",
-                           "--clients", ",".join(clients), "--municipalities", "4", "--big", "1", "--big-mib", "2",
+                           "--clients", ",".join(clients), "--municipalities", "4", "--lis", "2", "--big", "1", "--big-mib", "2",
                            "--rows", "20000", "--out", str(out), "--work", str(tmp_path / "work")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -30,10 +30,12 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
     for client in clients:
         for op in ("up", "down"):
             assert f"| 1 MiB | {op} | {labels[client]} | " in text
-    assert "| 20 × 20 KiB | 20 of 20 |" in text  # 4 municipalities x 5 sources, all loaded
+    assert "| 40 × 20 KiB | 40 of 40 |" in text  # 4 municipalities x 5 sources x 2 LIS, all loaded
+    # ... and received again from the same start with both LIS agents at once, every delivery loaded
+    assert "with the 2 LIS agents started at the same moment" in text and "40 of 40 loaded in" in text
     assert "| 1 × 2 MiB | 1 of 1 |" in text
     # Each run again with nothing to do (exit 0), and the cost a delivery adds beyond it, measured
-    idle = [line for line in text.splitlines() if line.startswith("| 20 × 20 KiB | ") and line.count("|") == 5]
+    idle = [line for line in text.splitlines() if line.startswith("| 40 × 20 KiB | ") and line.count("|") == 5]
     assert len(idle) == 1 and "nan" not in idle[0], idle
     for loader in ("sqlite sink", "sqlite3 .import"):
         assert f"| {loader} | " in text
