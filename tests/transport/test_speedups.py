@@ -13,7 +13,7 @@ import pytest
 from sf1630.transport.sftp import Credentials, Endpoint, Tuning, connect
 
 ALL = {"no_ignore", "quiet_packets", "coalesce_writes", "allocator", "lean_writes", "lean_reads", "big_packets",
-       "quiet_sftp", "direct_auth"}
+       "quiet_sftp", "direct_auth", "lean_replies"}
 
 
 def _file(path: Path, size: int) -> str:
@@ -142,3 +142,72 @@ def test_login_is_one_signed_request_and_a_refused_key_still_passes_to_the_next(
     assert sum(line.startswith("Accepted publickey") for line in lines) == 2
     assert sum(line.startswith("Failed publickey") for line in lines) == 1  # the stranger, refused
     assert sum(line.startswith("Postponed publickey") for line in lines) == (2 if plain else 0)
+
+
+def test_answers_reach_their_requests_however_they_arrive(sshd, tmp_path):
+    """lean_replies: many answers in one channel packet and one answer over many (sshd's 32 KiB
+    packets, 255 KiB READ answers) each reach the request that asked, in any order of completion."""
+    digest = _file(tmp_path / "big.bin", 3 * 1024 * 1024 + 11)
+    for i in range(40):
+        (sshd.home / f"doc{i}.xml").write_bytes(f"<doc n='{i}'/>".encode() * (i + 1))
+
+    async def go():
+        async with await connect(sshd.endpoint, sshd.credentials, timeout=10) as s:
+            assert "lean_replies" in s.speedups
+            up = asyncio.create_task(s.upload(tmp_path / "big.bin", "up.bin"))
+            stats = await asyncio.gather(*(s.stat(f"doc{i}.xml") for i in range(40)), s.stat("none.xml"))
+            docs = await asyncio.gather(*(s.read_bytes(f"doc{i}.xml") for i in range(40)))
+            await up
+            await s.download("up.bin", tmp_path / "back.bin")
+            return stats, docs
+    stats, docs = asyncio.run(go())
+    assert [f.size for f in stats[:40]] == [len(f"<doc n='{i}'/>") * (i + 1) for i in range(40)]
+    assert stats[40] is None
+    assert docs == [f"<doc n='{i}'/>".encode() * (i + 1) for i in range(40)]
+    assert hashlib.sha256((tmp_path / "back.bin").read_bytes()).hexdigest() == digest
+
+
+def test_a_malformed_answer_fails_what_waits_and_ends_the_session(sshd):
+    """An answer to no request (a server's bug) ends the session as asyncssh's own reader would:
+    the request waiting fails with a transport error instead of waiting for ever."""
+    from sf1630.errors import TransportError
+    from sf1630.transport import fastreply
+
+    seen: list[fastreply.LeanReplies] = []
+    attach = fastreply.LeanReplies.attach
+
+    def keep(sftp):
+        seen.append(attach(sftp))
+        return seen[-1]
+
+    async def go():
+        fastreply.LeanReplies.attach = keep
+        try:
+            s = await connect(sshd.endpoint, sshd.credentials, timeout=10)
+        finally:
+            fastreply.LeanReplies.attach = attach
+        async with s:
+            waiting = asyncio.create_task(s.stat("."))
+            await asyncio.sleep(0)  # the STAT is sent; its answer comes later
+            seen[0].data_received(b"\0\0\0\x05\x65\xff\xff\xff\xf0", None)  # STATUS for id 0xfffffff0
+            with pytest.raises(TransportError, match="Invalid response id"):
+                await waiting
+            with pytest.raises(TransportError):
+                await s.stat(".")
+    asyncio.run(go())
+
+
+def test_packet_dumps_still_show_the_answers(sshd, caplog):
+    """With asyncssh's packet dumps asked for (debug level 3) the answers are logged as before."""
+    import asyncssh
+
+    async def go():
+        async with await connect(sshd.endpoint, sshd.credentials, timeout=10) as s:
+            await s.stat(".")
+    asyncssh.set_debug_level(3)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            asyncio.run(go())
+    finally:
+        asyncssh.set_debug_level(1)
+    assert any("Received FXP_ATTRS (105)" in r.getMessage() for r in caplog.records), "no dump of the answer"

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import asyncssh
 
 from sf1630.errors import RemoteMissing, TransportError
-from sf1630.transport import fastrecv, fastsend, localfile, pipeline, speedups
+from sf1630.transport import fastrecv, fastreply, fastsend, localfile, pipeline, speedups
 from sf1630.transport.auth import MAX_PACKET, Client, Secret, load_keys, open_connection
 from sf1630.transport.failures import guarded, quietly
 
@@ -100,10 +100,12 @@ async def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: floa
                + (("quiet_sftp",) if speedups.quiet_sftp(sftp) else ())) if fast else ()
     bulk = fastsend.BulkWriter.attach(conn, sftp) if fast and speedups.enabled("lean_writes") else None
     fast_reads = fastrecv.FastReceiver.attach(conn) if fast and speedups.enabled("lean_reads") else None
+    replies = fastreply.LeanReplies.attach(sftp) if fast and speedups.enabled("lean_replies") else None
     log.info("connected to %s:%d as %s with key %s (%s)", endpoint.host, endpoint.port,
              credentials.user, client.key_used, conn.get_extra_info("send_cipher"))
     session = Session(endpoint, credentials.user, client, conn, sftp, tuning)
-    session.speedups = applied + (("lean_writes",) if bulk else ()) + (("lean_reads",) if fast_reads else ())
+    session.speedups = (applied + (("lean_writes",) if bulk else ()) + (("lean_reads",) if fast_reads else ())
+                        + (("lean_replies",) if replies else ()))
     if fast:  # what runs on this connection; a step that would do nothing here is not attached
         log.debug("speed-ups in effect: %s", ", ".join(session.speedups) or "none")
     session._bulk = bulk

@@ -25,9 +25,10 @@ steps cut the client's CPU per uploaded GiB by about a quarter:
 Each step checks the asyncssh internals it relies on and is left out when they changed (the
 connection then works as before, only slower). ``SF1630_PLAIN_SSH=1`` turns all of them off;
 ``SF1630_SSH_STEPS=no_ignore,quiet_packets`` keeps only the steps named (for measuring each step,
-see ``python -m bench --parts 6``), including ``lean_writes`` and ``lean_reads`` of
-:mod:`sf1630.transport.fastsend` and :mod:`sf1630.transport.fastrecv` and ``big_packets`` (the
-256 KiB channel packets offered to the server, ``auth.MAX_PACKET``).
+see ``python -m bench --parts 6``), including ``lean_writes``, ``lean_reads`` and ``lean_replies`` of
+:mod:`sf1630.transport.fastsend`, :mod:`sf1630.transport.fastrecv` and
+:mod:`sf1630.transport.fastreply` and ``big_packets`` (the 256 KiB channel packets offered to the
+server, ``auth.MAX_PACKET``).
 """
 
 from __future__ import annotations
