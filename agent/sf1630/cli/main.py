@@ -105,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sf1630 {__version__}")
         return 0
     from sf1630.ops.log import quiet_dependency_warnings
+    from sf1630.transport.libfind import quick_lookup
 
     quiet_dependency_warnings()  # before anything imports asyncssh, plugins included
+    quick_lookup()  # asyncssh's import looks for liboqs: from the library folders, not with gcc
     parser = build_parser(with_plugins=_wants_plugins(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

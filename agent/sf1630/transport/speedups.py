@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import os
 from collections.abc import Callable
@@ -181,12 +180,11 @@ def tune_allocator() -> bool:
     global _allocator_done
     if _allocator_done:
         return True
-    name = ctypes.util.find_library("c")
-    if not name or "libc.so" not in name:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    try:  # glibc's mallopt, from the process's own symbols (find_library would run ldconfig)
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, ValueError, AttributeError):
         return False
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     # blocks and coalesced writes (up to the 2 MiB window) from the heap; up to 32 MiB of free heap kept
