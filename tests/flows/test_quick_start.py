@@ -41,11 +41,13 @@ def test_liboqs_is_found_where_the_linker_looks(tmp_path, monkeypatch):
     """A liboqs in LD_LIBRARY_PATH is found first; other libraries are still ctypes' to find."""
     monkeypatch.setattr(ctypes.util, "find_library", ctypes.util.find_library)  # undone after the test
     libfind.quick_lookup()
-    folder = tmp_path / "lib"
+    empty, folder = tmp_path / "empty", tmp_path / "lib"
+    empty.mkdir()
     folder.mkdir()
-    monkeypatch.setenv("LD_LIBRARY_PATH", f"{tmp_path / 'none'}:{folder}")
-    assert ctypes.util.find_library("oqs") == libfind.find_in_folders("liboqs")
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(empty))
+    assert ctypes.util.find_library("oqs") == libfind.find_in_folders("liboqs")  # the system's, if any
     (folder / "liboqs.so.7").write_bytes(b"")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{tmp_path / 'none'}:{empty}:{folder}")
     assert ctypes.util.find_library("oqs") == ctypes.util.find_library("liboqs") == str(folder / "liboqs.so.7")
     assert ctypes.util.find_library("c") == "libc.so.6"  # ctypes' own answer
     nettle = ctypes.util.find_library("nettle")

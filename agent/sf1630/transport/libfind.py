@@ -11,6 +11,7 @@ folders ``/etc/ld.so.conf`` lists and the standard ones. Every other name still 
 from __future__ import annotations
 
 import ctypes.util
+import functools
 import glob
 import os
 import sys
@@ -37,15 +38,21 @@ def quick_lookup() -> None:
 
 def find_in_folders(stem: str) -> str | None:
     """The path of ``stem``'s shared library (``stem.so*``) in the first folder that has one, else None."""
-    seen: set[str] = set()
-    for folder in folders():
-        if folder in seen:
-            continue
-        seen.add(folder)
-        found = sorted(glob.glob(os.path.join(glob.escape(folder), stem + ".so*")))
+    prefix = stem + ".so"
+    for folder in dict.fromkeys(folders()):
+        found = sorted(name for name in _names(folder) if name.startswith(prefix))
         if found:
-            return found[0]
+            return os.path.join(folder, found[0])
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _names(folder: str) -> tuple[str, ...]:
+    # A folder is read once per process: three names are looked up in the same folders.
+    try:
+        return tuple(os.listdir(folder))
+    except OSError:
+        return ()
 
 
 def folders() -> Iterator[str]:
