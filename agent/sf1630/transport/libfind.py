@@ -26,13 +26,13 @@ _STANDARD = ("/usr/local/lib", "/usr/local/lib64", "/lib", "/lib64", "/usr/lib",
 def quick_lookup() -> None:
     """Answer asyncssh's lookups from the library folders (Linux; once per process)."""
     find: Callable[[str], str | None] = ctypes.util.find_library
-    if not sys.platform.startswith("linux") or getattr(find, "for_oqs", False):
+    if not sys.platform.startswith("linux") or getattr(find, "sf1630_quick", False):
         return
 
     def find_library(name: str) -> str | None:
         return find_in_folders(NAMES[name]) if name in NAMES else find(name)
 
-    find_library.for_oqs = True  # type: ignore[attr-defined]
+    find_library.sf1630_quick = True  # type: ignore[attr-defined]
     ctypes.util.find_library = find_library
 
 
