@@ -2,8 +2,8 @@
 
 When asyncssh is imported it asks ``ctypes.util.find_library`` for liboqs (post-quantum key
 exchange) and libnettle (UMAC), under several names. On Linux each question runs ``ldconfig -p``,
-and one that finds nothing also ``gcc`` and ``ld``: without liboqs, eight programs, about 70 ms of
-CPU and 60 ms before every command that connects (each run of a LIS agent, the simulator's start).
+and one that finds nothing also ``gcc`` and ``ld``: without liboqs, eight programs and 25-90 ms of
+CPU before every command that connects (each run of a LIS agent, the simulator's start).
 The command line answers these names from the library folders instead: ``LD_LIBRARY_PATH``, the
 folders ``/etc/ld.so.conf`` lists and the standard ones. Every other name still goes to ctypes.
 """
