@@ -90,11 +90,11 @@ def targets(res: Results) -> list[tuple[str, str, str]]:
         found.append((f"{d.files:,} deliveries of {d.mean_size / 1024:.0f} KiB: ≥ 200 per second",
                       f"{d.per_second:.0f}/s", "met" if d.per_second >= 200 else "not met"))
         need = math.ceil(d.files / 200)  # 200 per second, whole seconds: 8 s for the country
-        together = d.seconds_at_once
+        together = d.seconds_at_once  # nan with one LIS
+        best = d.seconds if math.isnan(together) else min(d.seconds, together)
         found.append((f"the same, send then receive, in under {need} s", f"{d.seconds:.1f} s" + (
                       "" if math.isnan(together) else f"; {together:.1f} s with the LIS agents at once"),
-                      "met" if min(d.seconds, together if not math.isnan(together) else d.seconds) < need
-                      else "not met"))
+                      "met" if best < need else "not met"))
         for who, ms, need in (("sender", d.ms(d.send.cpu), 3), ("receiver", d.ms(d.receive.cpu), 4),
                               ("simulator", d.ms(d.simulator_cpu), 3)):
             found.append((f"{who} CPU per delivery ≤ {need} ms", f"{ms:.1f} ms", "met" if ms <= need else "not met"))

@@ -21,8 +21,8 @@ def test_quick_run_writes_tables_and_plots(tmp_path):
     clients = ["sftp", "session"] + (["rclone"] if shutil.which("rclone") else [])
     out = tmp_path / "docs"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--parts", "1,3,4", "--sizes", "1",
-                           "--clients", ",".join(clients), "--municipalities", "4", "--lis", "2", "--big", "1", "--big-mib", "2",
-                           "--rows", "20000", "--out", str(out), "--work", str(tmp_path / "work")],
+                           "--clients", ",".join(clients), "--municipalities", "4", "--lis", "2", "--big", "1",
+                           "--big-mib", "2", "--rows", "20000", "--out", str(out), "--work", str(tmp_path / "work")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     text = (out / "PERFORMANCE.md").read_text()
