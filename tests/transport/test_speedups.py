@@ -167,7 +167,7 @@ def test_answers_reach_their_requests_however_they_arrive(sshd, tmp_path):
     assert hashlib.sha256((tmp_path / "back.bin").read_bytes()).hexdigest() == digest
 
 
-def test_a_malformed_answer_fails_what_waits_and_ends_the_session(sshd):
+def test_a_malformed_answer_fails_what_waits_and_ends_the_session(sshd, monkeypatch):
     """An answer to no request (a server's bug) ends the session as asyncssh's own reader would:
     the request waiting fails with a transport error instead of waiting for ever."""
     from sf1630.errors import TransportError
@@ -175,18 +175,10 @@ def test_a_malformed_answer_fails_what_waits_and_ends_the_session(sshd):
 
     seen: list[fastreply.LeanReplies] = []
     attach = fastreply.LeanReplies.attach
-
-    def keep(sftp):
-        seen.append(attach(sftp))
-        return seen[-1]
+    monkeypatch.setattr(fastreply.LeanReplies, "attach", lambda sftp: seen.append(attach(sftp)) or seen[-1])
 
     async def go():
-        fastreply.LeanReplies.attach = keep
-        try:
-            s = await connect(sshd.endpoint, sshd.credentials, timeout=10)
-        finally:
-            fastreply.LeanReplies.attach = attach
-        async with s:
+        async with await connect(sshd.endpoint, sshd.credentials, timeout=10) as s:
             waiting = asyncio.create_task(s.stat("."))
             await asyncio.sleep(0)  # the STAT is sent; its answer comes later
             seen[0].data_received(b"\0\0\0\x05\x65\xff\xff\xff\xf0", None)  # STATUS for id 0xfffffff0
